@@ -1,0 +1,1 @@
+//! Layers, losses, initialisers and data loading (not built yet: see the nn issue).

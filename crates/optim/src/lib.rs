@@ -1,0 +1,1 @@
+//! Optimizers with torch.optim semantics (not built yet: see the optim issue).

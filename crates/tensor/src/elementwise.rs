@@ -1,0 +1,171 @@
+//! The strided elementwise engine: every map, zip and copy kernel goes through here.
+//!
+//! Inputs may be any strided view (transposed, sliced with step, broadcast with stride 0);
+//! outputs are always fresh row-major buffers. Contiguous inputs take a straight slice loop the
+//! compiler vectorises; everything else walks collapsed dimensions in runs.
+
+use crate::dtype::Element;
+use crate::layout::{collapse, for_each_run, Strides};
+use crate::parallel::fill_chunks;
+use crate::Tensor;
+
+/// `out[i] = f(x[i])` over `x` in row-major order.
+pub(crate) fn map<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+    let src = x.storage_slice::<T>();
+    let n = x.numel();
+    let mut out = vec![U::default(); n];
+    if let Some(range) = x.layout.contiguous_range() {
+        let src = &src[range];
+        fill_chunks(&mut out, |start, chunk| {
+            let len = chunk.len();
+            for (o, &v) in chunk.iter_mut().zip(&src[start..start + len]) {
+                *o = f(v);
+            }
+        });
+        return out;
+    }
+    let (shape, [strides]) = collapse(x.shape(), [x.strides()]);
+    let strides = [strides];
+    let base = [x.layout.offset];
+    fill_chunks(&mut out, |start, chunk| {
+        for_each_run(&shape, &strides, base, start, chunk.len(), |pos, [o], run, [s]| {
+            let dst = &mut chunk[pos - start..pos - start + run];
+            if s == 1 {
+                for (d, &v) in dst.iter_mut().zip(&src[o..o + run]) {
+                    *d = f(v);
+                }
+            } else {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = f(src[o + i * s]);
+                }
+            }
+        });
+    });
+    out
+}
+
+/// `out[i] = f(a[i], b[i])` where `a` and `b` are read through `a_strides`/`b_strides`
+/// (already broadcast to `shape`).
+pub(crate) fn zip<A: Element, B: Element, U: Element>(
+    a: &Tensor,
+    a_strides: &[usize],
+    b: &Tensor,
+    b_strides: &[usize],
+    shape: &[usize],
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> Vec<U> {
+    let (sa, sb) = (a.storage_slice::<A>(), b.storage_slice::<B>());
+    let n: usize = shape.iter().product();
+    let mut out = vec![U::default(); n];
+    let (shape, [sta, stb]) = collapse(shape, [a_strides, b_strides]);
+    let (oa, ob) = (a.layout.offset, b.layout.offset);
+    // Fast paths: one dimension left after collapsing covers contiguous, scalar-broadcast
+    // and row-broadcast-over-contiguous cases.
+    if shape.len() == 1 {
+        let (ia, ib) = (sta[0], stb[0]);
+        fill_chunks(&mut out, |start, chunk| match (ia, ib) {
+            (1, 1) => {
+                let len = chunk.len();
+                let (xa, xb) = (&sa[oa + start..oa + start + len], &sb[ob + start..ob + start + len]);
+                for ((o, &x), &y) in chunk.iter_mut().zip(xa).zip(xb) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let len = chunk.len();
+                let (xa, y) = (&sa[oa + start..oa + start + len], sb[ob]);
+                for (o, &x) in chunk.iter_mut().zip(xa) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let len = chunk.len();
+                let (x, xb) = (sa[oa], &sb[ob + start..ob + start + len]);
+                for (o, &y) in chunk.iter_mut().zip(xb) {
+                    *o = f(x, y);
+                }
+            }
+            _ => {
+                for (i, o) in chunk.iter_mut().enumerate() {
+                    let p = start + i;
+                    *o = f(sa[oa + p * ia], sb[ob + p * ib]);
+                }
+            }
+        });
+        return out;
+    }
+    let strides = [sta, stb];
+    fill_chunks(&mut out, |start, chunk| {
+        for_each_run(&shape, &strides, [oa, ob], start, chunk.len(), |pos, [xa, xb], run, [ia, ib]| {
+            let dst = &mut chunk[pos - start..pos - start + run];
+            match (ia, ib) {
+                (1, 1) => {
+                    for ((d, &x), &y) in dst.iter_mut().zip(&sa[xa..xa + run]).zip(&sb[xb..xb + run]) {
+                        *d = f(x, y);
+                    }
+                }
+                (1, 0) => {
+                    let y = sb[xb];
+                    for (d, &x) in dst.iter_mut().zip(&sa[xa..xa + run]) {
+                        *d = f(x, y);
+                    }
+                }
+                (0, 1) => {
+                    let x = sa[xa];
+                    for (d, &y) in dst.iter_mut().zip(&sb[xb..xb + run]) {
+                        *d = f(x, y);
+                    }
+                }
+                _ => {
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d = f(sa[xa + i * ia], sb[xb + i * ib]);
+                    }
+                }
+            }
+        });
+    });
+    out
+}
+
+/// `out[i] = f(a[i], b[i], c[i])` with each operand read through broadcast strides.
+pub(crate) fn zip3<A: Element, B: Element, C: Element, U: Element>(
+    operands: (&Tensor, &Tensor, &Tensor),
+    strides: [&[usize]; 3],
+    shape: &[usize],
+    f: impl Fn(A, B, C) -> U + Sync + Send,
+) -> Vec<U> {
+    let (a, b, c) = operands;
+    let (sa, sb, sc) = (a.storage_slice::<A>(), b.storage_slice::<B>(), c.storage_slice::<C>());
+    let n: usize = shape.iter().product();
+    let mut out = vec![U::default(); n];
+    let (shape, st) = collapse(shape, strides);
+    let st: [Strides; 3] = st;
+    let base = [a.layout.offset, b.layout.offset, c.layout.offset];
+    fill_chunks(&mut out, |start, chunk| {
+        for_each_run(&shape, &st, base, start, chunk.len(), |pos, [xa, xb, xc], run, [ia, ib, ic]| {
+            for (i, d) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
+                *d = f(sa[xa + i * ia], sb[xb + i * ib], sc[xc + i * ic]);
+            }
+        });
+    });
+    out
+}
+
+/// Writes `src` (any layout) into `dst` at the positions given by `dst_strides`/`dst_offset`,
+/// which describe a view of `dst` with `src`'s shape.
+pub(crate) fn copy_into<T: Element>(src: &Tensor, dst: &mut [T], dst_strides: &[usize], dst_offset: usize) {
+    let s = src.storage_slice::<T>();
+    if src.numel() == 0 {
+        return;
+    }
+    let (shape, st) = collapse(src.shape(), [src.strides(), dst_strides]);
+    for_each_run(&shape, &st, [src.layout.offset, dst_offset], 0, src.numel(), |_, [so, d], run, [ss, ds]| {
+        if ss == 1 && ds == 1 {
+            dst[d..d + run].copy_from_slice(&s[so..so + run]);
+        } else {
+            for i in 0..run {
+                dst[d + i * ds] = s[so + i * ss];
+            }
+        }
+    });
+}

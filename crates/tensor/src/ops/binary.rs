@@ -1,0 +1,271 @@
+//! Elementwise binary ops with NumPy broadcasting, comparisons, and the `std::ops` operators.
+
+use std::ops;
+
+use crate::dtype::{Element, Float, Numeric};
+use crate::elementwise;
+use crate::error::Result;
+use crate::layout::broadcast_shapes;
+use crate::macros::{any_dispatch, float_dispatch, numeric_dispatch, panicking};
+use crate::Tensor;
+
+impl Tensor {
+    /// Broadcasts `self` and `rhs` together and applies `f` elementwise.
+    pub(crate) fn zip_map<T: Element, U: Element>(
+        &self,
+        rhs: &Tensor,
+        op: &'static str,
+        f: impl Fn(T, T) -> U + Sync + Send,
+    ) -> Result<Tensor> {
+        self.same_dtype(op, rhs)?;
+        let shape = broadcast_shapes(op, self.shape(), rhs.shape())?;
+        let sa = self.layout.broadcast_strides(op, &shape)?;
+        let sb = rhs.layout.broadcast_strides(op, &shape)?;
+        Ok(Tensor::from_data(elementwise::zip(self, &sa, rhs, &sb, &shape, f), &shape))
+    }
+}
+
+macro_rules! numeric_binary {
+    ($($(#[$m:meta])* $name:ident / $try:ident = |$a:ident, $b:ident| $body:expr;)*) => {
+        impl Tensor { $(
+            $(#[$m])*
+            pub fn $try(&self, rhs: &Tensor) -> Result<Tensor> {
+                self.same_dtype(stringify!($name), rhs)?;
+                numeric_dispatch!(stringify!($name), self.dtype(), T => {
+                    self.zip_map::<T, T>(rhs, stringify!($name), |$a: T, $b: T| $body)
+                })
+            }
+            panicking!($(#[$m])* $name => $try(rhs: &Tensor) -> Tensor);
+        )* }
+    };
+}
+
+macro_rules! float_binary {
+    ($($(#[$m:meta])* $name:ident / $try:ident = |$a:ident, $b:ident| $body:expr;)*) => {
+        impl Tensor { $(
+            $(#[$m])*
+            pub fn $try(&self, rhs: &Tensor) -> Result<Tensor> {
+                self.same_dtype(stringify!($name), rhs)?;
+                float_dispatch!(stringify!($name), self.dtype(), T => {
+                    self.zip_map::<T, T>(rhs, stringify!($name), |$a: T, $b: T| $body)
+                })
+            }
+            panicking!($(#[$m])* $name => $try(rhs: &Tensor) -> Tensor);
+        )* }
+    };
+}
+
+macro_rules! comparison {
+    ($($(#[$m:meta])* $name:ident / $try:ident = $cmp:tt;)*) => {
+        impl Tensor { $(
+            $(#[$m])*
+            pub fn $try(&self, rhs: &Tensor) -> Result<Tensor> {
+                self.same_dtype(stringify!($name), rhs)?;
+                any_dispatch!(self.dtype(), T => {
+                    self.zip_map::<T, bool>(rhs, stringify!($name), |a: T, b: T| a $cmp b)
+                })
+            }
+            panicking!($(#[$m])* $name => $try(rhs: &Tensor) -> Tensor);
+        )* }
+    };
+}
+
+numeric_binary! {
+    /// `a + b`, broadcasting.
+    add / try_add = |a, b| Numeric::add(a, b);
+    /// `a - b`, broadcasting.
+    sub / try_sub = |a, b| Numeric::sub(a, b);
+    /// `a * b`, broadcasting.
+    mul / try_mul = |a, b| Numeric::mul(a, b);
+    /// Elementwise maximum, broadcasting; NaN propagates.
+    maximum / try_maximum = |a, b| a.max_nan(b);
+    /// Elementwise minimum, broadcasting; NaN propagates.
+    minimum / try_minimum = |a, b| a.min_nan(b);
+}
+
+float_binary! {
+    /// `a / b`, broadcasting (floats only: integer division would need a rounding mode).
+    div / try_div = |a, b| a / b;
+    /// `a ^ b`, broadcasting.
+    pow / try_pow = |a, b| a.powf(b);
+}
+
+comparison! {
+    /// `a == b` as a bool mask, broadcasting.
+    eq / try_eq = ==;
+    /// `a != b` as a bool mask, broadcasting.
+    ne / try_ne = !=;
+    /// `a < b` as a bool mask, broadcasting.
+    lt / try_lt = <;
+    /// `a <= b` as a bool mask, broadcasting.
+    le / try_le = <=;
+    /// `a > b` as a bool mask, broadcasting.
+    gt / try_gt = >;
+    /// `a >= b` as a bool mask, broadcasting.
+    ge / try_ge = >=;
+}
+
+macro_rules! scalar_op {
+    ($($(#[$m:meta])* $name:ident / $try:ident = |$x:ident, $s:ident| $body:expr;)*) => {
+        impl Tensor { $(
+            $(#[$m])*
+            pub fn $try(&self, scalar: f64) -> Result<Tensor> {
+                numeric_dispatch!(stringify!($name), self.dtype(), T => {
+                    let $s = T::from_f64(scalar);
+                    Ok(self.map_same::<T>(|$x: T| $body))
+                })
+            }
+            panicking!($(#[$m])* $name => $try(scalar: f64) -> Tensor);
+        )* }
+    };
+}
+
+scalar_op! {
+    /// `x + scalar` (the scalar is converted to the tensor's dtype).
+    add_scalar / try_add_scalar = |x, s| Numeric::add(x, s);
+    /// `x - scalar`.
+    sub_scalar / try_sub_scalar = |x, s| Numeric::sub(x, s);
+    /// `x * scalar`.
+    mul_scalar / try_mul_scalar = |x, s| Numeric::mul(x, s);
+    /// `scalar - x`.
+    rsub_scalar / try_rsub_scalar = |x, s| Numeric::sub(s, x);
+    /// `max(x, scalar)`.
+    maximum_scalar / try_maximum_scalar = |x, s| x.max_nan(s);
+    /// `min(x, scalar)`.
+    minimum_scalar / try_minimum_scalar = |x, s| x.min_nan(s);
+}
+
+impl Tensor {
+    /// `x / scalar` (floats only).
+    pub fn try_div_scalar(&self, scalar: f64) -> Result<Tensor> {
+        float_dispatch!("div_scalar", self.dtype(), T => {
+            let s = T::lit(scalar);
+            Ok(self.map_same::<T>(|x| x / s))
+        })
+    }
+
+    panicking!(
+        /// `x / scalar` (floats only).
+        div_scalar => try_div_scalar(scalar: f64) -> Tensor
+    );
+
+    /// Compares every element with a scalar: `x <op> scalar` as a bool mask.
+    fn compare_scalar(&self, op: &'static str, scalar: f64, f: fn(f64, f64) -> bool) -> Result<Tensor> {
+        numeric_dispatch!(op, self.dtype(), T => {
+            let s = T::from_f64(scalar);
+            // Compare in the tensor's own type, so an f32 tensor against 0.1 compares with 0.1f32.
+            Ok(Tensor::from_data(elementwise::map::<T, bool>(self, |x| f(x.to_f64(), s.to_f64())), self.shape()))
+        })
+    }
+
+    /// `x == scalar` as a bool mask.
+    pub fn try_eq_scalar(&self, scalar: f64) -> Result<Tensor> {
+        self.compare_scalar("eq_scalar", scalar, |a, b| a == b)
+    }
+    /// `x > scalar` as a bool mask.
+    pub fn try_gt_scalar(&self, scalar: f64) -> Result<Tensor> {
+        self.compare_scalar("gt_scalar", scalar, |a, b| a > b)
+    }
+    /// `x < scalar` as a bool mask.
+    pub fn try_lt_scalar(&self, scalar: f64) -> Result<Tensor> {
+        self.compare_scalar("lt_scalar", scalar, |a, b| a < b)
+    }
+    /// `x >= scalar` as a bool mask.
+    pub fn try_ge_scalar(&self, scalar: f64) -> Result<Tensor> {
+        self.compare_scalar("ge_scalar", scalar, |a, b| a >= b)
+    }
+    /// `x <= scalar` as a bool mask.
+    pub fn try_le_scalar(&self, scalar: f64) -> Result<Tensor> {
+        self.compare_scalar("le_scalar", scalar, |a, b| a <= b)
+    }
+    panicking!(
+        /// `x == scalar` as a bool mask.
+        eq_scalar => try_eq_scalar(scalar: f64) -> Tensor
+    );
+    panicking!(
+        /// `x > scalar` as a bool mask.
+        gt_scalar => try_gt_scalar(scalar: f64) -> Tensor
+    );
+    panicking!(
+        /// `x < scalar` as a bool mask.
+        lt_scalar => try_lt_scalar(scalar: f64) -> Tensor
+    );
+    panicking!(
+        /// `x >= scalar` as a bool mask.
+        ge_scalar => try_ge_scalar(scalar: f64) -> Tensor
+    );
+    panicking!(
+        /// `x <= scalar` as a bool mask.
+        le_scalar => try_le_scalar(scalar: f64) -> Tensor
+    );
+}
+
+// `std::ops` operators for every owned/borrowed combination. They panic on bad input with the
+// message of the `try_` method (use `try_add` and friends to get a `Result`).
+macro_rules! operator {
+    ($trait:ident, $method:ident, $inherent:ident, $scalar:ident) => {
+        impl ops::$trait<&Tensor> for &Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                Tensor::$inherent(self, rhs)
+            }
+        }
+        impl ops::$trait<Tensor> for &Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: Tensor) -> Tensor {
+                Tensor::$inherent(self, &rhs)
+            }
+        }
+        impl ops::$trait<&Tensor> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                Tensor::$inherent(&self, rhs)
+            }
+        }
+        impl ops::$trait<Tensor> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: Tensor) -> Tensor {
+                Tensor::$inherent(&self, &rhs)
+            }
+        }
+        impl ops::$trait<f64> for &Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: f64) -> Tensor {
+                Tensor::$scalar(self, rhs)
+            }
+        }
+        impl ops::$trait<f64> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: f64) -> Tensor {
+                Tensor::$scalar(&self, rhs)
+            }
+        }
+    };
+}
+
+operator!(Add, add, add, add_scalar);
+operator!(Sub, sub, sub, sub_scalar);
+operator!(Mul, mul, mul, mul_scalar);
+operator!(Div, div, div, div_scalar);
+
+impl ops::Neg for &Tensor {
+    type Output = Tensor;
+    #[track_caller]
+    fn neg(self) -> Tensor {
+        Tensor::neg(self)
+    }
+}
+
+impl ops::Neg for Tensor {
+    type Output = Tensor;
+    #[track_caller]
+    fn neg(self) -> Tensor {
+        Tensor::neg(&self)
+    }
+}

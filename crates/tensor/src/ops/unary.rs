@@ -1,0 +1,178 @@
+//! Elementwise unary ops: math functions and activations.
+//!
+//! Each op is one line of scalar math; the strided engine in `elementwise.rs` does the looping,
+//! threading and layout handling. Float ops accept f32 and f64; `neg`, `abs`, `sign` and
+//! `square` also accept integer dtypes.
+
+use crate::dtype::{Element, Float, Numeric};
+use crate::elementwise;
+use crate::error::{Result, TensorError};
+use crate::macros::{float_dispatch, numeric_dispatch, panicking};
+use crate::Tensor;
+
+impl Tensor {
+    /// `out[i] = f(self[i])` with the output in the input's dtype.
+    pub(crate) fn map_same<T: Element>(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor {
+        Tensor::from_data(elementwise::map::<T, T>(self, f), self.shape())
+    }
+}
+
+/// Rounds half to even, as `torch.round` does.
+fn round_half_even<T: Float>(x: T) -> T {
+    let r = x.round();
+    if num_traits::Float::abs(x - x.trunc()) == T::lit(0.5) {
+        T::lit(2.0) * (x / T::lit(2.0)).round()
+    } else {
+        r
+    }
+}
+
+/// Numerically stable logistic function.
+pub(crate) fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
+}
+
+macro_rules! float_unary {
+    ($($(#[$m:meta])* $name:ident / $try:ident = |$x:ident| $body:expr;)*) => {
+        impl Tensor { $(
+            $(#[$m])*
+            pub fn $try(&self) -> Result<Tensor> {
+                float_dispatch!(stringify!($name), self.dtype(), T => Ok(self.map_same::<T>(|$x: T| $body)))
+            }
+            panicking!($(#[$m])* $name => $try() -> Tensor);
+        )* }
+    };
+}
+
+macro_rules! numeric_unary {
+    ($($(#[$m:meta])* $name:ident / $try:ident = |$x:ident| $body:expr;)*) => {
+        impl Tensor { $(
+            $(#[$m])*
+            pub fn $try(&self) -> Result<Tensor> {
+                numeric_dispatch!(stringify!($name), self.dtype(), T => Ok(self.map_same::<T>(|$x: T| $body)))
+            }
+            panicking!($(#[$m])* $name => $try() -> Tensor);
+        )* }
+    };
+}
+
+numeric_unary! {
+    /// `-x`.
+    neg / try_neg = |x| Numeric::neg(x);
+    /// `|x|`.
+    abs / try_abs = |x| Numeric::abs(x);
+    /// `x * x`.
+    square / try_square = |x| x * x;
+    /// `-1`, `0` or `1` (NaN stays NaN).
+    sign / try_sign = |x| if x > T::ZERO { T::ONE } else if x < T::ZERO { Numeric::neg(T::ONE) } else { x };
+}
+
+float_unary! {
+    /// `e^x`.
+    exp / try_exp = |x| x.exp();
+    /// Natural logarithm.
+    log / try_log = |x| x.ln();
+    /// `ln(1 + x)`, accurate near 0.
+    log1p / try_log1p = |x| x.ln_1p();
+    /// `e^x - 1`, accurate near 0.
+    expm1 / try_expm1 = |x| x.exp_m1();
+    /// Square root.
+    sqrt / try_sqrt = |x| x.sqrt();
+    /// `1 / sqrt(x)`.
+    rsqrt / try_rsqrt = |x| T::ONE / x.sqrt();
+    /// Sine.
+    sin / try_sin = |x| x.sin();
+    /// Cosine.
+    cos / try_cos = |x| x.cos();
+    /// Hyperbolic tangent.
+    tanh / try_tanh = |x| x.tanh();
+    /// Logistic function `1 / (1 + e^-x)`, stable for large `|x|`.
+    sigmoid / try_sigmoid = |x| sigmoid(x);
+    /// `max(x, 0)`; NaN propagates.
+    relu / try_relu = |x| if x <= T::ZERO { T::ZERO } else { x };
+    /// GELU, exact form: `x/2 * (1 + erf(x / sqrt(2)))`.
+    gelu / try_gelu = |x| T::lit(0.5) * x * (T::ONE + Float::erf(x * T::lit(std::f64::consts::FRAC_1_SQRT_2)));
+    /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`.
+    gelu_tanh / try_gelu_tanh = |x| {
+        let k = T::lit(0.797_884_560_802_865_4); // sqrt(2/pi)
+        T::lit(0.5) * x * (T::ONE + (k * (x + T::lit(0.044715) * x * x * x)).tanh())
+    };
+    /// SiLU (swish): `x * sigmoid(x)`.
+    silu / try_silu = |x| x * sigmoid(x);
+    /// `ln(1 + e^x)`, linear above 20 as in torch (beta = 1, threshold = 20).
+    softplus / try_softplus = |x| if x > T::lit(20.0) { x } else { x.exp().ln_1p() };
+    /// Round down.
+    floor / try_floor = |x| x.floor();
+    /// Round up.
+    ceil / try_ceil = |x| x.ceil();
+    /// Round to nearest, ties to even (as torch).
+    round / try_round = |x| round_half_even(x);
+    /// `1 / x`.
+    recip / try_recip = |x| x.recip();
+}
+
+impl Tensor {
+    /// `x if x > 0 else negative_slope * x`.
+    pub fn try_leaky_relu(&self, negative_slope: f64) -> Result<Tensor> {
+        float_dispatch!("leaky_relu", self.dtype(), T => {
+            let a = T::lit(negative_slope);
+            Ok(self.map_same::<T>(|x| if x > T::ZERO { x } else { a * x }))
+        })
+    }
+
+    panicking!(
+        /// `x if x > 0 else negative_slope * x`.
+        leaky_relu => try_leaky_relu(negative_slope: f64) -> Tensor
+    );
+
+    /// `x if x > 0 else alpha * (e^x - 1)`.
+    pub fn try_elu(&self, alpha: f64) -> Result<Tensor> {
+        float_dispatch!("elu", self.dtype(), T => {
+            let a = T::lit(alpha);
+            Ok(self.map_same::<T>(|x| if x > T::ZERO { x } else { a * x.exp_m1() }))
+        })
+    }
+
+    panicking!(
+        /// `x if x > 0 else alpha * (e^x - 1)`.
+        elu => try_elu(alpha: f64) -> Tensor
+    );
+
+    /// `x ^ exponent` for a scalar exponent.
+    pub fn try_powf(&self, exponent: f64) -> Result<Tensor> {
+        float_dispatch!("powf", self.dtype(), T => {
+            if exponent == 2.0 {
+                return Ok(self.map_same::<T>(|x| x * x));
+            }
+            let e = T::lit(exponent);
+            Ok(self.map_same::<T>(|x| x.powf(e)))
+        })
+    }
+
+    panicking!(
+        /// `x ^ exponent` for a scalar exponent.
+        powf => try_powf(exponent: f64) -> Tensor
+    );
+
+    /// Limits values to `[min, max]`; pass `f64::NEG_INFINITY`/`f64::INFINITY` for one-sided
+    /// clamping. NaN propagates.
+    pub fn try_clamp(&self, min: f64, max: f64) -> Result<Tensor> {
+        if min > max || min.is_nan() || max.is_nan() {
+            return Err(TensorError::invalid("clamp", format!("min {min} is greater than max {max}")));
+        }
+        numeric_dispatch!("clamp", self.dtype(), T => {
+            let (lo, hi) = (T::from_f64(min.max(T::MIN_VALUE.to_f64())), T::from_f64(max.min(T::MAX_VALUE.to_f64())));
+            Ok(self.map_same::<T>(|x| if x < lo { lo } else if x > hi { hi } else { x }))
+        })
+    }
+
+    panicking!(
+        /// Limits values to `[min, max]`. NaN propagates.
+        clamp => try_clamp(min: f64, max: f64) -> Tensor
+    );
+}

@@ -1,0 +1,66 @@
+//! Every threading decision of the crate lives here.
+//!
+//! Kernels call these helpers instead of rayon directly, so "is this big enough to be worth
+//! waking a second thread?" is answered in one place. Below [`MIN_PARALLEL_ELEMS`] work runs on
+//! the calling thread: a tiny tensor must not pay rayon's fork/join cost (microseconds).
+
+use rayon::prelude::*;
+
+/// Work items (elements touched) below which a kernel stays on the calling thread.
+pub const MIN_PARALLEL_ELEMS: usize = 1 << 15;
+
+/// Smallest chunk handed to one rayon task.
+const MIN_CHUNK: usize = 1 << 13;
+
+/// Whether `work` elements are worth spreading over the rayon pool.
+pub fn should_parallelize(work: usize) -> bool {
+    work >= MIN_PARALLEL_ELEMS && rayon::current_num_threads() > 1
+}
+
+/// A chunk length that gives every thread a few chunks (for load balance) of at least `MIN_CHUNK`.
+pub fn chunk_len(n: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    n.div_ceil(threads * 4).max(MIN_CHUNK)
+}
+
+/// Fills `out` by calling `f(start, chunk)` on consecutive chunks, in parallel when large.
+/// `start` is the index of the chunk's first element in `out`.
+pub fn fill_chunks<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let n = out.len();
+    if !should_parallelize(n) {
+        f(0, out);
+        return;
+    }
+    let chunk = chunk_len(n);
+    out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+}
+
+/// Runs `f(i)` for `i in 0..n`, in parallel when `n * work_per_item` is large.
+pub fn for_each_index(n: usize, work_per_item: usize, f: impl Fn(usize) + Sync + Send) {
+    if n > 1 && should_parallelize(n.saturating_mul(work_per_item)) {
+        (0..n).into_par_iter().for_each(f);
+    } else {
+        (0..n).for_each(f);
+    }
+}
+
+/// Maps `0..n` to values, in parallel when `n * work_per_item` is large. Order is preserved.
+pub fn map_indices<R: Send>(n: usize, work_per_item: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+    if n > 1 && should_parallelize(n.saturating_mul(work_per_item)) {
+        (0..n).into_par_iter().map(f).collect()
+    } else {
+        (0..n).map(f).collect()
+    }
+}
+
+/// Like [`fill_chunks`], for outputs that each cost `work_per_item` elements of work.
+pub fn fill_chunks_weighted<T: Send>(out: &mut [T], work_per_item: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let n = out.len();
+    if n < 2 || !should_parallelize(n.saturating_mul(work_per_item.max(1))) {
+        f(0, out);
+        return;
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = n.div_ceil(threads * 4).max(1);
+    out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+}

@@ -1,0 +1,208 @@
+//! The `Tensor` type: shared storage plus a strided layout.
+
+use std::sync::Arc;
+
+use crate::dtype::{Element, Storage};
+use crate::elementwise;
+use crate::error::{Result, TensorError};
+use crate::layout::{Layout, Shape};
+use crate::macros::any_dispatch;
+use crate::DType;
+
+/// An n-dimensional array with a runtime dtype.
+///
+/// A tensor is an `Arc`'d flat buffer plus a [`Layout`] (shape, strides, offset). Cloning is
+/// O(1) and shares the buffer; movement ops (`transpose`, `narrow`, `expand`, ...) return views
+/// over the same buffer. Tensors are values: ops never modify their inputs; the few in-place
+/// methods copy the buffer first if it is shared (copy-on-write).
+///
+/// ```
+/// use tensor::Tensor;
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+/// let b = a.transpose(0, 1); // a view: no copy
+/// assert_eq!((&a + &b).to_vec::<f32>(), vec![2.0, 5.0, 5.0, 8.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+}
+
+impl Tensor {
+    /// Wraps a buffer that already holds `shape`'s elements in row-major order.
+    pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
+        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(shape) }
+    }
+
+    /// Wraps a row-major buffer of `shape`'s size (internal: lengths are the caller's invariant).
+    pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+        Tensor::from_storage(T::into_storage(data), shape)
+    }
+
+    /// A view sharing this tensor's storage with another layout.
+    pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
+        debug_assert!(layout.storage_extent() <= self.storage.len());
+        Tensor { storage: Arc::clone(&self.storage), layout }
+    }
+
+    /// The whole storage buffer as `&[T]` (internal: callers dispatch on dtype first).
+    pub(crate) fn storage_slice<T: Element>(&self) -> &[T] {
+        match T::slice(&self.storage) {
+            Some(s) => s,
+            None => panic!("internal error: {} kernel used on a {} tensor", T::DTYPE, self.dtype()),
+        }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        self.layout.shape()
+    }
+
+    /// Size of dimension `axis` (negative counts from the end).
+    pub fn try_dim(&self, axis: isize) -> Result<usize> {
+        Ok(self.shape()[crate::layout::normalize_axis("dim", axis, self.shape())?])
+    }
+
+    crate::macros::panicking!(
+        /// Size of dimension `axis` (negative counts from the end).
+        dim => try_dim(axis: isize) -> usize
+    );
+
+    pub fn strides(&self) -> &[usize] {
+        self.layout.strides()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn rank(&self) -> usize {
+        self.layout.rank()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.storage.dtype()
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// Whether two tensors are views of the same buffer.
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The elements as a slice, when the tensor is contiguous and holds `T`; no copy.
+    pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
+        let range = self.layout.contiguous_range()?;
+        T::slice(&self.storage).map(|s| &s[range])
+    }
+
+    /// The elements in row-major order as a `Vec<T>`. `T` must be the tensor's dtype.
+    pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        self.expect_dtype("to_vec", T::DTYPE)?;
+        if let Some(s) = self.as_slice::<T>() {
+            return Ok(s.to_vec());
+        }
+        Ok(elementwise::map::<T, T>(self, |v| v))
+    }
+
+    /// The elements in row-major order as a `Vec<T>`.
+    ///
+    /// # Panics
+    /// If `T` is not the tensor's dtype.
+    #[track_caller]
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        crate::error::ok(self.try_to_vec())
+    }
+
+    /// The single element of a one-element tensor (any shape), as `T` (the tensor's dtype).
+    pub fn try_to_scalar<T: Element>(&self) -> Result<T> {
+        self.expect_dtype("to_scalar", T::DTYPE)?;
+        if self.numel() != 1 {
+            return Err(TensorError::invalid(
+                "to_scalar",
+                format!("tensor of shape {:?} has {} elements, expected 1", self.shape(), self.numel()),
+            ));
+        }
+        Ok(self.storage_slice::<T>()[self.layout.offset])
+    }
+
+    /// The single element of a one-element tensor.
+    ///
+    /// # Panics
+    /// If `T` is not the dtype or the tensor has more than one element.
+    #[track_caller]
+    pub fn to_scalar<T: Element>(&self) -> T {
+        crate::error::ok(self.try_to_scalar())
+    }
+
+    /// The single element of a one-element tensor of any dtype, converted to `f64`.
+    pub fn try_item(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(TensorError::invalid(
+                "item",
+                format!("tensor of shape {:?} has {} elements, expected 1", self.shape(), self.numel()),
+            ));
+        }
+        let off = self.layout.offset;
+        Ok(any_dispatch!(self.dtype(), T => self.storage_slice::<T>()[off].to_f64()))
+    }
+
+    crate::macros::panicking!(
+        /// The single element of a one-element tensor of any dtype, converted to `f64`.
+        item => try_item() -> f64
+    );
+
+    /// A row-major copy if the tensor is not already contiguous; otherwise a cheap clone.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() {
+            return self.clone();
+        }
+        any_dispatch!(self.dtype(), T => Tensor::from_data(elementwise::map::<T, T>(self, |v| v), self.shape()))
+    }
+
+    /// Converts elements to `dtype` (`as`-casts; floats to bool test `!= 0`). Same dtype: a clone.
+    pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        if dtype == self.dtype() {
+            return self.clone();
+        }
+        any_dispatch!(self.dtype(), S => any_dispatch!(dtype, D => {
+            Tensor::from_data(elementwise::map::<S, D>(self, |v| D::from_f64(v.to_f64())), self.shape())
+        }))
+    }
+
+    /// Mutable access to the elements in row-major order, copying first if the buffer is shared
+    /// or the layout is not contiguous (copy-on-write). For optimizers updating in place.
+    pub fn try_as_mut_slice<T: Element>(&mut self) -> Result<&mut [T]> {
+        self.expect_dtype("as_mut_slice", T::DTYPE)?;
+        if !self.is_contiguous() || self.layout.offset != 0 || self.storage.len() != self.numel() {
+            *self = Tensor::from_data(elementwise::map::<T, T>(self, |v| v), self.shape());
+        }
+        let storage = Arc::make_mut(&mut self.storage);
+        match T::slice_mut(storage) {
+            Some(s) => Ok(s),
+            None => unreachable!("dtype checked above"),
+        }
+    }
+
+    pub(crate) fn expect_dtype(&self, op: &'static str, dtype: DType) -> Result<()> {
+        if self.dtype() != dtype {
+            return Err(TensorError::DTypeMismatch { op, expected: dtype, got: self.dtype() });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn same_dtype(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        other.expect_dtype(op, self.dtype())
+    }
+
+    pub(crate) fn shape_vec(&self) -> Shape {
+        Shape::from_slice(self.shape())
+    }
+}
