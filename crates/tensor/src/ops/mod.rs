@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod concat;
 pub mod index;
+pub mod matmul;
 pub mod movement;
 pub mod reduce;
 pub mod unary;

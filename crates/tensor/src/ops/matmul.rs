@@ -1,0 +1,220 @@
+//! Matrix multiplication with `numpy.matmul` semantics on matrixmultiply's sgemm/dgemm.
+//!
+//! Operands are passed to GEMM with their row and column strides, so a transposed (or otherwise
+//! strided) matrix is never copied. Batch dimensions broadcast; a batch of small products runs
+//! in parallel over the batch, a large product lets matrixmultiply thread inside.
+
+use rayon::prelude::*;
+
+use crate::dtype::Float;
+use crate::error::{Result, TensorError};
+use crate::layout::{broadcast_shapes, collapse, for_each_run, Shape, Strides};
+use crate::macros::{float_dispatch, panicking};
+use crate::Tensor;
+
+/// A strided matrix inside a buffer: `rows x cols`, element `(i, j)` at
+/// `offset + i * row_stride + j * col_stride`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatRef {
+    pub rows: usize,
+    pub cols: usize,
+    pub offset: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl MatRef {
+    /// A row-major contiguous matrix at `offset`.
+    pub fn contiguous(rows: usize, cols: usize, offset: usize) -> MatRef {
+        MatRef { rows, cols, offset, row_stride: cols, col_stride: 1 }
+    }
+
+    /// The transposed view (no data moves).
+    pub fn t(self) -> MatRef {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            offset: self.offset,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+
+    /// One past the last element touched (0 when empty).
+    fn extent(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            return 0;
+        }
+        self.offset + (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+    }
+}
+
+/// Element types with a GEMM kernel.
+pub(crate) trait Gemm: Float {
+    /// `c = alpha * a @ b + beta * c`. Panics (never UB) if a matrix does not fit its buffer.
+    fn gemm(alpha: Self, a: &[Self], am: MatRef, b: &[Self], bm: MatRef, beta: Self, c: &mut [Self], cm: MatRef);
+}
+
+fn check_fit(a: &MatRef, alen: usize, b: &MatRef, blen: usize, c: &MatRef, clen: usize) {
+    assert!(a.cols == b.rows && a.rows == c.rows && b.cols == c.cols, "gemm: inconsistent shapes");
+    assert!(a.extent() <= alen && b.extent() <= blen && c.extent() <= clen, "gemm: matrix outside its buffer");
+}
+
+macro_rules! gemm_impl {
+    ($t:ty, $f:path) => {
+        impl Gemm for $t {
+            fn gemm(
+                alpha: Self,
+                a: &[Self],
+                am: MatRef,
+                b: &[Self],
+                bm: MatRef,
+                beta: Self,
+                c: &mut [Self],
+                cm: MatRef,
+            ) {
+                check_fit(&am, a.len(), &bm, b.len(), &cm, c.len());
+                if cm.rows == 0 || cm.cols == 0 {
+                    return;
+                }
+                if am.cols == 0 {
+                    // Empty inner dimension: the product is zero.
+                    for i in 0..cm.rows {
+                        for j in 0..cm.cols {
+                            let x = &mut c[cm.offset + i * cm.row_stride + j * cm.col_stride];
+                            *x = if beta == 0.0 { 0.0 } else { beta * *x };
+                        }
+                    }
+                    return;
+                }
+                // SAFETY: check_fit proved every element each matrix addresses lies inside its
+                // slice, and `c` is borrowed mutably so it cannot alias `a` or `b`.
+                unsafe {
+                    $f(
+                        cm.rows,
+                        am.cols,
+                        cm.cols,
+                        alpha,
+                        a.as_ptr().add(am.offset),
+                        am.row_stride as isize,
+                        am.col_stride as isize,
+                        b.as_ptr().add(bm.offset),
+                        bm.row_stride as isize,
+                        bm.col_stride as isize,
+                        beta,
+                        c.as_mut_ptr().add(cm.offset),
+                        cm.row_stride as isize,
+                        cm.col_stride as isize,
+                    )
+                }
+            }
+        }
+    };
+}
+
+gemm_impl!(f32, matrixmultiply::sgemm);
+gemm_impl!(f64, matrixmultiply::dgemm);
+
+/// Products below this many multiply-adds are too small for matrixmultiply to thread, so a
+/// batch of them is spread over rayon instead.
+const SMALL_GEMM: usize = 1 << 18;
+
+impl Tensor {
+    /// Matrix product with `numpy.matmul` semantics:
+    /// - 1-D @ 1-D is a dot product (0-d result);
+    /// - 2-D @ 2-D is the matrix product;
+    /// - a 1-D left (right) operand is treated as a row (column) vector, that dimension removed
+    ///   from the result;
+    /// - higher ranks are stacks of matrices whose batch dimensions broadcast.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// let b = Tensor::ones(&[3], tensor::DType::F32);
+    /// assert_eq!(a.matmul(&b).to_vec::<f32>(), vec![6.0, 15.0]);
+    /// assert_eq!(a.try_matmul(&a).unwrap_err().to_string(),
+    ///            "matmul: [2, 3] @ [2, 3]: inner dimensions 3 and 2 differ");
+    /// ```
+    pub fn try_matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.same_dtype("matmul", rhs)?;
+        if self.rank() == 0 || rhs.rank() == 0 {
+            return Err(TensorError::invalid(
+                "matmul",
+                format!("both operands need at least 1 dimension, got {:?} @ {:?}", self.shape(), rhs.shape()),
+            ));
+        }
+        let a = if self.rank() == 1 { self.unsqueeze(0) } else { self.clone() };
+        let b = if rhs.rank() == 1 { rhs.unsqueeze(-1) } else { rhs.clone() };
+        let (m, k) = (a.shape()[a.rank() - 2], a.shape()[a.rank() - 1]);
+        let (k2, n) = (b.shape()[b.rank() - 2], b.shape()[b.rank() - 1]);
+        if k != k2 {
+            return Err(TensorError::MatmulInner {
+                op: "matmul",
+                lhs: self.shape_vec(),
+                rhs: rhs.shape_vec(),
+                lhs_inner: k,
+                rhs_inner: k2,
+            });
+        }
+        let batch = broadcast_shapes("matmul", &a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2])
+            .map_err(|_| TensorError::Broadcast { op: "matmul", lhs: self.shape_vec(), rhs: rhs.shape_vec() })?;
+        let mut full: Shape = batch.clone();
+        full.extend([m, k]);
+        let a = a.try_broadcast_to(&full)?;
+        full.truncate(batch.len());
+        full.extend([k, n]);
+        let b = b.try_broadcast_to(&full)?;
+        let mut out_shape: Shape = batch.clone();
+        if self.rank() > 1 {
+            out_shape.push(m);
+        }
+        if rhs.rank() > 1 {
+            out_shape.push(n);
+        }
+        float_dispatch!("matmul", self.dtype(), T => {
+            Ok(Tensor::from_data(batched_gemm::<T>(&a, &b, &batch, m, k, n), &out_shape))
+        })
+    }
+
+    panicking!(
+        /// Matrix product with `numpy.matmul` semantics.
+        matmul => try_matmul(rhs: &Tensor) -> Tensor
+    );
+}
+
+/// Runs one GEMM per batch element of `a: [batch.., m, k]` and `b: [batch.., k, n]` (already
+/// broadcast views) into a fresh row-major `[batch.., m, n]` buffer.
+fn batched_gemm<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Vec<T> {
+    let (sa, sb) = (a.storage_slice::<T>(), b.storage_slice::<T>());
+    let nb: usize = batch.iter().product();
+    let mut out = vec![T::ZERO; nb * m * n];
+    if out.is_empty() {
+        return out;
+    }
+    let r = a.rank();
+    let am =
+        |off| MatRef { rows: m, cols: k, offset: off, row_stride: a.strides()[r - 2], col_stride: a.strides()[r - 1] };
+    let bm =
+        |off| MatRef { rows: k, cols: n, offset: off, row_stride: b.strides()[r - 2], col_stride: b.strides()[r - 1] };
+    // Storage offsets of each batch element's matrices.
+    let mut offsets = Vec::with_capacity(nb);
+    if batch.is_empty() {
+        offsets.push((a.layout.offset, b.layout.offset));
+    } else {
+        let (bshape, st): (Shape, [Strides; 2]) = collapse(batch, [&a.strides()[..r - 2], &b.strides()[..r - 2]]);
+        for_each_run(&bshape, &st, [a.layout.offset, b.layout.offset], 0, nb, |_, [oa, ob], run, [ia, ib]| {
+            offsets.extend((0..run).map(|i| (oa + i * ia, ob + i * ib)));
+        });
+    }
+    let run_one = |(oa, ob): (usize, usize), c: &mut [T]| {
+        T::gemm(T::ONE, sa, am(oa), sb, bm(ob), T::ZERO, c, MatRef::contiguous(m, n, 0));
+    };
+    if nb > 1 && m * n * k < SMALL_GEMM && crate::parallel::should_parallelize(nb * m * n * k) {
+        out.par_chunks_mut(m * n).zip(offsets.par_iter()).for_each(|(c, &o)| run_one(o, c));
+    } else {
+        for (c, &o) in out.chunks_mut(m * n).zip(&offsets) {
+            run_one(o, c);
+        }
+    }
+    out
+}
