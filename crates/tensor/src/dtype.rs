@@ -151,19 +151,19 @@ pub trait Numeric:
     const MIN_VALUE: Self;
     /// The largest value (`+inf` for floats), the identity of `min`.
     const MAX_VALUE: Self;
-    fn neg(self) -> Self;
-    fn abs(self) -> Self;
+    fn num_neg(self) -> Self;
+    fn num_abs(self) -> Self;
     /// Maximum that propagates NaN, like `torch.maximum`.
     fn max_nan(self, other: Self) -> Self;
     /// Minimum that propagates NaN, like `torch.minimum`.
     fn min_nan(self, other: Self) -> Self;
-    fn is_nan(self) -> bool;
+    fn num_is_nan(self) -> bool;
     /// `+`, wrapping on integer overflow (as torch does) instead of panicking.
-    fn add(self, other: Self) -> Self;
+    fn num_add(self, other: Self) -> Self;
     /// `-`, wrapping on integer overflow.
-    fn sub(self, other: Self) -> Self;
+    fn num_sub(self, other: Self) -> Self;
     /// `*`, wrapping on integer overflow.
-    fn mul(self, other: Self) -> Self;
+    fn num_mul(self, other: Self) -> Self;
 }
 
 macro_rules! numeric_int {
@@ -171,10 +171,10 @@ macro_rules! numeric_int {
         impl Numeric for $t {
             const MIN_VALUE: Self = <$t>::MIN;
             const MAX_VALUE: Self = <$t>::MAX;
-            fn neg(self) -> Self {
+            fn num_neg(self) -> Self {
                 self.wrapping_neg()
             }
-            fn abs(self) -> Self {
+            fn num_abs(self) -> Self {
                 #[allow(unused_comparisons)]
                 if self < 0 {
                     self.wrapping_neg()
@@ -196,16 +196,16 @@ macro_rules! numeric_int {
                     self
                 }
             }
-            fn is_nan(self) -> bool {
+            fn num_is_nan(self) -> bool {
                 false
             }
-            fn add(self, other: Self) -> Self {
+            fn num_add(self, other: Self) -> Self {
                 self.wrapping_add(other)
             }
-            fn sub(self, other: Self) -> Self {
+            fn num_sub(self, other: Self) -> Self {
                 self.wrapping_sub(other)
             }
-            fn mul(self, other: Self) -> Self {
+            fn num_mul(self, other: Self) -> Self {
                 self.wrapping_mul(other)
             }
         }
@@ -219,10 +219,10 @@ macro_rules! numeric_float {
         impl Numeric for $t {
             const MIN_VALUE: Self = <$t>::NEG_INFINITY;
             const MAX_VALUE: Self = <$t>::INFINITY;
-            fn neg(self) -> Self {
+            fn num_neg(self) -> Self {
                 -self
             }
-            fn abs(self) -> Self {
+            fn num_abs(self) -> Self {
                 <$t>::abs(self)
             }
             fn max_nan(self, other: Self) -> Self {
@@ -243,16 +243,16 @@ macro_rules! numeric_float {
                     self
                 }
             }
-            fn is_nan(self) -> bool {
+            fn num_is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
-            fn add(self, other: Self) -> Self {
+            fn num_add(self, other: Self) -> Self {
                 self + other
             }
-            fn sub(self, other: Self) -> Self {
+            fn num_sub(self, other: Self) -> Self {
                 self - other
             }
-            fn mul(self, other: Self) -> Self {
+            fn num_mul(self, other: Self) -> Self {
                 self * other
             }
         }

@@ -18,6 +18,7 @@
 mod macros;
 
 mod create;
+mod display;
 mod dtype;
 mod elementwise;
 mod error;

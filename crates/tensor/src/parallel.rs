@@ -64,3 +64,19 @@ pub fn fill_chunks_weighted<T: Send>(out: &mut [T], work_per_item: usize, f: imp
     let chunk = n.div_ceil(threads * 4).max(1);
     out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
 }
+
+/// Fills `out`, made of rows of `row_len` elements, by calling `f(first_row, rows)` on groups of
+/// whole rows, in parallel when large.
+pub fn fill_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let n = out.len();
+    if row_len == 0 || n == 0 {
+        return;
+    }
+    let rows = n / row_len;
+    if rows < 2 || !should_parallelize(n) {
+        f(0, out);
+        return;
+    }
+    let rows_per_chunk = chunk_len(n).div_ceil(row_len).max(1).min(rows.div_ceil(2));
+    out.par_chunks_mut(rows_per_chunk * row_len).enumerate().for_each(|(i, c)| f(i * rows_per_chunk, c));
+}

@@ -72,11 +72,11 @@ macro_rules! comparison {
 
 numeric_binary! {
     /// `a + b`, broadcasting.
-    add / try_add = |a, b| Numeric::add(a, b);
+    add / try_add = |a, b| Numeric::num_add(a, b);
     /// `a - b`, broadcasting.
-    sub / try_sub = |a, b| Numeric::sub(a, b);
+    sub / try_sub = |a, b| Numeric::num_sub(a, b);
     /// `a * b`, broadcasting.
-    mul / try_mul = |a, b| Numeric::mul(a, b);
+    mul / try_mul = |a, b| Numeric::num_mul(a, b);
     /// Elementwise maximum, broadcasting; NaN propagates.
     maximum / try_maximum = |a, b| a.max_nan(b);
     /// Elementwise minimum, broadcasting; NaN propagates.
@@ -122,13 +122,13 @@ macro_rules! scalar_op {
 
 scalar_op! {
     /// `x + scalar` (the scalar is converted to the tensor's dtype).
-    add_scalar / try_add_scalar = |x, s| Numeric::add(x, s);
+    add_scalar / try_add_scalar = |x, s| Numeric::num_add(x, s);
     /// `x - scalar`.
-    sub_scalar / try_sub_scalar = |x, s| Numeric::sub(x, s);
+    sub_scalar / try_sub_scalar = |x, s| Numeric::num_sub(x, s);
     /// `x * scalar`.
-    mul_scalar / try_mul_scalar = |x, s| Numeric::mul(x, s);
+    mul_scalar / try_mul_scalar = |x, s| Numeric::num_mul(x, s);
     /// `scalar - x`.
-    rsub_scalar / try_rsub_scalar = |x, s| Numeric::sub(s, x);
+    rsub_scalar / try_rsub_scalar = |x, s| Numeric::num_sub(s, x);
     /// `max(x, scalar)`.
     maximum_scalar / try_maximum_scalar = |x, s| x.max_nan(s);
     /// `min(x, scalar)`.

@@ -104,7 +104,7 @@ impl Tensor {
         numeric_dispatch!("scatter_add", self.dtype(), T => {
             let mut out = base.to_vec::<T>();
             for (&p, v) in pos.iter().zip(src.to_vec::<T>()) {
-                out[p] = Numeric::add(out[p], v);
+                out[p] = Numeric::num_add(out[p], v);
             }
             Ok(Tensor::from_data(out, self.shape()))
         })

@@ -44,21 +44,21 @@ fn sum_slice<T: Numeric>(xs: &[T]) -> T {
         let rem = chunks.remainder();
         for c in chunks {
             for i in 0..8 {
-                lanes[i] = Numeric::add(lanes[i], c[i]);
+                lanes[i] = Numeric::num_add(lanes[i], c[i]);
             }
         }
         let mut s = T::ZERO;
         for &x in rem {
-            s = Numeric::add(s, x);
+            s = Numeric::num_add(s, x);
         }
         let l = [
-            Numeric::add(lanes[0], lanes[4]),
-            Numeric::add(lanes[1], lanes[5]),
-            Numeric::add(lanes[2], lanes[6]),
-            Numeric::add(lanes[3], lanes[7]),
+            Numeric::num_add(lanes[0], lanes[4]),
+            Numeric::num_add(lanes[1], lanes[5]),
+            Numeric::num_add(lanes[2], lanes[6]),
+            Numeric::num_add(lanes[3], lanes[7]),
         ];
-        s = Numeric::add(s, Numeric::add(Numeric::add(l[0], l[2]), Numeric::add(l[1], l[3])));
-        total = Numeric::add(total, s);
+        s = Numeric::num_add(s, Numeric::num_add(Numeric::num_add(l[0], l[2]), Numeric::num_add(l[1], l[3])));
+        total = Numeric::num_add(total, s);
     }
     total
 }
@@ -68,10 +68,10 @@ impl<T: Numeric> Reducer<T> for Sum {
         T::ZERO
     }
     fn step(&self, acc: T, x: T) -> T {
-        Numeric::add(acc, x)
+        Numeric::num_add(acc, x)
     }
     fn fold(&self, acc: T, xs: &[T]) -> T {
-        Numeric::add(acc, sum_slice(xs))
+        Numeric::num_add(acc, sum_slice(xs))
     }
 }
 
@@ -80,7 +80,7 @@ impl<T: Numeric> Reducer<T> for Prod {
         T::ONE
     }
     fn step(&self, acc: T, x: T) -> T {
-        Numeric::mul(acc, x)
+        Numeric::num_mul(acc, x)
     }
 }
 
@@ -348,11 +348,11 @@ impl Tensor {
                 let base = rows[o];
                 let (mut best, mut best_i) = (src[base], 0usize);
                 for i in 1..n {
-                    if best.is_nan() {
+                    if best.num_is_nan() {
                         break;
                     }
                     let v = src[base + i * stride];
-                    if v.is_nan() || better(v.to_f64(), best.to_f64()) {
+                    if v.num_is_nan() || better(v.to_f64(), best.to_f64()) {
                         best = v;
                         best_i = i;
                     }
@@ -469,7 +469,7 @@ impl Tensor {
                         let (prev, cur) = block.split_at_mut(i * inner);
                         let prev = &prev[(i - 1) * inner..];
                         for (c, &p) in cur[..inner].iter_mut().zip(prev) {
-                            *c = Numeric::add(*c, p);
+                            *c = Numeric::num_add(*c, p);
                         }
                     }
                 }

@@ -63,13 +63,13 @@ macro_rules! numeric_unary {
 
 numeric_unary! {
     /// `-x`.
-    neg / try_neg = |x| Numeric::neg(x);
+    neg / try_neg = |x| Numeric::num_neg(x);
     /// `|x|`.
-    abs / try_abs = |x| Numeric::abs(x);
+    abs / try_abs = |x| Numeric::num_abs(x);
     /// `x * x`.
     square / try_square = |x| x * x;
     /// `-1`, `0` or `1` (NaN stays NaN).
-    sign / try_sign = |x| if x > T::ZERO { T::ONE } else if x < T::ZERO { Numeric::neg(T::ONE) } else { x };
+    sign / try_sign = |x| if x > T::ZERO { T::ONE } else if x < T::ZERO { Numeric::num_neg(T::ONE) } else { x };
 }
 
 float_unary! {
