@@ -30,6 +30,12 @@ impl Nd {
         self.data[off]
     }
 
+    /// The same data with another shape of equal size.
+    pub fn reshaped(self, shape: &[usize]) -> Nd {
+        assert_eq!(self.data.len(), shape.iter().product::<usize>());
+        Nd { data: self.data, shape: shape.to_vec() }
+    }
+
     /// Value at `idx` of the broadcast of `self` to a higher-or-equal rank shape.
     pub fn get_broadcast(&self, idx: &[usize]) -> f64 {
         let lead = idx.len() - self.shape.len();

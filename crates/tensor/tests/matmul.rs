@@ -1,0 +1,77 @@
+//! matmul against a naive triple loop for every numpy.matmul case and operand layout.
+
+mod common;
+use common::*;
+use tensor::DType;
+
+/// numpy.matmul by definition, on the Nd reference.
+fn naive_matmul(a: &Nd, b: &Nd) -> Nd {
+    let a2 = if a.shape.len() == 1 { Nd { data: a.data.clone(), shape: vec![1, a.shape[0]] } } else { a.clone() };
+    let b2 = if b.shape.len() == 1 { Nd { data: b.data.clone(), shape: vec![b.shape[0], 1] } } else { b.clone() };
+    let (ra, rb) = (a2.shape.len(), b2.shape.len());
+    let (m, k, n) = (a2.shape[ra - 2], a2.shape[ra - 1], b2.shape[rb - 1]);
+    let batch = tensor::broadcast_shapes("t", &a2.shape[..ra - 2], &b2.shape[..rb - 2]).unwrap().to_vec();
+    let mut full = batch.clone();
+    full.extend([m, n]);
+    let out = Nd::new(&full, |i| {
+        let nb = batch.len();
+        let (r, c) = (i[nb], i[nb + 1]);
+        (0..k)
+            .map(|p| {
+                let mut ia = i[..nb].to_vec();
+                ia.extend([r, p]);
+                let mut ib = i[..nb].to_vec();
+                ib.extend([p, c]);
+                a2.get_broadcast(&ia) * b2.get_broadcast(&ib)
+            })
+            .sum()
+    });
+    let mut shape = batch;
+    if a.shape.len() > 1 {
+        shape.push(m);
+    }
+    if b.shape.len() > 1 {
+        shape.push(n);
+    }
+    out.reshaped(&shape)
+}
+
+#[test]
+fn every_numpy_matmul_case_on_every_layout() {
+    let cases: &[(&[usize], &[usize])] = &[
+        (&[5], &[5]),
+        (&[3, 5], &[5]),
+        (&[5], &[5, 4]),
+        (&[3, 5], &[5, 4]),
+        (&[2, 3, 5], &[5, 4]),
+        (&[3, 5], &[2, 5, 4]),
+        (&[2, 1, 3, 5], &[3, 5, 4]),
+        (&[1, 3, 5], &[2, 5, 4]),
+        (&[3, 0], &[0, 2]),
+    ];
+    for dtype in [DType::F64, DType::F32] {
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+        for &(sa, sb) in cases {
+            for (la, a) in layouts(sa, dtype, 1) {
+                for (lb, b) in layouts(sb, dtype, 2) {
+                    let want = naive_matmul(&Nd::of(&a), &Nd::of(&b));
+                    let got = a.matmul(&b);
+                    assert_tensor(&got, &want, tol, &format!("{dtype} {sa:?}/{la} @ {sb:?}/{lb}"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn large_and_batched_products() {
+    // Large enough for matrixmultiply's threads; a batch of small ones for rayon.
+    let a = rand(&[130, 257], DType::F32, 3);
+    let b = rand(&[257, 120], DType::F32, 4);
+    let want = naive_matmul(&Nd::of(&a), &Nd::of(&b));
+    assert_tensor(&a.matmul(&b), &want, 1e-4, "130x257x120");
+    assert_tensor(&b.t().matmul(&a.t()), &naive_matmul(&Nd::of(&b.t()), &Nd::of(&a.t())), 1e-4, "transposed");
+    let x = rand(&[64, 16, 32], DType::F64, 5);
+    let y = rand(&[64, 32, 8], DType::F64, 6);
+    assert_tensor(&x.matmul(&y), &naive_matmul(&Nd::of(&x), &Nd::of(&y)), 1e-12, "batched");
+}
