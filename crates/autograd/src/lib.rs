@@ -1,1 +1,55 @@
-//! Reverse-mode automatic differentiation on a graph-IR tape (not built yet: see the autograd issue).
+//! Reverse-mode automatic differentiation on a tape that is an explicit graph IR.
+//!
+//! - A [`Tape`] is a Wengert list of [`Node`]s in recording order, which is topological: the
+//!   backward pass is one reverse loop, no graph search. Each node holds its primitive [`Op`]
+//!   as data, its input ids, its output shape and dtype, and only the tensors its rule reads.
+//! - [`Var`] is the differentiable handle; every differentiable op of `tensor` has a `Var`
+//!   counterpart. [`Param`]s live outside tapes with stable ids; `backward` returns
+//!   [`Gradients`] keyed by them.
+//! - Backward rules are written with `Var` ops, so with `create_graph` the backward pass records
+//!   onto the tape and can be differentiated again ([`grad`], [`hvp`], [`hessian`]).
+//!
+//! ```
+//! use autograd::Tape;
+//! use tensor::{DType, Tensor};
+//! let tape = Tape::new();
+//! let a = tape.var(Tensor::ones(&[4], DType::F32));
+//! let b = tape.var(Tensor::full(&[4], 2.0, DType::F32));
+//! let c = tape.var(Tensor::zeros(&[4], DType::F32));
+//! let y = (&a * &b + &c).tanh().sum(&[0], false);
+//! assert_eq!(tape.to_string(), "\
+//! { lambda a:f32[4] b:f32[4] c:f32[4]. let
+//!     d:f32[4] = mul a b
+//!     e:f32[4] = add d c
+//!     f:f32[4] = tanh e
+//!     g:f32[] = sum[axes=(0,)] f
+//!   in (g) }");
+//! let grads = y.backward().unwrap();
+//! assert_eq!(grads.get(&c).unwrap().shape(), &[4]);
+//! ```
+
+mod macros;
+
+mod backward;
+mod custom;
+mod error;
+mod functional;
+mod gradcheck;
+mod gradients;
+mod op;
+mod ops;
+mod param;
+mod print;
+mod tape;
+mod var;
+
+pub use backward::{grad, grad_with, BackwardOptions};
+pub use custom::CustomOp;
+pub use error::{AutogradError, Result};
+pub use functional::{hessian, hvp, jacobian};
+pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, Mismatch};
+pub use gradients::Gradients;
+pub use op::{Axes, Op};
+pub use param::{Param, ParamId};
+pub use tape::{is_grad_enabled, no_grad, Node, NodeId, Tape};
+pub use var::Var;

@@ -44,7 +44,13 @@ fn choose_style(values: &[f64], dtype: DType) -> Style {
 
 fn format_value(v: f64, style: &Style, dtype: DType) -> String {
     if dtype.is_float() && !v.is_finite() {
-        return if v.is_nan() { "nan".into() } else if v > 0.0 { "inf".into() } else { "-inf".into() };
+        return if v.is_nan() {
+            "nan".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     match style {
         Style::IntFloat => format!("{v:.0}."),
@@ -86,7 +92,14 @@ impl Printer<'_> {
         }
     }
 
-    fn write(&self, f: &mut fmt::Formatter<'_>, dim: usize, off: usize, indent: usize, cell: &dyn Fn(f64) -> String) -> fmt::Result {
+    fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        dim: usize,
+        off: usize,
+        indent: usize,
+        cell: &dyn Fn(f64) -> String,
+    ) -> fmt::Result {
         if dim == self.shape.len() {
             return f.write_str(&cell((self.values)(off)));
         }
@@ -181,6 +194,9 @@ mod tests {
     #[test]
     fn prints_3d_with_blank_lines() {
         let t = Tensor::arange(0.0, 8.0, 1.0, DType::I64).reshape(&[2, 2, 2]);
-        assert_eq!(t.to_string(), "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]], dtype=i64)");
+        assert_eq!(
+            t.to_string(),
+            "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]], dtype=i64)"
+        );
     }
 }

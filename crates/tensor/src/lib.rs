@@ -31,5 +31,7 @@ mod tensor;
 pub use dtype::{DType, Element, Float, Numeric, Storage};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_axes, normalize_axis, shape, Layout, Shape, Strides};
+pub use ops::conv::{Conv1dParams, Conv2dParams};
+pub use ops::conv_transpose::ConvTranspose2dParams;
 pub use random::Rng;
 pub use tensor::Tensor;

@@ -41,12 +41,26 @@ fn unary_table() -> Vec<Unary> {
         ("leaky_relu", |t| t.leaky_relu(0.1), |x| if x > 0.0 { x } else { 0.1 * x }),
         ("elu", |t| t.elu(1.5), |x| if x > 0.0 { x } else { 1.5 * x.exp_m1() }),
         ("gelu", |t| t.gelu(), |x| 0.5 * x * (1.0 + erf(x / 2f64.sqrt()))),
-        ("gelu_tanh", |t| t.gelu_tanh(), |x| {
-            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
-        }),
+        (
+            "gelu_tanh",
+            |t| t.gelu_tanh(),
+            |x| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh()),
+        ),
         ("silu", |t| t.silu(), |x| x * sigmoid(x)),
         ("softplus", |t| t.softplus(), |x| x.exp().ln_1p()),
-        ("sign", |t| t.sign(), |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }),
+        (
+            "sign",
+            |t| t.sign(),
+            |x| {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            },
+        ),
         ("floor", |t| t.floor(), f64::floor),
         ("ceil", |t| t.ceil(), f64::ceil),
         ("round", |t| t.mul_scalar(2.0).round(), |x| (2.0 * x).round()),

@@ -22,10 +22,7 @@ fn shape_and_broadcast_errors() {
         msg(f32s(&[2, 2, 3]).try_matmul(&f32s(&[3, 3, 1]))),
         "matmul: cannot broadcast shapes [2, 2, 3] and [3, 3, 1]"
     );
-    assert_eq!(
-        msg(f32s(&[]).try_matmul(&f32s(&[2]))),
-        "matmul: both operands need at least 1 dimension, got [] @ [2]"
-    );
+    assert_eq!(msg(f32s(&[]).try_matmul(&f32s(&[2]))), "matmul: both operands need at least 1 dimension, got [] @ [2]");
     assert_eq!(msg(f32s(&[2]).try_broadcast_to(&[3])), "broadcast_to: cannot broadcast shapes [2] and [3]");
     assert_eq!(msg(Tensor::try_stack(&[f32s(&[2]), f32s(&[3])], 0)), "stack: shapes [2] and [3] differ");
     assert_eq!(
@@ -56,7 +53,10 @@ fn reshape_errors() {
     let x = f32s(&[2, 3]);
     assert_eq!(msg(x.try_reshape(&[4, 2])), "reshape: cannot reshape [2, 3] (6 elements) into [4, 2] (8 elements)");
     assert_eq!(msg(x.try_reshape(&[-1, -1])), "reshape: only one dimension can be -1, got [-1, -1]");
-    assert_eq!(msg(x.try_reshape(&[4, -1])), "reshape: cannot infer the -1 dimension of [4, -1] for 6 elements (shape [2, 3])");
+    assert_eq!(
+        msg(x.try_reshape(&[4, -1])),
+        "reshape: cannot infer the -1 dimension of [4, -1] for 6 elements (shape [2, 3])"
+    );
     assert_eq!(msg(x.try_reshape(&[-2, 3])), "reshape: invalid dimension -2 in shape [-2, 3]");
     assert_eq!(
         msg(x.t().try_view(&[6])),
@@ -81,15 +81,15 @@ fn dtype_errors() {
     assert_eq!(msg(i.try_div(&i)), "div: dtype i64 is not supported (expected f32 or f64)");
     assert_eq!(msg(i.try_mean(&[], false)), "mean: dtype i64 is not supported (expected f32 or f64)");
     assert_eq!(msg(f.try_to_vec::<f64>()), "to_vec: dtype mismatch: expected f64, got f32");
-    assert_eq!(
-        msg(f.try_where_cond(&f, &f)),
-        "where_cond: dtype mismatch: expected bool, got f32"
-    );
+    assert_eq!(msg(f.try_where_cond(&f, &f)), "where_cond: dtype mismatch: expected bool, got f32");
     assert_eq!(msg(f.try_masked_fill(&f, 0.0)), "masked_fill: dtype mismatch: expected bool, got f32");
     assert_eq!(msg(f.try_index_select(0, &f)), "index_select: dtype mismatch: expected i64, got f32");
     let b = Tensor::zeros(&[2], DType::Bool);
     assert_eq!(msg(b.try_neg()), "neg: dtype bool is not supported (expected a numeric dtype (f32, f64, i64, u8))");
-    assert_eq!(msg(Tensor::try_linspace(0.0, 1.0, 3, DType::I64)), "linspace: dtype i64 is not supported (expected f32 or f64)");
+    assert_eq!(
+        msg(Tensor::try_linspace(0.0, 1.0, 3, DType::I64)),
+        "linspace: dtype i64 is not supported (expected f32 or f64)"
+    );
 }
 
 #[test]
@@ -107,7 +107,10 @@ fn index_errors() {
     let idx = Tensor::zeros(&[3, 1], DType::I64);
     assert_eq!(msg(x.try_scatter_add(1, &idx, &f32s(&[3, 2]))), "scatter_add: shapes [3, 1] and [3, 2] differ");
     assert_eq!(msg(bad.try_one_hot(3, DType::F32)), "one_hot: index 3 is out of bounds for axis 1 with size 3");
-    assert_eq!(msg(x.try_index_select(0, &Tensor::zeros(&[1, 1], DType::I64))), "index_select: index must be 1-D, got shape [1, 1]");
+    assert_eq!(
+        msg(x.try_index_select(0, &Tensor::zeros(&[1, 1], DType::I64))),
+        "index_select: index must be 1-D, got shape [1, 1]"
+    );
 }
 
 #[test]
@@ -115,7 +118,10 @@ fn empty_and_value_errors() {
     let e = f32s(&[0]);
     assert_eq!(msg(e.try_max(&[], false)), "max: tensor of shape [0] is empty; max needs at least one element");
     assert_eq!(msg(e.try_argmin(0, false)), "argmin: tensor of shape [0] is empty; argmin needs at least one element");
-    assert_eq!(msg(e.try_logsumexp(&[0], false)), "logsumexp: tensor of shape [0] is empty; logsumexp needs at least one element");
+    assert_eq!(
+        msg(e.try_logsumexp(&[0], false)),
+        "logsumexp: tensor of shape [0] is empty; logsumexp needs at least one element"
+    );
     assert_eq!(msg(f32s(&[2]).try_to_scalar::<f32>()), "to_scalar: tensor of shape [2] has 2 elements, expected 1");
     assert_eq!(msg(f32s(&[2]).try_item()), "item: tensor of shape [2] has 2 elements, expected 1");
     assert_eq!(msg(f32s(&[2]).try_clamp(1.0, 0.0)), "clamp: min 1 is greater than max 0");

@@ -33,7 +33,8 @@ fn gather_and_scatter_add_are_adjoint() {
         let rx = Nd::of(&x);
         for axis in 0..2usize {
             let shape = [3, 2];
-            let index: Vec<i64> = indices(&shape).iter().map(|i| ((i[0] * 7 + i[1] * 3) % x.shape()[axis]) as i64).collect();
+            let index: Vec<i64> =
+                indices(&shape).iter().map(|i| ((i[0] * 7 + i[1] * 3) % x.shape()[axis]) as i64).collect();
             let index = Tensor::from_vec(index, &shape);
             let ri = index.to_vec::<i64>();
             let got = x.gather(axis as isize, &index);
@@ -108,13 +109,8 @@ fn pad_and_repeat() {
     for (layout, x) in layouts(&[2, 3], DType::F64, 9) {
         let rx = Nd::of(&x);
         let p = x.pad(&[(1, 0), (2, 1)], -7.0);
-        let want = Nd::new(&[3, 6], |i| {
-            if i[0] >= 1 && i[1] >= 2 && i[1] < 5 {
-                rx.get(&[i[0] - 1, i[1] - 2])
-            } else {
-                -7.0
-            }
-        });
+        let want =
+            Nd::new(&[3, 6], |i| if i[0] >= 1 && i[1] >= 2 && i[1] < 5 { rx.get(&[i[0] - 1, i[1] - 2]) } else { -7.0 });
         assert_tensor(&p, &want, 0.0, &format!("pad {layout}"));
         let r = x.repeat(&[2, 1, 2]);
         let want = Nd::new(&[2, 2, 6], |i| rx.get(&[i[1], i[2] % 3]));

@@ -7,7 +7,8 @@ use tensor::{DType, Tensor};
 
 /// Naive reduction: folds `f` over the reduced positions for every kept position.
 fn naive_reduce(x: &Nd, axes: &[usize], keepdim: bool, f: impl Fn(&[f64]) -> f64) -> Nd {
-    let out_full: Vec<usize> = x.shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect();
+    let out_full: Vec<usize> =
+        x.shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect();
     let red: Vec<usize> = axes.iter().map(|&d| x.shape[d]).collect();
     let full = Nd::new(&out_full, |o| {
         let vals: Vec<f64> = indices(&red)
@@ -25,7 +26,8 @@ fn naive_reduce(x: &Nd, axes: &[usize], keepdim: bool, f: impl Fn(&[f64]) -> f64
     if keepdim {
         full
     } else {
-        let shape: Vec<usize> = x.shape.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &s)| s).collect();
+        let shape: Vec<usize> =
+            x.shape.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &s)| s).collect();
         Nd { data: full.data, shape }
     }
 }

@@ -3,8 +3,13 @@
 
 pub mod binary;
 pub mod concat;
+pub mod conv;
+pub mod conv_transpose;
+mod im2col;
 pub mod index;
 pub mod matmul;
 pub mod movement;
+pub mod pool;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;

@@ -1,0 +1,398 @@
+//! The backward pass: one reverse sweep over the tape applying each node's rule.
+//!
+//! Rules return one gradient per input and never accumulate; the sweep adds fan-out
+//! contributions and sums broadcast dimensions back to each input's shape, in one place.
+
+use smallvec::SmallVec;
+use tensor::{Shape, Tensor};
+
+use crate::error::{AutogradError, Result};
+use crate::gradients::Gradients;
+use crate::op::Op;
+use crate::ops;
+use crate::tape::{NodeId, Tape};
+use crate::var::Var;
+
+/// One gradient per input of a node (`None`: no gradient flows to that input).
+pub(crate) type Grads = SmallVec<[Option<Var>; 3]>;
+
+/// What a rule sees of an input.
+pub(crate) struct InputInfo {
+    var: Option<Var>,
+    pub shape: Shape,
+    pub dtype: tensor::DType,
+    pub requires_grad: bool,
+    id: NodeId,
+}
+
+/// Everything a backward rule may read, copied out of the tape so the rule can record on it.
+pub(crate) struct Ctx {
+    pub op: Op,
+    pub grad: Var,
+    inputs: SmallVec<[InputInfo; 3]>,
+    output: Option<Var>,
+    pub extra: Option<Tensor>,
+}
+
+impl Ctx {
+    /// The upstream gradient (of the node's output).
+    pub fn g(&self) -> &Var {
+        &self.grad
+    }
+
+    /// Input `k` as saved at record time (tracked when building a differentiable backward).
+    pub fn input(&self, k: usize) -> Result<&Var> {
+        self.inputs[k].var.as_ref().ok_or_else(|| AutogradError::GraphFreed { op: self.op.to_string() })
+    }
+
+    /// The node's own value as saved at record time.
+    pub fn output(&self) -> Result<&Var> {
+        self.output.as_ref().ok_or_else(|| AutogradError::GraphFreed { op: self.op.to_string() })
+    }
+
+    pub fn shape(&self, k: usize) -> &[usize] {
+        &self.inputs[k].shape
+    }
+
+    /// Number of inputs.
+    pub fn arity(&self) -> usize {
+        self.inputs.len()
+    }
+
+    pub fn input_dtype(&self, k: usize) -> tensor::DType {
+        self.inputs[k].dtype
+    }
+
+    /// Whether input `k` wants a gradient (constant branches cost nothing).
+    pub fn needs(&self, k: usize) -> bool {
+        self.inputs[k].requires_grad
+    }
+
+    /// A constant on the gradient's tape.
+    pub fn constant(&self, t: Tensor) -> Var {
+        self.grad.constant(t)
+    }
+}
+
+/// Options of a backward pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BackwardOptions {
+    /// Keep saved tensors so the graph can be differentiated again.
+    pub retain_graph: bool,
+    /// Record the backward pass itself, so its results can be differentiated (implies
+    /// `retain_graph`).
+    pub create_graph: bool,
+}
+
+/// Result of a sweep: gradients of leaves, and of specifically requested nodes.
+struct Swept {
+    leaves: Vec<(NodeId, Op, Var)>,
+    wanted: Vec<Option<Var>>,
+}
+
+fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: BackwardOptions) -> Result<Swept> {
+    let retain = opts.retain_graph || opts.create_graph;
+    let n = seeds.iter().map(|(id, _)| id.index() + 1).max().unwrap_or(0);
+    let mut grads: Vec<Option<Var>> = vec![None; n];
+    for (id, seed) in seeds {
+        let slot = &mut grads[id.index()];
+        *slot = Some(match slot.take() {
+            Some(prev) => prev.try_add(&seed)?,
+            None => seed,
+        });
+    }
+    let mut out = Swept { leaves: Vec::new(), wanted: vec![None; wanted.len()] };
+    for i in (0..n).rev() {
+        let Some(g) = grads[i].take() else {
+            if !retain {
+                release(tape, i);
+            }
+            continue;
+        };
+        for (k, w) in wanted.iter().enumerate() {
+            if w.index() == i {
+                out.wanted[k] = Some(g.clone());
+            }
+        }
+        let ctx = {
+            let graph = tape.0.borrow();
+            let node = &graph.nodes[i];
+            if node.op.is_leaf() {
+                out.leaves.push((NodeId(i as u32), node.op.clone(), g));
+                drop(graph);
+                if !retain {
+                    release(tape, i);
+                }
+                continue;
+            }
+            if node.freed {
+                return Err(AutogradError::GraphFreed { op: node.op.to_string() });
+            }
+            let as_var = |value: &Option<Tensor>, id: NodeId, requires_grad: bool| {
+                value.as_ref().map(|v| {
+                    if opts.create_graph && requires_grad {
+                        Var::tracked(v.clone(), tape.clone(), id)
+                    } else {
+                        Var::untracked(v.clone(), tape.clone())
+                    }
+                })
+            };
+            let inputs = node
+                .inputs
+                .iter()
+                .map(|&id| {
+                    let input = &graph.nodes[id.index()];
+                    InputInfo {
+                        var: as_var(&input.value, id, input.requires_grad),
+                        shape: input.shape.clone(),
+                        dtype: input.dtype,
+                        requires_grad: input.requires_grad,
+                        id,
+                    }
+                })
+                .collect();
+            Ctx {
+                op: node.op.clone(),
+                output: as_var(&node.value, NodeId(i as u32), node.requires_grad),
+                extra: node.extra.clone(),
+                inputs,
+                grad: g,
+            }
+        };
+        let input_grads = rule(&ctx)?;
+        for (k, gk) in input_grads.into_iter().enumerate() {
+            let (Some(gk), Some(input)) = (gk, ctx.inputs.get(k)) else { continue };
+            if !input.requires_grad {
+                continue;
+            }
+            let gk = if gk.shape() != input.shape.as_slice() { gk.try_sum_to(&input.shape)? } else { gk };
+            tape.check_anomaly("gradient", NodeId(i as u32), gk.value())?;
+            let slot = &mut grads[input.id.index()];
+            *slot = Some(match slot.take() {
+                Some(prev) => prev.try_add(&gk)?,
+                None => gk,
+            });
+        }
+        if !retain {
+            release(tape, i);
+        }
+    }
+    Ok(out)
+}
+
+/// Drops a node's saved tensors once the sweep has passed it: every consumer (all later in
+/// the tape) is done with it.
+fn release(tape: &Tape, i: usize) {
+    let mut graph = tape.0.borrow_mut();
+    let node = &mut graph.nodes[i];
+    node.value = None;
+    node.extra = None;
+    if !node.op.is_leaf() {
+        node.freed = true;
+    }
+}
+
+/// The backward rule of every op: one arm each, so an op without a rule does not compile.
+fn rule(ctx: &Ctx) -> Result<Grads> {
+    use ops::*;
+    match &ctx.op {
+        Op::Input | Op::Param(_) | Op::Const => Ok(Grads::new()),
+        Op::Neg => unary::d_neg(ctx),
+        Op::Abs => unary::d_abs(ctx),
+        Op::Exp => unary::d_exp(ctx),
+        Op::Log => unary::d_log(ctx),
+        Op::Log1p => unary::d_log1p(ctx),
+        Op::Expm1 => unary::d_expm1(ctx),
+        Op::Sqrt => unary::d_sqrt(ctx),
+        Op::Rsqrt => unary::d_rsqrt(ctx),
+        Op::Sin => unary::d_sin(ctx),
+        Op::Cos => unary::d_cos(ctx),
+        Op::Tanh => unary::d_tanh(ctx),
+        Op::Sigmoid => unary::d_sigmoid(ctx),
+        Op::Relu => unary::d_relu(ctx),
+        Op::LeakyRelu { negative_slope } => unary::d_leaky_relu(ctx, *negative_slope),
+        Op::Elu { alpha } => unary::d_elu(ctx, *alpha),
+        Op::Gelu => unary::d_gelu(ctx),
+        Op::GeluTanh => unary::d_gelu_tanh(ctx),
+        Op::Silu => unary::d_silu(ctx),
+        Op::Softplus => unary::d_softplus(ctx),
+        Op::Sign | Op::Floor | Op::Ceil | Op::Round => unary::d_piecewise_constant(ctx),
+        Op::Recip => unary::d_recip(ctx),
+        Op::Square => unary::d_square(ctx),
+        Op::Powf { exponent } => unary::d_powf(ctx, *exponent),
+        Op::Clamp { min, max } => unary::d_clamp(ctx, *min, *max),
+        Op::AddScalar { .. } => unary::d_add_scalar(ctx),
+        Op::MulScalar { scalar } => unary::d_mul_scalar(ctx, *scalar),
+        Op::ToDType { .. } => unary::d_to_dtype(ctx),
+        Op::TanhBackward => unary::d_tanh_backward(ctx),
+        Op::SigmoidBackward => unary::d_sigmoid_backward(ctx),
+        Op::GeluBackward => unary::d_gelu_backward(ctx),
+        Op::Add => binary::d_add(ctx),
+        Op::Sub => binary::d_sub(ctx),
+        Op::Mul => binary::d_mul(ctx),
+        Op::Div => binary::d_div(ctx),
+        Op::Pow => binary::d_pow(ctx),
+        Op::Maximum => binary::d_maximum(ctx),
+        Op::Minimum => binary::d_minimum(ctx),
+        Op::Sum { axes, keepdim } => reduce::d_sum(ctx, axes, *keepdim),
+        Op::Mean { axes, keepdim } => reduce::d_mean(ctx, axes, *keepdim),
+        Op::Prod { axes, keepdim } => reduce::d_prod(ctx, axes, *keepdim),
+        Op::Max { axes, keepdim } | Op::Min { axes, keepdim } => reduce::d_extremum(ctx, axes, *keepdim),
+        Op::LogSumExp { axes, keepdim } => reduce::d_logsumexp(ctx, axes, *keepdim),
+        Op::Cumsum { axis } => reduce::d_cumsum(ctx, *axis),
+        Op::Softmax { axis } => softmax::d_softmax(ctx, *axis),
+        Op::LogSoftmax { axis } => softmax::d_log_softmax(ctx, *axis),
+        Op::SoftmaxCrossEntropy => softmax::d_softmax_cross_entropy(ctx),
+        Op::Reshape { .. } => movement::d_reshape(ctx),
+        Op::Permute { axes } => movement::d_permute(ctx, axes),
+        Op::BroadcastTo { .. } => movement::d_broadcast_to(ctx),
+        Op::Slice { axis, start, len, step } => movement::d_slice(ctx, *axis, *start, *len, *step),
+        Op::Pad { pads, .. } => concat::d_pad(ctx, pads),
+        Op::Repeat { reps } => concat::d_repeat(ctx, reps),
+        Op::Cat { axis } => concat::d_cat(ctx, *axis),
+        Op::IndexSelect { axis } => index::d_index_select(ctx, *axis),
+        Op::Gather { axis } => index::d_gather(ctx, *axis),
+        Op::ScatterAdd { axis } => index::d_scatter_add(ctx, *axis),
+        Op::WhereCond => index::d_where_cond(ctx),
+        Op::MaskedFill { .. } => index::d_masked_fill(ctx),
+        Op::Matmul => matmul::d_matmul(ctx),
+        Op::Conv2d { params } => conv::d_conv2d(ctx, *params),
+        Op::ConvTranspose2d { params, .. } => conv::d_conv_transpose2d(ctx, *params),
+        Op::Conv2dBackwardInput { params, .. } => conv::d_conv2d_backward_input(ctx, *params),
+        Op::Conv2dBackwardWeight { params, .. } => conv::d_conv2d_backward_weight(ctx, *params),
+        Op::MaxPool2d { .. } => pool::d_max_pool2d(ctx),
+        Op::MaxPool2dBackward { .. } => pool::d_max_pool2d_backward(ctx),
+        Op::AvgPool2d { kernel, stride, padding, count_include_pad } => {
+            pool::d_avg_pool2d(ctx, *kernel, *stride, *padding, *count_include_pad)
+        }
+        Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, .. } => {
+            pool::d_avg_pool2d_backward(ctx, *kernel, *stride, *padding, *count_include_pad)
+        }
+        Op::Custom(op) => {
+            let inputs: Vec<Var> = (0..ctx.inputs.len()).map(|k| ctx.input(k).cloned()).collect::<Result<_>>()?;
+            let grads = op.backward(&inputs, ctx.output()?, ctx.g())?;
+            if grads.len() != inputs.len() {
+                return Err(AutogradError::Invalid {
+                    op: "custom backward",
+                    msg: format!("`{}` returned {} gradients for {} inputs", op.name(), grads.len(), inputs.len()),
+                });
+            }
+            Ok(grads.into_iter().collect())
+        }
+    }
+}
+
+impl Var {
+    /// Gradients of this scalar output with respect to every leaf on its tape
+    /// (`loss.backward()`), freeing the graph's saved tensors as it goes.
+    pub fn backward(&self) -> Result<Gradients> {
+        let mut grads = Gradients::new();
+        self.backward_into(&mut grads)?;
+        Ok(grads)
+    }
+
+    /// Like [`backward`](Self::backward), adding into existing gradients (accumulation).
+    pub fn backward_into(&self, grads: &mut Gradients) -> Result<()> {
+        if self.numel() != 1 {
+            return Err(AutogradError::NonScalarOutput { shape: Shape::from_slice(self.shape()) });
+        }
+        let seed = Tensor::ones(self.shape(), self.dtype());
+        self.backward_with_into(&seed, BackwardOptions::default(), grads)
+    }
+
+    /// Backward from a non-scalar output with an explicit seed (the vector of a
+    /// vector-Jacobian product), which must match the output's shape and dtype.
+    pub fn backward_with(&self, seed: &Tensor) -> Result<Gradients> {
+        let mut grads = Gradients::new();
+        self.backward_with_into(seed, BackwardOptions::default(), &mut grads)?;
+        Ok(grads)
+    }
+
+    /// The general form: explicit seed and options, accumulating into `grads`.
+    pub fn backward_with_into(&self, seed: &Tensor, opts: BackwardOptions, grads: &mut Gradients) -> Result<()> {
+        if seed.shape() != self.shape() || seed.dtype() != self.dtype() {
+            return Err(AutogradError::SeedMismatch {
+                seed: Shape::from_slice(seed.shape()),
+                seed_dtype: seed.dtype(),
+                output: Shape::from_slice(self.shape()),
+                output_dtype: self.dtype(),
+            });
+        }
+        let id = self.node_id().ok_or(AutogradError::NotOnTape { what: "backward" })?;
+        let swept = sweep(self.tape(), vec![(id, self.constant(seed.clone()))], &[], opts)?;
+        for (leaf, op, g) in swept.leaves {
+            match op {
+                Op::Param(pid) => grads.accumulate_param(pid, g.tensor())?,
+                _ => grads.accumulate_leaf(leaf, g.tensor())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Gradients of scalar `outputs` with respect to `inputs`, as `torch.autograd.grad`. Inputs
+/// may be any tracked `Var`, not only leaves. With `create_graph` the results are themselves
+/// tracked, so they can be differentiated again (Hessian-vector products, gradient penalties).
+/// An input that does not influence the outputs gets `None`.
+///
+/// ```
+/// use autograd::{grad, Tape};
+/// use tensor::Tensor;
+/// let tape = Tape::new();
+/// let x = tape.var(Tensor::scalar(3.0f64));
+/// let y = x.powf(3.0);                                          // y = x^3
+/// let dy = grad(&[y], &[x.clone()], true).unwrap()[0].clone().unwrap();   // 3x^2 = 27
+/// let d2y = grad(&[dy.clone()], &[x], false).unwrap()[0].clone().unwrap(); // 6x = 18
+/// assert_eq!((dy.item(), d2y.item()), (27.0, 18.0));
+/// ```
+pub fn grad(outputs: &[Var], inputs: &[Var], create_graph: bool) -> Result<Vec<Option<Var>>> {
+    grad_with(outputs, None, inputs, BackwardOptions { retain_graph: create_graph, create_graph })
+}
+
+/// [`grad`] with explicit seeds (one per output, for non-scalar outputs) and options.
+pub fn grad_with(
+    outputs: &[Var],
+    seeds: Option<&[Tensor]>,
+    inputs: &[Var],
+    opts: BackwardOptions,
+) -> Result<Vec<Option<Var>>> {
+    let first =
+        outputs.first().ok_or(AutogradError::Invalid { op: "grad", msg: "needs at least one output".into() })?;
+    let tape = first.tape().clone();
+    let mut seeded = Vec::with_capacity(outputs.len());
+    for (k, out) in outputs.iter().enumerate() {
+        if !out.tape().same(&tape) || inputs.iter().any(|v| !v.tape().same(&tape)) {
+            return Err(AutogradError::DifferentTapes { op: "grad".into() });
+        }
+        let id = out.node_id().ok_or(AutogradError::NotOnTape { what: "grad output" })?;
+        let seed = match seeds {
+            Some(s) => {
+                let s = s.get(k).ok_or_else(|| AutogradError::Invalid {
+                    op: "grad",
+                    msg: format!("{} outputs but {} seeds", outputs.len(), s.len()),
+                })?;
+                if s.shape() != out.shape() || s.dtype() != out.dtype() {
+                    return Err(AutogradError::SeedMismatch {
+                        seed: Shape::from_slice(s.shape()),
+                        seed_dtype: s.dtype(),
+                        output: Shape::from_slice(out.shape()),
+                        output_dtype: out.dtype(),
+                    });
+                }
+                s.clone()
+            }
+            None => {
+                if out.numel() != 1 {
+                    return Err(AutogradError::NonScalarOutput { shape: Shape::from_slice(out.shape()) });
+                }
+                Tensor::ones(out.shape(), out.dtype())
+            }
+        };
+        seeded.push((id, out.constant(seed)));
+    }
+    let wanted: Vec<NodeId> = inputs
+        .iter()
+        .map(|v| v.node_id().ok_or(AutogradError::NotOnTape { what: "grad input" }))
+        .collect::<Result<_>>()?;
+    Ok(sweep(&tape, seeded, &wanted, opts)?.wanted)
+}

@@ -1,0 +1,50 @@
+//! The one error type of the `autograd` crate.
+
+use tensor::{Shape, TensorError};
+
+/// What went wrong while recording or differentiating.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AutogradError {
+    /// A forward kernel rejected its input (shape, dtype, axis, ...); same message as `tensor`'s.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+
+    #[error("backward: output has shape {shape:?}; backward() needs a scalar (one element), use backward_with(seed) for other outputs")]
+    NonScalarOutput { shape: Shape },
+
+    #[error("backward_with: seed has shape {seed:?} and dtype {seed_dtype}, but the output has shape {output:?} and dtype {output_dtype}")]
+    SeedMismatch { seed: Shape, seed_dtype: tensor::DType, output: Shape, output_dtype: tensor::DType },
+
+    #[error("{op}: inputs were recorded on different tapes; combine Vars of one tape only")]
+    DifferentTapes { op: String },
+
+    #[error("{op}: has no backward rule, so gradients cannot flow through it")]
+    NoRule { op: String },
+
+    #[error(
+        "{what}: the Var is not on the tape being differentiated (it is a constant, detached, or from another tape)"
+    )]
+    NotOnTape { what: &'static str },
+
+    #[error("backward: the saved tensors of `{op}` were already freed by an earlier backward pass; pass retain_graph = true to the first one")]
+    GraphFreed { op: String },
+
+    #[error("anomaly: {what} of `{op}` contains {kind} (line {line} of the printed graph: `{equation}`)")]
+    Anomaly { what: &'static str, op: String, kind: &'static str, line: usize, equation: String },
+
+    #[error("{op}: {msg}")]
+    Invalid { op: &'static str, msg: String },
+}
+
+/// `Result` with [`AutogradError`].
+pub type Result<T> = std::result::Result<T, AutogradError>;
+
+/// Turns a `try_*` result into the panicking form's value, with the same message.
+#[track_caller]
+pub(crate) fn ok<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}

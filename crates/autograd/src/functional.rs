@@ -1,0 +1,99 @@
+//! Jacobians, Hessians and Hessian-vector products, built on `grad` with `create_graph`.
+//! Meant for small inputs: they take one backward pass per output element.
+
+use tensor::Tensor;
+
+use crate::backward::{grad, grad_with, BackwardOptions};
+use crate::error::{AutogradError, Result};
+use crate::tape::Tape;
+use crate::var::Var;
+
+type Func<'a> = &'a dyn Fn(&Var) -> Result<Var>;
+
+fn or_zeros(g: Option<Var>, like: &Var) -> Tensor {
+    g.map_or_else(|| like.value().zeros_like(), |g| g.tensor())
+}
+
+/// The Jacobian of `f` at `x`: shape `f(x).shape ++ x.shape`.
+pub fn jacobian(f: Func, x: &Tensor) -> Result<Tensor> {
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(&xv)?;
+    let retain = BackwardOptions { retain_graph: true, create_graph: false };
+    let mut rows = Vec::with_capacity(y.numel());
+    for i in 0..y.numel() {
+        let mut seed = vec![0.0; y.numel()];
+        seed[i] = 1.0;
+        let seed = Tensor::from_vec(seed, &[y.numel()]).try_reshape(&shape_isize(y.shape()))?.to_dtype(y.dtype());
+        let g = grad_with(std::slice::from_ref(&y), Some(&[seed]), std::slice::from_ref(&xv), retain)?;
+        rows.push(or_zeros(g.into_iter().next().flatten(), &xv));
+    }
+    let mut shape = y.shape().to_vec();
+    shape.extend_from_slice(x.shape());
+    if rows.is_empty() {
+        return Ok(Tensor::zeros(&shape, x.dtype()));
+    }
+    Ok(Tensor::try_stack(&rows, 0)?.try_reshape(&shape_isize(&shape))?)
+}
+
+/// The Hessian of a scalar `f` at `x`: shape `x.shape ++ x.shape`.
+pub fn hessian(f: Func, x: &Tensor) -> Result<Tensor> {
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = scalar(f(&xv)?, "hessian")?;
+    let g = match grad(&[y], std::slice::from_ref(&xv), true)?.into_iter().next().flatten() {
+        Some(g) => g.try_reshape(&[-1])?,
+        None => {
+            let mut shape = x.shape().to_vec();
+            shape.extend_from_slice(x.shape());
+            return Ok(Tensor::zeros(&shape, x.dtype()));
+        }
+    };
+    let retain = BackwardOptions { retain_graph: true, create_graph: false };
+    let mut rows = Vec::with_capacity(x.numel());
+    for i in 0..x.numel() {
+        let gi = g.try_select(0, i)?;
+        let row = if gi.requires_grad() {
+            or_zeros(grad_with(&[gi], None, std::slice::from_ref(&xv), retain)?.into_iter().next().flatten(), &xv)
+        } else {
+            x.zeros_like()
+        };
+        rows.push(row);
+    }
+    let mut shape = x.shape().to_vec();
+    shape.extend_from_slice(x.shape());
+    Ok(Tensor::try_stack(&rows, 0)?.try_reshape(&shape_isize(&shape))?)
+}
+
+/// The Hessian of a scalar `f` at `x` times `v`, without forming the Hessian:
+/// `grad(sum(grad(f)(x) * v))`.
+pub fn hvp(f: Func, x: &Tensor, v: &Tensor) -> Result<Tensor> {
+    if v.shape() != x.shape() {
+        return Err(AutogradError::Invalid {
+            op: "hvp",
+            msg: format!("vector shape {:?} differs from input shape {:?}", v.shape(), x.shape()),
+        });
+    }
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = scalar(f(&xv)?, "hvp")?;
+    let Some(g) = grad(&[y], std::slice::from_ref(&xv), true)?.into_iter().next().flatten() else {
+        return Ok(x.zeros_like());
+    };
+    let s = g.try_mul(&xv.constant(v.clone()))?.try_sum(&[], false)?;
+    if !s.requires_grad() {
+        return Ok(x.zeros_like());
+    }
+    Ok(or_zeros(grad(&[s], &[xv.clone()], false)?.into_iter().next().flatten(), &xv))
+}
+
+fn scalar(y: Var, op: &'static str) -> Result<Var> {
+    if y.numel() != 1 {
+        return Err(AutogradError::Invalid { op, msg: format!("f must return a scalar, got shape {:?}", y.shape()) });
+    }
+    Ok(y)
+}
+
+fn shape_isize(s: &[usize]) -> Vec<isize> {
+    s.iter().map(|&d| d as isize).collect()
+}

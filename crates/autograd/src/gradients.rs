@@ -1,0 +1,79 @@
+//! `Gradients`: what a backward pass hands to optimizers.
+
+use indexmap::IndexMap;
+use tensor::Tensor;
+
+use crate::param::{Param, ParamId};
+use crate::tape::NodeId;
+use crate::var::Var;
+
+/// Gradients of the leaves of a tape: parameters keyed by [`ParamId`], other leaves
+/// ([`Tape::var`](crate::Tape::var)) by their node. Several backward passes into the same
+/// `Gradients` accumulate, as `.grad` does in PyTorch, until [`clear`](Self::clear).
+#[derive(Clone, Debug, Default)]
+pub struct Gradients {
+    params: IndexMap<ParamId, Tensor>,
+    leaves: IndexMap<NodeId, Tensor>,
+}
+
+impl Gradients {
+    pub fn new() -> Gradients {
+        Gradients::default()
+    }
+
+    /// The gradient of a leaf `Var` (made by `Tape::var` or `Tape::param`).
+    pub fn get(&self, v: &Var) -> Option<&Tensor> {
+        self.leaves.get(&v.node_id()?)
+    }
+
+    /// The gradient of a parameter, summed over every place it was used.
+    pub fn param(&self, p: &Param) -> Option<&Tensor> {
+        self.params.get(&p.id())
+    }
+
+    /// The gradient for a parameter id.
+    pub fn by_id(&self, id: ParamId) -> Option<&Tensor> {
+        self.params.get(&id)
+    }
+
+    /// Parameter gradients in the order the parameters were first seen.
+    pub fn params(&self) -> impl Iterator<Item = (ParamId, &Tensor)> {
+        self.params.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Replaces a parameter's gradient (for clipping or custom transforms before a step).
+    pub fn set_param(&mut self, id: ParamId, grad: Tensor) {
+        self.params.insert(id, grad);
+    }
+
+    /// Forgets every gradient (`zero_grad`).
+    pub fn clear(&mut self) {
+        self.params.clear();
+        self.leaves.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty() && self.leaves.is_empty()
+    }
+
+    pub(crate) fn accumulate_param(&mut self, id: ParamId, g: Tensor) -> tensor::Result<()> {
+        accumulate(self.params.entry(id), g)
+    }
+
+    pub(crate) fn accumulate_leaf(&mut self, id: NodeId, g: Tensor) -> tensor::Result<()> {
+        accumulate(self.leaves.entry(id), g)
+    }
+}
+
+fn accumulate<K: std::hash::Hash + Eq>(entry: indexmap::map::Entry<'_, K, Tensor>, g: Tensor) -> tensor::Result<()> {
+    match entry {
+        indexmap::map::Entry::Occupied(mut e) => {
+            let sum = e.get().try_add(&g)?;
+            e.insert(sum);
+        }
+        indexmap::map::Entry::Vacant(e) => {
+            e.insert(g);
+        }
+    }
+    Ok(())
+}

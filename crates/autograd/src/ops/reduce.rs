@@ -1,0 +1,237 @@
+//! Reductions on `Var` and their backward rules.
+
+use smallvec::smallvec;
+use tensor::{normalize_axes, Shape, Tensor};
+
+use crate::backward::{Ctx, Grads};
+use crate::error::Result;
+use crate::macros::panicking;
+use crate::op::{Axes, Op};
+use crate::var::Var;
+
+macro_rules! reduction {
+    ($($(#[$m:meta])* $name:ident / $try:ident => $op:ident;)*) => {
+        impl Var { $(
+            $(#[$m])*
+            pub fn $try(&self, axes: &[isize], keepdim: bool) -> Result<Var> {
+                Var::apply(&[self], || Op::$op { axes: Axes::from_slice(axes), keepdim }, || self.value().$try(axes, keepdim))
+            }
+            panicking!($(#[$m])* $name => $try(axes: &[isize], keepdim: bool) -> Var);
+        )* }
+    };
+}
+
+reduction! {
+    /// Sum over `axes` (empty: all).
+    sum / try_sum => Sum;
+    /// Mean over `axes` (empty: all).
+    mean / try_mean => Mean;
+    /// Product over `axes` (empty: all).
+    prod / try_prod => Prod;
+    /// Maximum over `axes`; ties share the gradient equally (as `torch.amax`).
+    max / try_max => Max;
+    /// Minimum over `axes`; ties share the gradient equally (as `torch.amin`).
+    min / try_min => Min;
+    /// `log(sum(exp(x)))` over `axes`, numerically stable.
+    logsumexp / try_logsumexp => LogSumExp;
+}
+
+impl Var {
+    /// Sum of every element (0-d).
+    #[track_caller]
+    pub fn sum_all(&self) -> Var {
+        self.sum(&[], false)
+    }
+
+    /// Mean of every element (0-d).
+    #[track_caller]
+    pub fn mean_all(&self) -> Var {
+        self.mean(&[], false)
+    }
+
+    /// Cumulative sum along `axis`.
+    pub fn try_cumsum(&self, axis: isize) -> Result<Var> {
+        Var::apply(&[self], || Op::Cumsum { axis }, || self.value().try_cumsum(axis))
+    }
+    panicking!(
+        /// Cumulative sum along `axis`.
+        cumsum => try_cumsum(axis: isize) -> Var
+    );
+
+    /// Variance with Bessel's `correction` (0 biased, 1 unbiased), built from primitives.
+    pub fn try_var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Var> {
+        let n: usize = normalize_axes("var", axes, self.shape())?.iter().map(|&a| self.shape()[a]).product();
+        let centered = self.try_sub(&self.try_mean(axes, true)?)?;
+        centered.try_square()?.try_sum(axes, keepdim)?.try_div_scalar(n.saturating_sub(correction) as f64)
+    }
+    panicking!(
+        /// Variance with Bessel's `correction`.
+        var => try_var(axes: &[isize], correction: usize, keepdim: bool) -> Var
+    );
+
+    /// Standard deviation with Bessel's `correction`.
+    pub fn try_std(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Var> {
+        self.try_var(axes, correction, keepdim)?.try_sqrt()
+    }
+    panicking!(
+        /// Standard deviation with Bessel's `correction`.
+        std => try_std(axes: &[isize], correction: usize, keepdim: bool) -> Var
+    );
+
+    /// The p-norm over `axes` (`p = 1, 2, inf`, or any `p > 0`), built from primitives.
+    pub fn try_norm(&self, p: f64, axes: &[isize], keepdim: bool) -> Result<Var> {
+        // Validate exactly as the tensor op does.
+        self.value().try_norm(p, axes, keepdim)?;
+        let a = self.try_abs()?;
+        if p == f64::INFINITY {
+            a.try_max(axes, keepdim)
+        } else if p == 1.0 {
+            a.try_sum(axes, keepdim)
+        } else if p == 2.0 {
+            self.try_square()?.try_sum(axes, keepdim)?.try_sqrt()
+        } else {
+            a.try_powf(p)?.try_sum(axes, keepdim)?.try_powf(1.0 / p)
+        }
+    }
+    panicking!(
+        /// The p-norm over `axes`.
+        norm => try_norm(p: f64, axes: &[isize], keepdim: bool) -> Var
+    );
+
+    /// Index of the first maximum along `axis` (a constant i64 Var).
+    pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<Var> {
+        Ok(self.constant(self.value().try_argmax(axis, keepdim)?))
+    }
+    panicking!(
+        /// Index of the first maximum along `axis`.
+        argmax => try_argmax(axis: isize, keepdim: bool) -> Var
+    );
+
+    /// Index of the first minimum along `axis` (a constant i64 Var).
+    pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<Var> {
+        Ok(self.constant(self.value().try_argmin(axis, keepdim)?))
+    }
+    panicking!(
+        /// Index of the first minimum along `axis`.
+        argmin => try_argmin(axis: isize, keepdim: bool) -> Var
+    );
+
+    /// Sums broadcast dimensions away so the result has `shape` (the adjoint of
+    /// `broadcast_to`).
+    pub fn try_sum_to(&self, shape: &[usize]) -> Result<Var> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        // Validate with the tensor op's rules and message, then express it as primitives.
+        let reduced = self.value().try_sum_to(shape)?;
+        let lead = self.rank() - shape.len();
+        let axes: Axes = (0..self.rank())
+            .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
+            .map(|d| d as isize)
+            .collect();
+        let summed = self.try_sum(&axes, true)?;
+        debug_assert_eq!(summed.numel(), reduced.numel());
+        summed.try_reshape(&shape.iter().map(|&d| d as isize).collect::<Axes>())
+    }
+    panicking!(
+        /// Sums broadcast dimensions away so the result has `shape`.
+        sum_to => try_sum_to(shape: &[usize]) -> Var
+    );
+}
+
+/// The gradient of a reduced value, reshaped with the reduced axes kept and broadcast back
+/// over them to the input's shape.
+fn broadcast_back(v: &Var, axes: &[isize], keepdim: bool, input_shape: &[usize]) -> Result<Var> {
+    let v = if keepdim {
+        v.clone()
+    } else {
+        let axes = normalize_axes("backward", axes, input_shape)?;
+        let kept: Axes =
+            input_shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s as isize }).collect();
+        v.try_reshape(&kept)?
+    };
+    v.try_broadcast_to(input_shape)
+}
+
+fn count(axes: &[isize], shape: &[usize]) -> Result<usize> {
+    Ok(normalize_axes("backward", axes, shape)?.iter().map(|&a| shape[a]).product())
+}
+
+/// d/dx_i sum(x) = 1: the gradient broadcast back over the reduced axes.
+pub(crate) fn d_sum(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+    Ok(smallvec![Some(broadcast_back(c.g(), axes, keepdim, c.shape(0))?)])
+}
+
+/// d/dx_i mean(x) = 1/n
+pub(crate) fn d_mean(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+    let n = count(axes, c.shape(0))?;
+    Ok(smallvec![Some(broadcast_back(&c.g().try_div_scalar(n as f64)?, axes, keepdim, c.shape(0))?)])
+}
+
+/// d/dx_i prod(x) = prod_{j != i} x_j: `y / x_i` when no factor is zero; with zeros, the
+/// exclusive products are computed directly (treated as constants for higher order).
+pub(crate) fn d_prod(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+    let x = c.input(0)?;
+    let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;
+    let has_zero = x.value().eq_scalar(0.0).sum_all().item() > 0.0;
+    if !has_zero {
+        let y = broadcast_back(c.output()?, axes, keepdim, c.shape(0))?;
+        return Ok(smallvec![Some(g.try_mul(&y.try_div(x)?)?)]);
+    }
+    let others = exclusive_products(x.value(), axes)?;
+    Ok(smallvec![Some(g.try_mul(&c.constant(others))?)])
+}
+
+/// For each element, the product of the other elements of its reduction group.
+fn exclusive_products(x: &Tensor, axes: &[isize]) -> Result<Tensor> {
+    let axes = normalize_axes("prod backward", axes, x.shape())?;
+    let kept: Vec<usize> = (0..x.rank()).filter(|d| !axes.contains(d)).collect();
+    let order: Axes = kept.iter().chain(axes.iter()).map(|&d| d as isize).collect();
+    let moved = x.try_permute(&order)?.contiguous().to_dtype(tensor::DType::F64);
+    let group: usize = axes.iter().map(|&a| x.shape()[a]).product();
+    let data = moved.to_vec::<f64>();
+    let mut out = vec![0.0; data.len()];
+    for (row, dst) in data.chunks(group.max(1)).zip(out.chunks_mut(group.max(1))) {
+        let mut prefix = 1.0;
+        for i in 0..row.len() {
+            dst[i] = prefix;
+            prefix *= row[i];
+        }
+        let mut suffix = 1.0;
+        for i in (0..row.len()).rev() {
+            dst[i] *= suffix;
+            suffix *= row[i];
+        }
+    }
+    let moved_shape: Shape = order.iter().map(|&d| x.shape()[d as usize]).collect();
+    let mut inverse: Axes = smallvec![0; order.len()];
+    for (i, &d) in order.iter().enumerate() {
+        inverse[d as usize] = i as isize;
+    }
+    Ok(Tensor::from_vec(out, &moved_shape).try_permute(&inverse)?.contiguous().to_dtype(x.dtype()))
+}
+
+/// max/min: the gradient goes to the positions equal to the extremum, split equally on ties.
+pub(crate) fn d_extremum(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+    let x = c.input(0)?;
+    let y = broadcast_back(&c.output()?.detach(), axes, keepdim, c.shape(0))?;
+    let hit = x.value().try_eq(y.value())?.to_dtype(x.dtype());
+    let ties = hit.try_sum(axes, true)?;
+    let share = c.constant(hit.try_div(&ties)?);
+    let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;
+    Ok(smallvec![Some(g.try_mul(&share)?)])
+}
+
+/// d/dx_i logsumexp(x) = exp(x_i - y): the softmax over the reduced axes.
+pub(crate) fn d_logsumexp(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+    let y = broadcast_back(c.output()?, axes, keepdim, c.shape(0))?;
+    let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;
+    Ok(smallvec![Some(g.try_mul(&c.input(0)?.try_sub(&y)?.try_exp()?)?)])
+}
+
+/// d/dx_j cumsum(x)_i = [j <= i], so dx_j = sum_{i >= j} g_i = total - cumsum(g)_j + g_j.
+pub(crate) fn d_cumsum(c: &Ctx, axis: isize) -> Result<Grads> {
+    let g = c.g();
+    let reversed = g.try_sum(&[axis], true)?.try_sub(&g.try_cumsum(axis)?)?.try_add(g)?;
+    Ok(smallvec![Some(reversed)])
+}

@@ -1,0 +1,84 @@
+//! Parameters: long-lived leaves that live outside any tape.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tensor::Tensor;
+
+/// A parameter's stable identity, unique in the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(pub u64);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+struct Inner {
+    id: ParamId,
+    value: RwLock<Tensor>,
+    requires_grad: AtomicBool,
+}
+
+/// A trainable tensor with a stable id, shared by the model that reads it and the optimizer
+/// that updates it (cloning a `Param` clones the handle, not the data).
+///
+/// Each training step brings it onto a fresh tape with [`Tape::param`](crate::Tape::param);
+/// `backward` reports its gradient under its id.
+///
+/// ```
+/// use autograd::{Param, Tape};
+/// use tensor::{DType, Tensor};
+/// let w = Param::new(Tensor::ones(&[2], DType::F64));
+/// let tape = Tape::new();
+/// let loss = tape.param(&w).square().sum_all();
+/// let grads = loss.backward().unwrap();
+/// assert_eq!(grads.param(&w).unwrap().to_vec::<f64>(), vec![2.0, 2.0]);
+/// w.set(w.value() - grads.param(&w).unwrap() * 0.5); // one SGD step
+/// assert_eq!(w.value().to_vec::<f64>(), vec![0.0, 0.0]);
+/// ```
+#[derive(Clone)]
+pub struct Param(Arc<Inner>);
+
+impl Param {
+    /// A new parameter that requires grad.
+    pub fn new(value: Tensor) -> Param {
+        let id = ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        Param(Arc::new(Inner { id, value: RwLock::new(value), requires_grad: AtomicBool::new(true) }))
+    }
+
+    pub fn id(&self) -> ParamId {
+        self.0.id
+    }
+
+    /// The current value (a cheap shared clone).
+    pub fn value(&self) -> Tensor {
+        self.0.value.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the value.
+    pub fn set(&self, value: Tensor) {
+        *self.0.value.write().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    /// Updates the value in place (copy-on-write: in place when no one else holds the buffer).
+    pub fn update<R>(&self, f: impl FnOnce(&mut Tensor) -> R) -> R {
+        f(&mut self.0.value.write().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Freezes (`false`) or unfreezes the parameter: a frozen one enters tapes as a constant.
+    pub fn set_requires_grad(&self, on: bool) {
+        self.0.requires_grad.store(on, Ordering::Relaxed);
+    }
+
+    pub fn shape(&self) -> Vec<usize> {
+        self.value().shape().to_vec()
+    }
+}
+
+impl std::fmt::Debug for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Param(id {}, {:?})", self.0.id.0, self.value())
+    }
+}
