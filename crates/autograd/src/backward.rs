@@ -294,7 +294,7 @@ impl Var {
     /// Like [`backward`](Self::backward), adding into existing gradients (accumulation).
     pub fn backward_into(&self, grads: &mut Gradients) -> Result<()> {
         if self.numel() != 1 {
-            return Err(AutogradError::NonScalarOutput { shape: Shape::from_slice(self.shape()) });
+            return Err(AutogradError::NonScalarOutput { shape: self.shape().to_vec() });
         }
         let seed = Tensor::ones(self.shape(), self.dtype());
         self.backward_with_into(&seed, BackwardOptions::default(), grads)
@@ -312,9 +312,9 @@ impl Var {
     pub fn backward_with_into(&self, seed: &Tensor, opts: BackwardOptions, grads: &mut Gradients) -> Result<()> {
         if seed.shape() != self.shape() || seed.dtype() != self.dtype() {
             return Err(AutogradError::SeedMismatch {
-                seed: Shape::from_slice(seed.shape()),
+                seed: seed.shape().to_vec(),
                 seed_dtype: seed.dtype(),
-                output: Shape::from_slice(self.shape()),
+                output: self.shape().to_vec(),
                 output_dtype: self.dtype(),
             });
         }
@@ -373,9 +373,9 @@ pub fn grad_with(
                 })?;
                 if s.shape() != out.shape() || s.dtype() != out.dtype() {
                     return Err(AutogradError::SeedMismatch {
-                        seed: Shape::from_slice(s.shape()),
+                        seed: s.shape().to_vec(),
                         seed_dtype: s.dtype(),
-                        output: Shape::from_slice(out.shape()),
+                        output: out.shape().to_vec(),
                         output_dtype: out.dtype(),
                     });
                 }
@@ -383,7 +383,7 @@ pub fn grad_with(
             }
             None => {
                 if out.numel() != 1 {
-                    return Err(AutogradError::NonScalarOutput { shape: Shape::from_slice(out.shape()) });
+                    return Err(AutogradError::NonScalarOutput { shape: out.shape().to_vec() });
                 }
                 Tensor::ones(out.shape(), out.dtype())
             }

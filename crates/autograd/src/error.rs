@@ -1,6 +1,6 @@
 //! The one error type of the `autograd` crate.
 
-use tensor::{Shape, TensorError};
+use tensor::TensorError;
 
 /// What went wrong while recording or differentiating.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -11,10 +11,10 @@ pub enum AutogradError {
     Tensor(#[from] TensorError),
 
     #[error("backward: output has shape {shape:?}; backward() needs a scalar (one element), use backward_with(seed) for other outputs")]
-    NonScalarOutput { shape: Shape },
+    NonScalarOutput { shape: Vec<usize> },
 
     #[error("backward_with: seed has shape {seed:?} and dtype {seed_dtype}, but the output has shape {output:?} and dtype {output_dtype}")]
-    SeedMismatch { seed: Shape, seed_dtype: tensor::DType, output: Shape, output_dtype: tensor::DType },
+    SeedMismatch { seed: Vec<usize>, seed_dtype: tensor::DType, output: Vec<usize>, output_dtype: tensor::DType },
 
     #[error("{op}: inputs were recorded on different tapes; combine Vars of one tape only")]
     DifferentTapes { op: String },

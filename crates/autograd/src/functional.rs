@@ -84,7 +84,7 @@ pub fn hvp(f: Func, x: &Tensor, v: &Tensor) -> Result<Tensor> {
     if !s.requires_grad() {
         return Ok(x.zeros_like());
     }
-    Ok(or_zeros(grad(&[s], &[xv.clone()], false)?.into_iter().next().flatten(), &xv))
+    Ok(or_zeros(grad(&[s], std::slice::from_ref(&xv), false)?.into_iter().next().flatten(), &xv))
 }
 
 fn scalar(y: Var, op: &'static str) -> Result<Var> {

@@ -2,7 +2,6 @@
 
 use crate::dtype::{Element, Float};
 use crate::error::{ok, Result, TensorError};
-use crate::layout::Shape;
 use crate::macros::{any_dispatch, float_dispatch};
 use crate::{DType, Tensor};
 
@@ -42,12 +41,7 @@ impl Tensor {
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
         let expected: usize = shape.iter().product();
         if data.len() != expected {
-            return Err(TensorError::DataLength {
-                op: "from_vec",
-                shape: Shape::from_slice(shape),
-                expected,
-                got: data.len(),
-            });
+            return Err(TensorError::DataLength { op: "from_vec", shape: shape.to_vec(), expected, got: data.len() });
         }
         Ok(Tensor::from_data(data, shape))
     }

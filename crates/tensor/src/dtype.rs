@@ -158,6 +158,8 @@ pub trait Numeric:
     /// Minimum that propagates NaN, like `torch.minimum`.
     fn min_nan(self, other: Self) -> Self;
     fn num_is_nan(self) -> bool;
+    /// `-1`, `0` or `1` by sign (NaN stays NaN).
+    fn num_signum(self) -> Self;
     /// `+`, wrapping on integer overflow (as torch does) instead of panicking.
     fn num_add(self, other: Self) -> Self;
     /// `-`, wrapping on integer overflow.
@@ -198,6 +200,15 @@ macro_rules! numeric_int {
             }
             fn num_is_nan(self) -> bool {
                 false
+            }
+            fn num_signum(self) -> Self {
+                if self == 0 {
+                    0
+                } else if self > 0 {
+                    1
+                } else {
+                    (1 as $t).wrapping_neg()
+                }
             }
             fn num_add(self, other: Self) -> Self {
                 self.wrapping_add(other)
@@ -245,6 +256,15 @@ macro_rules! numeric_float {
             }
             fn num_is_nan(self) -> bool {
                 <$t>::is_nan(self)
+            }
+            fn num_signum(self) -> Self {
+                if self > 0.0 {
+                    1.0
+                } else if self < 0.0 {
+                    -1.0
+                } else {
+                    self
+                }
             }
             fn num_add(self, other: Self) -> Self {
                 self + other

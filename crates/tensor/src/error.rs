@@ -1,6 +1,6 @@
 //! The one error type of the `tensor` crate.
 
-use crate::{DType, Shape};
+use crate::DType;
 
 /// What went wrong, with the op and the offending shapes, axes or dtypes named.
 ///
@@ -10,16 +10,16 @@ use crate::{DType, Shape};
 #[non_exhaustive]
 pub enum TensorError {
     #[error("{op}: cannot broadcast shapes {lhs:?} and {rhs:?}")]
-    Broadcast { op: &'static str, lhs: Shape, rhs: Shape },
+    Broadcast { op: &'static str, lhs: Vec<usize>, rhs: Vec<usize> },
 
     #[error("{op}: shapes {lhs:?} and {rhs:?} differ")]
-    ShapeMismatch { op: &'static str, lhs: Shape, rhs: Shape },
+    ShapeMismatch { op: &'static str, lhs: Vec<usize>, rhs: Vec<usize> },
 
     #[error("{op}: {lhs:?} @ {rhs:?}: inner dimensions {lhs_inner} and {rhs_inner} differ")]
-    MatmulInner { op: &'static str, lhs: Shape, rhs: Shape, lhs_inner: usize, rhs_inner: usize },
+    MatmulInner { op: &'static str, lhs: Vec<usize>, rhs: Vec<usize>, lhs_inner: usize, rhs_inner: usize },
 
     #[error("{op}: axis {axis} is out of range for a tensor of shape {shape:?} (rank {rank})", rank = shape.len())]
-    AxisOutOfRange { op: &'static str, axis: isize, shape: Shape },
+    AxisOutOfRange { op: &'static str, axis: isize, shape: Vec<usize> },
 
     #[error("{op}: axis {axis} appears more than once in {axes:?}")]
     DuplicateAxis { op: &'static str, axis: usize, axes: Vec<isize> },
@@ -34,13 +34,13 @@ pub enum TensorError {
     IndexOutOfBounds { op: &'static str, index: i64, axis: usize, size: usize },
 
     #[error("{op}: cannot reshape {from:?} ({from_numel} elements) into {to:?} ({to_numel} elements)")]
-    ReshapeNumel { op: &'static str, from: Shape, from_numel: usize, to: Shape, to_numel: usize },
+    ReshapeNumel { op: &'static str, from: Vec<usize>, from_numel: usize, to: Vec<usize>, to_numel: usize },
 
     #[error("{op}: shape {shape:?} needs {expected} elements, got {got}")]
-    DataLength { op: &'static str, shape: Shape, expected: usize, got: usize },
+    DataLength { op: &'static str, shape: Vec<usize>, expected: usize, got: usize },
 
     #[error("{op}: tensor of shape {shape:?} is empty; {op} needs at least one element")]
-    Empty { op: &'static str, shape: Shape },
+    Empty { op: &'static str, shape: Vec<usize> },
 
     #[error("{op}: {msg}")]
     Invalid { op: &'static str, msg: String },

@@ -91,7 +91,7 @@ pub fn normalize_axis(op: &'static str, axis: isize, shape: &[usize]) -> Result<
     let rank = shape.len() as isize;
     let a = if axis < 0 { axis + rank } else { axis };
     if a < 0 || a >= rank {
-        return Err(TensorError::AxisOutOfRange { op, axis, shape: Shape::from_slice(shape) });
+        return Err(TensorError::AxisOutOfRange { op, axis, shape: shape.to_vec() });
     }
     Ok(a as usize)
 }
@@ -101,7 +101,7 @@ pub fn normalize_insert_axis(op: &'static str, axis: isize, shape: &[usize]) -> 
     let rank = shape.len() as isize + 1;
     let a = if axis < 0 { axis + rank } else { axis };
     if a < 0 || a >= rank {
-        return Err(TensorError::AxisOutOfRange { op, axis, shape: Shape::from_slice(shape) });
+        return Err(TensorError::AxisOutOfRange { op, axis, shape: shape.to_vec() });
     }
     Ok(a as usize)
 }
@@ -135,7 +135,7 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
         } else if l == 1 {
             r
         } else {
-            return Err(TensorError::Broadcast { op, lhs: Shape::from_slice(lhs), rhs: Shape::from_slice(rhs) });
+            return Err(TensorError::Broadcast { op, lhs: lhs.to_vec(), rhs: rhs.to_vec() });
         };
     }
     Ok(out)
@@ -146,7 +146,7 @@ impl Layout {
     pub fn broadcast_strides(&self, op: &'static str, target: &[usize]) -> Result<Strides> {
         let rank = target.len();
         if self.rank() > rank {
-            return Err(TensorError::Broadcast { op, lhs: self.shape.clone(), rhs: Shape::from_slice(target) });
+            return Err(TensorError::Broadcast { op, lhs: self.shape.to_vec(), rhs: target.to_vec() });
         }
         let lead = rank - self.rank();
         let mut strides: Strides = smallvec::smallvec![0; rank];
@@ -157,7 +157,7 @@ impl Layout {
             } else if d == 1 {
                 strides[lead + i] = 0;
             } else {
-                return Err(TensorError::Broadcast { op, lhs: self.shape.clone(), rhs: Shape::from_slice(target) });
+                return Err(TensorError::Broadcast { op, lhs: self.shape.to_vec(), rhs: target.to_vec() });
             }
         }
         Ok(strides)

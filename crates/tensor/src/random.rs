@@ -76,7 +76,7 @@ impl Rng {
 impl Tensor {
     /// Uniform samples in `[low, high)`.
     pub fn try_uniform(shape: &[usize], low: f64, high: f64, dtype: DType, rng: &mut Rng) -> Result<Tensor> {
-        if !(low <= high) || !low.is_finite() || !high.is_finite() {
+        if !low.is_finite() || !high.is_finite() || low > high {
             return Err(TensorError::invalid("uniform", format!("bad bounds low={low} high={high}")));
         }
         let n: usize = shape.iter().product();
@@ -100,7 +100,7 @@ impl Tensor {
 
     /// Normal samples with the given mean and standard deviation.
     pub fn try_normal(shape: &[usize], mean: f64, std: f64, dtype: DType, rng: &mut Rng) -> Result<Tensor> {
-        if !(std >= 0.0) || !mean.is_finite() || !std.is_finite() {
+        if !mean.is_finite() || !std.is_finite() || std < 0.0 {
             return Err(TensorError::invalid("normal", format!("bad parameters mean={mean} std={std}")));
         }
         let n: usize = shape.iter().product();

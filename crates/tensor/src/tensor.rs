@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::dtype::{Element, Storage};
 use crate::elementwise;
 use crate::error::{Result, TensorError};
-use crate::layout::{Layout, Shape};
+use crate::layout::Layout;
 use crate::macros::any_dispatch;
 use crate::DType;
 
@@ -202,7 +202,7 @@ impl Tensor {
         other.expect_dtype(op, self.dtype())
     }
 
-    pub(crate) fn shape_vec(&self) -> Shape {
-        Shape::from_slice(self.shape())
+    pub(crate) fn shape_vec(&self) -> Vec<usize> {
+        self.shape().to_vec()
     }
 }

@@ -52,6 +52,7 @@ impl MatRef {
 /// Element types with a GEMM kernel.
 pub(crate) trait Gemm: Float {
     /// `c = alpha * a @ b + beta * c`. Panics (never UB) if a matrix does not fit its buffer.
+    #[allow(clippy::too_many_arguments)] // BLAS-shaped on purpose: each matrix is (buffer, layout)
     fn gemm(alpha: Self, a: &[Self], am: MatRef, b: &[Self], bm: MatRef, beta: Self, c: &mut [Self], cm: MatRef);
 }
 
@@ -63,6 +64,7 @@ fn check_fit(a: &MatRef, alen: usize, b: &MatRef, blen: usize, c: &MatRef, clen:
 macro_rules! gemm_impl {
     ($t:ty, $f:path) => {
         impl Gemm for $t {
+            #[allow(clippy::too_many_arguments)]
             fn gemm(
                 alpha: Self,
                 a: &[Self],

@@ -25,7 +25,7 @@ fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Shape> 
     }
     let mut shape: Shape = to.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(TensorError::invalid(
                 op,
                 format!("cannot infer the -1 dimension of {to:?} for {numel} elements (shape {from:?})"),
@@ -37,9 +37,9 @@ fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Shape> 
     if to_numel != numel {
         return Err(TensorError::ReshapeNumel {
             op,
-            from: Shape::from_slice(from),
+            from: from.to_vec(),
             from_numel: numel,
-            to: shape,
+            to: shape.to_vec(),
             to_numel,
         });
     }

@@ -425,7 +425,7 @@ impl Tensor {
 
     /// The p-norm over `axes`: `(sum |x|^p)^(1/p)` for `p > 0`, `max |x|` for `p = inf`.
     pub fn try_norm(&self, p: f64, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        if !(p > 0.0) {
+        if p.is_nan() || p <= 0.0 {
             return Err(TensorError::invalid("norm", format!("order p must be positive or inf, got {p}")));
         }
         if !self.dtype().is_float() {
@@ -486,7 +486,7 @@ impl Tensor {
     /// Sums broadcast dimensions away so the result has `shape` (the adjoint of
     /// [`broadcast_to`](Self::broadcast_to)); what autograd uses to un-broadcast gradients.
     pub fn try_sum_to(&self, shape: &[usize]) -> Result<Tensor> {
-        let err = || TensorError::Broadcast { op: "sum_to", lhs: self.shape_vec(), rhs: Shape::from_slice(shape) };
+        let err = || TensorError::Broadcast { op: "sum_to", lhs: self.shape_vec(), rhs: shape.to_vec() };
         if shape.len() > self.rank() {
             return Err(err());
         }

@@ -69,7 +69,7 @@ numeric_unary! {
     /// `x * x`.
     square / try_square = |x| x * x;
     /// `-1`, `0` or `1` (NaN stays NaN).
-    sign / try_sign = |x| if x > T::ZERO { T::ONE } else if x < T::ZERO { Numeric::num_neg(T::ONE) } else { x };
+    sign / try_sign = |x| x.num_signum();
 }
 
 float_unary! {
