@@ -125,9 +125,6 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
                 }
                 continue;
             }
-            if node.freed {
-                return Err(AutogradError::GraphFreed { op: node.op.to_string() });
-            }
             let as_var = |value: &Option<Tensor>, id: NodeId, requires_grad: bool| {
                 value.as_ref().map(|v| {
                     if opts.create_graph && requires_grad {
@@ -187,9 +184,6 @@ fn release(tape: &Tape, i: usize) {
     let node = &mut graph.nodes[i];
     node.value = None;
     node.extra = None;
-    if !node.op.is_leaf() {
-        node.freed = true;
-    }
 }
 
 /// The backward rule of every op: one arm each, so an op without a rule does not compile.

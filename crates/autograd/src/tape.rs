@@ -35,8 +35,6 @@ pub struct Node {
     pub(crate) value: Option<Tensor>,
     /// A second saved tensor some ops need (max pooling's argmax indices).
     pub(crate) extra: Option<Tensor>,
-    /// Set once the reverse sweep released this node's saved tensors.
-    pub(crate) freed: bool,
 }
 
 impl Node {
@@ -212,7 +210,6 @@ impl Tape {
             requires_grad: true,
             value: saves.output.then(|| value.clone()),
             extra,
-            freed: false,
         });
         id
     }
@@ -246,7 +243,6 @@ impl Node {
             requires_grad,
             value: None,
             extra: None,
-            freed: false,
         }
     }
 }
