@@ -285,6 +285,12 @@ numeric_float!(f64);
 pub trait Float: Numeric + num_traits::Float + num_traits::FloatConst + std::iter::Sum {
     /// The error function (libm's, accurate to the last bit or two).
     fn erf(self) -> Self;
+    /// `e^x` as elementwise kernels compute it: vectorisable for f32 (see `fastmath`), std for f64.
+    fn exp_k(self) -> Self;
+    /// `tanh(x)` as elementwise kernels compute it.
+    fn tanh_k(self) -> Self;
+    /// The logistic function as elementwise kernels compute it (stable for large `|x|`).
+    fn sigmoid_k(self) -> Self;
     /// Converts a literal; exact for the small constants kernels use.
     fn lit(v: f64) -> Self {
         <Self as Element>::from_f64(v)
@@ -295,10 +301,36 @@ impl Float for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    #[inline(always)]
+    fn exp_k(self) -> Self {
+        crate::fastmath::exp_f32(self)
+    }
+    #[inline(always)]
+    fn tanh_k(self) -> Self {
+        crate::fastmath::tanh_f32(self)
+    }
+    #[inline(always)]
+    fn sigmoid_k(self) -> Self {
+        crate::fastmath::sigmoid_f32(self)
+    }
 }
 
 impl Float for f64 {
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    fn exp_k(self) -> Self {
+        self.exp()
+    }
+    fn tanh_k(self) -> Self {
+        self.tanh()
+    }
+    fn sigmoid_k(self) -> Self {
+        if self >= 0.0 {
+            1.0 / (1.0 + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (1.0 + e)
+        }
     }
 }

@@ -22,6 +22,7 @@ mod display;
 mod dtype;
 mod elementwise;
 mod error;
+pub mod fastmath;
 mod layout;
 pub mod ops;
 pub mod parallel;

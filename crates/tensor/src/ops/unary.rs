@@ -27,15 +27,6 @@ fn round_half_even<T: Float>(x: T) -> T {
     }
 }
 
-/// Numerically stable logistic function.
-pub(crate) fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
-}
 
 macro_rules! float_unary {
     ($($(#[$m:meta])* $name:ident / $try:ident = |$x:ident| $body:expr;)*) => {
@@ -74,7 +65,7 @@ numeric_unary! {
 
 float_unary! {
     /// `e^x`.
-    exp / try_exp = |x| x.exp();
+    exp / try_exp = |x| x.exp_k();
     /// Natural logarithm.
     log / try_log = |x| x.ln();
     /// `ln(1 + x)`, accurate near 0.
@@ -90,9 +81,9 @@ float_unary! {
     /// Cosine.
     cos / try_cos = |x| x.cos();
     /// Hyperbolic tangent.
-    tanh / try_tanh = |x| x.tanh();
+    tanh / try_tanh = |x| x.tanh_k();
     /// Logistic function `1 / (1 + e^-x)`, stable for large `|x|`.
-    sigmoid / try_sigmoid = |x| sigmoid(x);
+    sigmoid / try_sigmoid = |x| x.sigmoid_k();
     /// `max(x, 0)`; NaN propagates.
     relu / try_relu = |x| if x <= T::ZERO { T::ZERO } else { x };
     /// GELU, exact form: `x/2 * (1 + erf(x / sqrt(2)))`.
@@ -103,7 +94,7 @@ float_unary! {
         T::lit(0.5) * x * (T::ONE + (k * (x + T::lit(0.044715) * x * x * x)).tanh())
     };
     /// SiLU (swish): `x * sigmoid(x)`.
-    silu / try_silu = |x| x * sigmoid(x);
+    silu / try_silu = |x| x * x.sigmoid_k();
     /// `ln(1 + e^x)`, linear above 20 as in torch (beta = 1, threshold = 20).
     softplus / try_softplus = |x| if x > T::lit(20.0) { x } else { x.exp().ln_1p() };
     /// Round down.

@@ -1,0 +1,106 @@
+//! Autograd overhead benchmarks (see `../shared/WORKLOADS.md`):
+//! - W2: `((a*b + c).tanh()).sum()` forward + backward on `[4]` tensors, grads read;
+//! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration.
+//!
+//! `cargo bench --bench autograd`; the PyTorch reference is `benches/pytorch/autograd.py`.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+use backprop::autograd::{Param, Tape, Var};
+use backprop::tensor::{DType, Rng, Tensor};
+
+fn w2(c: &mut Criterion) {
+    let mut rng = Rng::seed(2);
+    let (a, b, cc) = (
+        Tensor::randn(&[4], DType::F32, &mut rng),
+        Tensor::randn(&[4], DType::F32, &mut rng),
+        Tensor::randn(&[4], DType::F32, &mut rng),
+    );
+    let tape = Tape::new();
+    c.bench_function("w2_tiny_graph_fwd_bwd", |bench| {
+        bench.iter(|| {
+            tape.clear();
+            let (va, vb, vc) = (tape.var(a.clone()), tape.var(b.clone()), tape.var(cc.clone()));
+            let y = (&va * &vb + &vc).tanh().sum(&[0], false);
+            let g = y.backward().expect("scalar output");
+            black_box((g.get(&va).cloned(), g.get(&vb).cloned(), g.get(&vc).cloned()))
+        })
+    });
+}
+
+struct Mlp {
+    layers: Vec<(Param, Param)>,
+}
+
+impl Mlp {
+    fn new(sizes: &[usize], rng: &mut Rng) -> Mlp {
+        let layers = sizes
+            .windows(2)
+            .map(|w| {
+                let bound = 1.0 / (w[0] as f64).sqrt();
+                (
+                    Param::new(Tensor::uniform(&[w[0], w[1]], -bound, bound, DType::F32, rng)),
+                    Param::new(Tensor::uniform(&[w[1]], -bound, bound, DType::F32, rng)),
+                )
+            })
+            .collect();
+        Mlp { layers }
+    }
+
+    fn forward(&self, tape: &Tape, x: &Var) -> Var {
+        let last = self.layers.len() - 1;
+        let mut h = x.clone();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            h = h.matmul(&tape.param(w)) + tape.param(b);
+            if i < last {
+                h = h.tanh();
+            }
+        }
+        h
+    }
+
+    /// One SGD step: zero grads, forward, MSE loss, backward, in-place update.
+    fn step(&self, tape: &Tape, x: &Tensor, y: &Tensor, lr: f32) -> f32 {
+        tape.clear();
+        // The forward Vars are dropped before the update, so the parameters' buffers are no
+        // longer shared and update in place.
+        let (loss, grads) = {
+            let pred = self.forward(tape, &tape.constant(x.clone()));
+            let loss = (pred - tape.constant(y.clone())).square().mean_all();
+            (loss.value().to_scalar::<f32>(), loss.backward().expect("scalar loss"))
+        };
+        for (w, b) in &self.layers {
+            for p in [w, b] {
+                let g = grads.param(p).expect("every parameter is used").contiguous();
+                let g = g.as_slice::<f32>().expect("f32 gradient");
+                p.update(|t| {
+                    for (v, &d) in t.try_as_mut_slice::<f32>().expect("f32 parameter").iter_mut().zip(g) {
+                        *v -= lr * d;
+                    }
+                });
+            }
+        }
+        loss
+    }
+}
+
+fn w6(c: &mut Criterion) {
+    let mut rng = Rng::seed(6);
+    let mlp = Mlp::new(&[2, 16, 16, 1], &mut rng);
+    let x = Tensor::randn(&[32, 2], DType::F32, &mut rng);
+    let y = Tensor::randn(&[32, 1], DType::F32, &mut rng);
+    let tape = Tape::new();
+    let mut g = c.benchmark_group("w6_tiny_mlp");
+    g.sample_size(20);
+    g.bench_function("1000_sgd_steps", |bench| {
+        bench.iter(|| {
+            for _ in 0..1000 {
+                black_box(mlp.step(&tape, &x, &y, 0.1));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, w2, w6);
+criterion_main!(benches);
