@@ -85,7 +85,7 @@ impl Storage {
 }
 
 /// A type that can be stored in a tensor.
-pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + Default + 'static {
+pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + Default + crate::pool::FromBuffer + 'static {
     const DTYPE: DType;
     const ZERO: Self;
     const ONE: Self;

@@ -26,6 +26,7 @@ pub mod fastmath;
 mod layout;
 pub mod ops;
 pub mod parallel;
+pub mod pool;
 mod random;
 mod tensor;
 

@@ -27,7 +27,6 @@ fn round_half_even<T: Float>(x: T) -> T {
     }
 }
 
-
 macro_rules! float_unary {
     ($($(#[$m:meta])* $name:ident / $try:ident = |$x:ident| $body:expr;)*) => {
         impl Tensor { $(
