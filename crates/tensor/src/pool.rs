@@ -65,7 +65,7 @@ pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
 pub(crate) fn recycle(storage: &mut Storage) {
     let (dtype, len) = (storage.dtype(), storage.len());
     let bytes = len * dtype.size_in_bytes();
-    if bytes < MIN_POOLED_BYTES || bytes > MAX_POOLED_BYTES / 4 {
+    if !(MIN_POOLED_BYTES..=MAX_POOLED_BYTES / 4).contains(&bytes) {
         return;
     }
     with_cache(|c| {
