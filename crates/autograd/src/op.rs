@@ -410,7 +410,7 @@ impl Op {
                 s
             }
         };
-        let shape = |s: &Shape| tuple(s.iter().map(|x| x.to_string()));
+        let shape = |s: &[usize]| tuple(s.iter().map(|x| x.to_string()));
         match self {
             Op::Param(id) => format!("id={}", id.0),
             Op::LeakyRelu { negative_slope } => format!("negative_slope={negative_slope}"),

@@ -23,16 +23,30 @@ use crate::DType;
 /// assert_eq!((&a + &b).to_vec::<f32>(), vec![2.0, 5.0, 5.0, 8.0]);
 /// ```
 #[derive(Clone)]
-pub struct Tensor {
+pub struct Tensor(Arc<TensorInner>);
+
+/// What a [`Tensor`] points to. A tensor is one pointer, so moving or cloning it (which
+/// autograd does on every recorded op) copies 8 bytes instead of a whole layout.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct TensorInner {
     pub(crate) storage: Arc<Storage>,
     pub(crate) layout: Layout,
+}
+
+impl std::ops::Deref for Tensor {
+    type Target = TensorInner;
+    #[inline]
+    fn deref(&self) -> &TensorInner {
+        &self.0
+    }
 }
 
 impl Tensor {
     /// Wraps a buffer that already holds `shape`'s elements in row-major order.
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
-        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(shape) }
+        Tensor(Arc::new(TensorInner { storage: Arc::new(storage), layout: Layout::contiguous(shape) }))
     }
 
     /// Wraps a row-major buffer of `shape`'s size (internal: lengths are the caller's invariant).
@@ -43,7 +57,7 @@ impl Tensor {
     /// A view sharing this tensor's storage with another layout.
     pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
         debug_assert!(layout.storage_extent() <= self.storage.len());
-        Tensor { storage: Arc::clone(&self.storage), layout }
+        Tensor(Arc::new(TensorInner { storage: Arc::clone(&self.storage), layout }))
     }
 
     /// The whole storage buffer as `&[T]` (internal: callers dispatch on dtype first).
@@ -184,7 +198,8 @@ impl Tensor {
         if !self.is_contiguous() || self.layout.offset != 0 || self.storage.len() != self.numel() {
             *self = Tensor::from_data(elementwise::map::<T, T>(self, |v| v), self.shape());
         }
-        let storage = Arc::make_mut(&mut self.storage);
+        let inner = Arc::make_mut(&mut self.0);
+        let storage = Arc::make_mut(&mut inner.storage);
         match T::slice_mut(storage) {
             Some(s) => Ok(s),
             None => unreachable!("dtype checked above"),

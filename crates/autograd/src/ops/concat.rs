@@ -1,6 +1,6 @@
 //! Joining and splitting `Var`s: cat, stack, split, chunk, pad, repeat, and their rules.
 
-use smallvec::{smallvec, SmallVec};
+use smallvec::smallvec;
 use tensor::{normalize_axis, Tensor};
 
 use crate::backward::{Ctx, Grads};
@@ -79,7 +79,7 @@ impl Var {
     /// Constant padding, one `(before, after)` pair per dimension.
     pub fn try_pad(&self, pads: &[(usize, usize)], value: f64) -> Result<Var> {
         let out = self.value().try_pad(pads, value)?;
-        Var::apply(&[self], || Op::Pad { pads: SmallVec::from_slice(pads), value }, || Ok(out))
+        Var::apply(&[self], || Op::Pad { pads: pads.into(), value }, || Ok(out))
     }
     panicking!(
         /// Constant padding, one `(before, after)` pair per dimension.
@@ -89,7 +89,7 @@ impl Var {
     /// Tiles `reps[d]` times along each dimension.
     pub fn try_repeat(&self, reps: &[usize]) -> Result<Var> {
         let out = self.value().try_repeat(reps)?;
-        Var::apply(&[self], || Op::Repeat { reps: tensor::Shape::from_slice(reps) }, || Ok(out))
+        Var::apply(&[self], || Op::Repeat { reps: reps.into() }, || Ok(out))
     }
     panicking!(
         /// Tiles `reps[d]` times along each dimension.

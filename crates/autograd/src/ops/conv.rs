@@ -6,7 +6,7 @@
 //! of any order need no other kernel.
 
 use smallvec::smallvec;
-use tensor::{Conv1dParams, Conv2dParams, ConvTranspose2dParams, Shape, Tensor};
+use tensor::{Conv1dParams, Conv2dParams, ConvTranspose2dParams, Tensor};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
@@ -75,14 +75,14 @@ impl Var {
     /// The gradient of conv2d with respect to its input (`self` is the output gradient).
     pub fn try_conv2d_backward_input(&self, weight: &Var, input_shape: &[usize], p: Conv2dParams) -> Result<Var> {
         let value = Tensor::try_conv2d_backward_input(self.value(), weight.value(), input_shape, p)?;
-        let op = || Op::Conv2dBackwardInput { params: p, input_shape: Shape::from_slice(input_shape) };
+        let op = || Op::Conv2dBackwardInput { params: p, input_shape: input_shape.into() };
         Var::apply(&[self, weight], op, || Ok(value))
     }
 
     /// The gradient of conv2d with respect to its weight (`self` is the output gradient).
     pub fn try_conv2d_backward_weight(&self, input: &Var, weight_shape: &[usize], p: Conv2dParams) -> Result<Var> {
         let value = Tensor::try_conv2d_backward_weight(self.value(), input.value(), weight_shape, p)?;
-        let op = || Op::Conv2dBackwardWeight { params: p, weight_shape: Shape::from_slice(weight_shape) };
+        let op = || Op::Conv2dBackwardWeight { params: p, weight_shape: weight_shape.into() };
         Var::apply(&[self, input], op, || Ok(value))
     }
 }

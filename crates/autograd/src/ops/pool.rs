@@ -1,7 +1,7 @@
 //! Pooling on `Var` and its rules.
 
 use smallvec::smallvec;
-use tensor::{Shape, Tensor};
+use tensor::Tensor;
 
 use crate::backward::{Ctx, Grads};
 use crate::error::{AutogradError, Result};
@@ -40,11 +40,7 @@ impl Var {
     pub fn try_max_pool2d_backward(&self, indices: &Tensor, input_shape: &[usize]) -> Result<Var> {
         let value = Tensor::try_max_pool2d_backward(self.value(), indices, input_shape)?;
         let idx = self.constant(indices.clone());
-        Var::apply(
-            &[self, &idx],
-            || Op::MaxPool2dBackward { input_shape: Shape::from_slice(input_shape) },
-            || Ok(value),
-        )
+        Var::apply(&[self, &idx], || Op::MaxPool2dBackward { input_shape: input_shape.into() }, || Ok(value))
     }
 
     /// 2-D average pooling over `[N, C, H, W]`.
@@ -85,13 +81,8 @@ impl Var {
     ) -> Result<Var> {
         let value =
             Tensor::try_avg_pool2d_backward(self.value(), input_shape, kernel, stride, padding, count_include_pad)?;
-        let op = || Op::AvgPool2dBackward {
-            kernel,
-            stride,
-            padding,
-            count_include_pad,
-            input_shape: Shape::from_slice(input_shape),
-        };
+        let op =
+            || Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, input_shape: input_shape.into() };
         Var::apply(&[self], op, || Ok(value))
     }
 }

@@ -142,7 +142,8 @@ impl Var {
 /// The gradient of a reduced value, reshaped with the reduced axes kept and broadcast back
 /// over them to the input's shape.
 fn broadcast_back(v: &Var, axes: &[isize], keepdim: bool, input_shape: &[usize]) -> Result<Var> {
-    let v = if keepdim {
+    // A 0-d value (a full reduction) broadcasts as it is.
+    let v = if keepdim || v.rank() == 0 {
         v.clone()
     } else {
         let axes = normalize_axes("backward", axes, input_shape)?;

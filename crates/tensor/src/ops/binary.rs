@@ -18,6 +18,19 @@ impl Tensor {
         f: impl Fn(T, T) -> U + Sync + Send,
     ) -> Result<Tensor> {
         self.same_dtype(op, rhs)?;
+        if self.shape() == rhs.shape() {
+            if let (Some(a), Some(b)) = (self.as_slice::<T>(), rhs.as_slice::<T>()) {
+                // Same shape, both contiguous: no broadcasting to plan.
+                let mut out = crate::pool::for_overwrite::<U>(a.len());
+                crate::parallel::fill_chunks(&mut out, |start, chunk| {
+                    let (xa, xb) = (&a[start..start + chunk.len()], &b[start..start + chunk.len()]);
+                    for ((o, &x), &y) in chunk.iter_mut().zip(xa).zip(xb) {
+                        *o = f(x, y);
+                    }
+                });
+                return Ok(Tensor::from_data(out, self.shape()));
+            }
+        }
         let shape = broadcast_shapes(op, self.shape(), rhs.shape())?;
         let sa = self.layout.broadcast_strides(op, &shape)?;
         let sb = rhs.layout.broadcast_strides(op, &shape)?;
