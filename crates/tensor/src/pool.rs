@@ -8,7 +8,7 @@
 //! [`MAX_POOLED_BYTES`] in total; kernels that overwrite every element take them back.
 //! Small buffers are left to the allocator, which handles them well.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use crate::dtype::{Element, Storage};
@@ -33,6 +33,24 @@ pub enum Buffer {
 struct Cache {
     bytes: usize,
     free: HashMap<(DType, usize), Vec<Buffer>>,
+    /// Keys in the order buffers arrived, oldest first: when full, the oldest go, so sizes a
+    /// program stopped using do not crowd out the ones it uses now.
+    arrivals: VecDeque<(DType, usize)>,
+}
+
+impl Cache {
+    /// Frees the oldest buffers until `bytes` more fit.
+    fn make_room(&mut self, bytes: usize) {
+        while self.bytes + bytes > MAX_POOLED_BYTES {
+            let Some(key) = self.arrivals.pop_front() else { break };
+            if let Some(bufs) = self.free.get_mut(&key) {
+                if !bufs.is_empty() {
+                    bufs.remove(0);
+                    self.bytes -= key.1 * key.0.size_in_bytes();
+                }
+            }
+        }
+    }
 }
 
 static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
@@ -50,6 +68,10 @@ pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
         let reused = with_cache(|c| {
             let buf = c.free.get_mut(&(T::DTYPE, n))?.pop()?;
             c.bytes -= bytes;
+            // Keep one arrival per cached buffer: drop this key's most recent one.
+            if let Some(i) = c.arrivals.iter().rposition(|&k| k == (T::DTYPE, n)) {
+                c.arrivals.remove(i);
+            }
             Some(buf)
         });
         if let Some(buf) = reused {
@@ -69,9 +91,7 @@ pub(crate) fn recycle(storage: &mut Storage) {
         return;
     }
     with_cache(|c| {
-        if c.bytes + bytes > MAX_POOLED_BYTES {
-            return;
-        }
+        c.make_room(bytes);
         let buf = match storage {
             Storage::F32(v) => Buffer::F32(std::mem::take(v)),
             Storage::F64(v) => Buffer::F64(std::mem::take(v)),
@@ -81,6 +101,7 @@ pub(crate) fn recycle(storage: &mut Storage) {
         };
         c.bytes += bytes;
         c.free.entry((dtype, len)).or_default().push(buf);
+        c.arrivals.push_back((dtype, len));
     });
 }
 
@@ -93,6 +114,7 @@ pub fn cached_bytes() -> usize {
 pub fn clear() {
     with_cache(|c| {
         c.free.clear();
+        c.arrivals.clear();
         c.bytes = 0;
     });
 }
@@ -132,7 +154,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn large_buffers_are_reused_small_ones_are_not() {
+    fn large_buffers_are_reused_and_the_cache_stays_bounded() {
         let n = MIN_POOLED_BYTES / 4 + 7;
         let v = for_overwrite::<f32>(n);
         let ptr = v.as_ptr();
@@ -143,5 +165,17 @@ mod tests {
         assert_eq!(w.len(), n);
         let small = for_overwrite::<f32>(8);
         assert_eq!(small, vec![0.0; 8]);
+
+        // A full cache frees its oldest buffers (one test: the cache is process-wide).
+        let n = MAX_POOLED_BYTES / 4 / 4; // four of these fill the cache
+        for _ in 0..4 {
+            drop(Storage::F32(vec![0.0; n]));
+        }
+        let m = n + 1;
+        drop(Storage::F32(vec![0.0; m]));
+        assert!(cached_bytes() <= MAX_POOLED_BYTES);
+        let newest = for_overwrite::<f32>(m);
+        assert_eq!(newest.len(), m);
+        with_cache(|c| assert_eq!(c.arrivals.len(), c.free.values().map(Vec::len).sum::<usize>()));
     }
 }

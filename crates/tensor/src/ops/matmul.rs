@@ -91,6 +91,7 @@ macro_rules! gemm_impl {
                 }
                 // SAFETY: check_fit proved every element each matrix addresses lies inside its
                 // slice, and `c` is borrowed mutably so it cannot alias `a` or `b`.
+                #[cfg(not(feature = "gemm-crate"))]
                 unsafe {
                     $f(
                         cm.rows,
@@ -107,6 +108,38 @@ macro_rules! gemm_impl {
                         c.as_mut_ptr().add(cm.offset),
                         cm.row_stride as isize,
                         cm.col_stride as isize,
+                    )
+                }
+                // SAFETY: as above. The gemm crate computes dst := alpha dst + beta lhs rhs,
+                // so the scale factors swap names.
+                #[cfg(feature = "gemm-crate")]
+                unsafe {
+                    let work = cm.rows * cm.cols * am.cols;
+                    let parallelism = if work >= 1 << 18 {
+                        gemm::Parallelism::Rayon(0)
+                    } else {
+                        gemm::Parallelism::None
+                    };
+                    gemm::gemm(
+                        cm.rows,
+                        cm.cols,
+                        am.cols,
+                        c.as_mut_ptr().add(cm.offset),
+                        cm.col_stride as isize,
+                        cm.row_stride as isize,
+                        beta != 0.0,
+                        a.as_ptr().add(am.offset),
+                        am.col_stride as isize,
+                        am.row_stride as isize,
+                        b.as_ptr().add(bm.offset),
+                        bm.col_stride as isize,
+                        bm.row_stride as isize,
+                        beta,
+                        alpha,
+                        false,
+                        false,
+                        false,
+                        parallelism,
                     )
                 }
             }
@@ -189,8 +222,13 @@ impl Tensor {
 fn batched_gemm<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Vec<T> {
     let (sa, sb) = (a.storage_slice::<T>(), b.storage_slice::<T>());
     let nb: usize = batch.iter().product();
-    let mut out = vec![T::ZERO; nb * m * n];
-    if out.is_empty() {
+    if nb * m * n == 0 {
+        return Vec::new();
+    }
+    // GEMM with beta = 0 writes every element of C without reading it.
+    let mut out = crate::pool::for_overwrite::<T>(nb * m * n);
+    if k == 0 {
+        out.fill(T::ZERO);
         return out;
     }
     let r = a.rank();
