@@ -23,7 +23,7 @@ fn main() {
     let det = g[0] * g[3] - g[1] * g[2];
     let slope = (g[3] * r[0] - g[1] * r[1]) / det;
     let intercept = (g[0] * r[1] - g[2] * r[0]) / det;
-    println!("fitted y = {slope:.3} x + {intercept:.3}   (true: 3x - 1)");
+    println!("fitted y = {slope:.3} x {intercept:+.3}   (true: 3x - 1)");
 
     let residual = &y - &(&x * slope + intercept);
     println!("residual std: {:.4}", residual.std(&[], 1, false).item());
