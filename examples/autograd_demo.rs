@@ -36,7 +36,9 @@ fn main() {
     let x = tape.var(Tensor::scalar(1.0f64));
     let f = x.powf(3.0) * x.sin();
     let df = grad(&[f], std::slice::from_ref(&x), true).expect("scalar")[0].clone().expect("f depends on x");
-    let d2f = grad(&[df.clone()], std::slice::from_ref(&x), false).expect("scalar")[0].clone().expect("df depends on x");
+    let d2f = grad(std::slice::from_ref(&df), std::slice::from_ref(&x), false).expect("scalar")[0]
+        .clone()
+        .expect("df depends on x");
     let exact = 6.0 * 1f64.sin() + 6.0 * 1f64.cos() - 1f64.sin();
     println!("f''(1) = {:.12} (exact {exact:.12})", d2f.item());
 }

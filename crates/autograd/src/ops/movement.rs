@@ -53,6 +53,12 @@ impl Var {
         squeeze => try_squeeze(axis: isize) -> Var
     );
 
+    /// Removes every size-1 dimension.
+    pub fn squeeze_all(&self) -> Var {
+        let shape: Axes = self.shape().iter().filter(|&&d| d != 1).map(|&d| d as isize).collect();
+        crate::error::ok(self.try_reshape(&shape))
+    }
+
     /// Inserts a size-1 dimension at `axis`.
     pub fn try_unsqueeze(&self, axis: isize) -> Result<Var> {
         let shape = self.value().try_unsqueeze(axis)?.shape().iter().map(|&d| d as isize).collect::<Axes>();

@@ -145,6 +145,24 @@ impl Var {
         div_scalar => try_div_scalar(scalar: f64) -> Var
     );
 
+    /// `max(x, scalar)`, as a one-sided clamp (the gradient passes where `x >= scalar`).
+    pub fn try_maximum_scalar(&self, scalar: f64) -> Result<Var> {
+        self.try_clamp(scalar, f64::INFINITY)
+    }
+    panicking!(
+        /// `max(x, scalar)`.
+        maximum_scalar => try_maximum_scalar(scalar: f64) -> Var
+    );
+
+    /// `min(x, scalar)`, as a one-sided clamp (the gradient passes where `x <= scalar`).
+    pub fn try_minimum_scalar(&self, scalar: f64) -> Result<Var> {
+        self.try_clamp(f64::NEG_INFINITY, scalar)
+    }
+    panicking!(
+        /// `min(x, scalar)`.
+        minimum_scalar => try_minimum_scalar(scalar: f64) -> Var
+    );
+
     /// `scalar - x`.
     pub fn try_rsub_scalar(&self, scalar: f64) -> Result<Var> {
         self.try_neg()?.try_add_scalar(scalar)

@@ -115,11 +115,8 @@ macro_rules! gemm_impl {
                 #[cfg(feature = "gemm-crate")]
                 unsafe {
                     let work = cm.rows * cm.cols * am.cols;
-                    let parallelism = if work >= 1 << 18 {
-                        gemm::Parallelism::Rayon(0)
-                    } else {
-                        gemm::Parallelism::None
-                    };
+                    let parallelism =
+                        if work >= 1 << 18 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
                     gemm::gemm(
                         cm.rows,
                         cm.cols,
