@@ -1,7 +1,7 @@
 //! Joining and splitting `Var`s: cat, stack, split, chunk, pad, repeat, and their rules.
 
 use smallvec::smallvec;
-use tensor::{normalize_axis, Tensor};
+use tensor::{normalize_axis, Tensor, TensorError};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
@@ -30,9 +30,17 @@ impl Var {
 
     /// Stacks along a new `axis`.
     pub fn try_stack(vars: &[Var], axis: isize) -> Result<Var> {
-        let values: Vec<Tensor> = vars.iter().map(Var::tensor).collect();
-        Tensor::try_stack(&values, axis)?; // validation and messages as in tensor
-        let a = if axis < 0 { axis + vars[0].rank() as isize + 1 } else { axis };
+        // Validation and messages as in tensor, without building the result twice.
+        let first = vars.first().ok_or_else(|| TensorError::invalid("stack", "needs at least one tensor"))?;
+        let a = tensor::normalize_insert_axis("stack", axis, first.shape())? as isize;
+        if let Some(v) = vars.iter().find(|v| v.shape() != first.shape()) {
+            return Err(TensorError::ShapeMismatch {
+                op: "stack",
+                lhs: first.shape().to_vec(),
+                rhs: v.shape().to_vec(),
+            }
+            .into());
+        }
         let parts: Vec<Var> = vars.iter().map(|v| v.try_unsqueeze(a)).collect::<Result<_>>()?;
         Var::try_cat(&parts, a)
     }

@@ -34,7 +34,8 @@ impl Var {
     /// 1-D convolution `x [N, C, L]`, `weight [Co, C/groups, k]`, recorded as a conv2d of
     /// height 1 between reshapes.
     pub fn try_conv1d(&self, weight: &Var, bias: Option<&Var>, p: Conv1dParams) -> Result<Var> {
-        self.value().try_conv1d(weight.value(), bias.map(Var::value), p)?; // validation as in tensor
+        // Validation (and messages) as in tensor, without computing the convolution twice.
+        self.value().try_conv1d_output_shape(weight.value(), bias.map(Var::value), p)?;
         let p2 = Conv2dParams {
             stride: [1, p.stride],
             padding: [0, p.padding],

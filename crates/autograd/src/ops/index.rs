@@ -79,7 +79,7 @@ pub(crate) fn d_index_select(c: &Ctx, axis: usize) -> Result<Grads> {
     // Broadcast the 1-D index over the gradient's other dimensions, for scatter_add.
     let mut view: Axes = smallvec![1; c.g().rank()];
     view[axis] = index.numel() as isize;
-    let full = index.try_reshape(&view)?.try_broadcast_to(c.g().shape())?.contiguous();
+    let full = index.try_reshape(&view)?.try_broadcast_to(c.g().shape())?;
     Ok(smallvec![Some(scatter_into_zeros(c, c.shape(0), axis, &full)?), None])
 }
 

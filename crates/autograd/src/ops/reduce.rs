@@ -80,8 +80,20 @@ impl Var {
 
     /// The p-norm over `axes` (`p = 1, 2, inf`, or any `p > 0`), built from primitives.
     pub fn try_norm(&self, p: f64, axes: &[isize], keepdim: bool) -> Result<Var> {
-        // Validate exactly as the tensor op does.
-        self.value().try_norm(p, axes, keepdim)?;
+        // Validate as the tensor op does (same errors), without computing it twice.
+        if p.is_nan() || p <= 0.0 {
+            return Err(
+                tensor::TensorError::invalid("norm", format!("order p must be positive or inf, got {p}")).into()
+            );
+        }
+        if !self.dtype().is_float() {
+            return Err(tensor::TensorError::UnsupportedDType {
+                op: "norm",
+                dtype: self.dtype(),
+                expected: "f32 or f64",
+            }
+            .into());
+        }
         let a = self.try_abs()?;
         if p == f64::INFINITY {
             a.try_max(axes, keepdim)
@@ -122,17 +134,25 @@ impl Var {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        // Validate with the tensor op's rules and message, then express it as primitives.
-        let reduced = self.value().try_sum_to(shape)?;
+        // Validate as `Tensor::try_sum_to` does (same error), without computing it.
+        let fits = shape.len() <= self.rank()
+            && shape.iter().zip(&self.shape()[self.rank() - shape.len()..]).all(|(&d, &s)| d == s || d == 1);
+        if !fits {
+            return Err(tensor::TensorError::Broadcast {
+                op: "sum_to",
+                lhs: self.shape().to_vec(),
+                rhs: shape.to_vec(),
+            }
+            .into());
+        }
         let lead = self.rank() - shape.len();
         let axes: Axes = (0..self.rank())
             .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
             .map(|d| d as isize)
             .collect();
-        let summed = self.try_sum(&axes, true)?;
-        debug_assert_eq!(summed.numel(), reduced.numel());
-        summed.try_reshape(&shape.iter().map(|&d| d as isize).collect::<Axes>())
+        self.try_sum(&axes, true)?.try_reshape(&shape.iter().map(|&d| d as isize).collect::<Axes>())
     }
+
     panicking!(
         /// Sums broadcast dimensions away so the result has `shape`.
         sum_to => try_sum_to(shape: &[usize]) -> Var

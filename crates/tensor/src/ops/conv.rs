@@ -286,6 +286,20 @@ impl Tensor {
         conv_forward(op, &self.try_unsqueeze(2)?, &weight.try_unsqueeze(2)?, bias, &g)?.try_squeeze(2)
     }
 
+    /// Checks a conv1d's arguments without running it: the errors of
+    /// [`try_conv1d`](Self::try_conv1d), or the output shape `[N, C_out, L_out]`.
+    pub fn try_conv1d_output_shape(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        p: Conv1dParams,
+    ) -> Result<Vec<usize>> {
+        let op = "conv1d";
+        check_dtypes(op, self, &[Some(weight), bias])?;
+        let g = conv_geom(op, self.shape(), weight.shape(), bias.map(Tensor::shape), p.spec())?;
+        Ok(vec![g.n, g.co, g.wo])
+    }
+
     panicking!(
         /// 1-D convolution: `[N, C, L]` * `[C_out, C/groups, k]` (+ `[C_out]`) -> `[N, C_out, L_out]`;
         /// see [`try_conv1d`](Self::try_conv1d).
