@@ -83,6 +83,11 @@ pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
     vec![T::default(); n]
 }
 
+/// Hands a scratch buffer back to the cache (as if a tensor holding it were dropped).
+pub(crate) fn recycle_vec<T: Element>(v: Vec<T>) {
+    drop(T::into_storage(v));
+}
+
 /// Takes a dropped storage's buffer into the cache if it is large and there is room.
 pub(crate) fn recycle(storage: &mut Storage) {
     let (dtype, len) = (storage.dtype(), storage.len());

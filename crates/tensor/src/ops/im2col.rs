@@ -277,16 +277,20 @@ fn for_groups<T: Send>(out: &mut [T], groups: usize, macs: usize, f: impl Fn(usi
 /// returns `y [N, Co, Ho, Wo]` (row-major).
 pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let l = g.l();
-    let mut y = vec![T::ZERO; g.n * g.co * l];
-    if let Some(b) = bias {
-        for (p, plane) in y.chunks_mut(l.max(1)).enumerate() {
-            plane.fill(b[p % g.co]);
+    // Every element starts as the bias (or zero): GEMMs accumulate onto it.
+    let mut y = crate::pool::for_overwrite::<T>(g.n * g.co * l);
+    match bias {
+        Some(b) => {
+            for (p, plane) in y.chunks_mut(l.max(1)).enumerate() {
+                plane.fill(b[p % g.co]);
+            }
         }
+        None => y.fill(T::ZERO),
     }
     let nbmax = g.chunk();
     let direct = g.pointwise() && nbmax == 1;
-    let mut col = if direct { Vec::new() } else { vec![T::ZERO; g.c * g.kh * g.kw * nbmax * l] };
-    let mut buf = if nbmax > 1 { vec![T::ZERO; g.co * nbmax * l] } else { Vec::new() };
+    let mut col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
+    let mut buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
     for n0 in (0..g.n).step_by(nbmax) {
         let nb = nbmax.min(g.n - n0);
         let cols = nb * l;
@@ -306,6 +310,8 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
             unpack_add(&buf[..g.co * cols], g, nb, &mut y[n0 * g.co * l..(n0 + nb) * g.co * l]);
         }
     }
+    crate::pool::recycle_vec(col);
+    crate::pool::recycle_vec(buf);
     y
 }
 
@@ -316,8 +322,8 @@ pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T
     let mut dx = vec![T::ZERO; g.n * g.c * hw];
     let nbmax = g.chunk();
     let direct = g.pointwise() && nbmax == 1;
-    let mut dcol = if direct { Vec::new() } else { vec![T::ZERO; g.c * g.kh * g.kw * nbmax * l] };
-    let mut buf = if nbmax > 1 { vec![T::ZERO; g.co * nbmax * l] } else { Vec::new() };
+    let mut dcol = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
+    let mut buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
     for n0 in (0..g.n).step_by(nbmax) {
         let nb = nbmax.min(g.n - n0);
         let cols = nb * l;
@@ -336,6 +342,8 @@ pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T
             col2im(&dcol[..g.c * g.kh * g.kw * cols], g, nb, dxs);
         }
     }
+    crate::pool::recycle_vec(dcol);
+    crate::pool::recycle_vec(buf);
     dx
 }
 
@@ -346,8 +354,8 @@ pub(crate) fn conv_backward_weight<T: Gemm>(dy: &[T], x: &[T], g: &Geom) -> Vec<
     let mut dw = vec![T::ZERO; g.co * g.k()];
     let nbmax = g.chunk();
     let direct = g.pointwise() && nbmax == 1;
-    let mut col = if direct { Vec::new() } else { vec![T::ZERO; g.c * g.kh * g.kw * nbmax * l] };
-    let mut buf = if nbmax > 1 { vec![T::ZERO; g.co * nbmax * l] } else { Vec::new() };
+    let mut col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
+    let mut buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
     for n0 in (0..g.n).step_by(nbmax) {
         let nb = nbmax.min(g.n - n0);
         let cols = nb * l;
@@ -365,5 +373,7 @@ pub(crate) fn conv_backward_weight<T: Gemm>(dy: &[T], x: &[T], g: &Geom) -> Vec<
             T::gemm(T::ONE, dsrc, am, src, bm, T::ONE, c, MatRef::contiguous(g.cog(), g.k(), 0));
         });
     }
+    crate::pool::recycle_vec(col);
+    crate::pool::recycle_vec(buf);
     dw
 }
