@@ -242,6 +242,23 @@ fn conv2d_backward_kernels_match_naive_and_adjoint() {
 }
 
 #[test]
+fn conv2d_small_per_sample_products_run_one_sample_per_task() {
+    // Few channels and many samples: the forward pass takes the per-sample parallel path.
+    for (i, c) in [
+        Case { x: [16, 1, 12, 12], w: [8, 1, 3, 3], p: Conv2dParams::default() },
+        Case { x: [12, 4, 9, 10], w: [6, 2, 3, 2], p: p2([2, 1], [1, 1], [1, 2], 2) },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (x, w, b) = (randn(&c.x, 10 + i as u64), randn(&c.w, 20 + i as u64), randn(&[c.w[0]], 30 + i as u64));
+        assert_close(&v(&x.conv2d(&w, Some(&b), c.p)), &naive_conv(&c, &v(&x), &v(&w), Some(&v(&b))), 1e-12);
+        let y32 = x.to_dtype(DType::F32).conv2d(&w.to_dtype(DType::F32), None, c.p);
+        assert_close(&v(&y32), &naive_conv(&c, &v(&x), &v(&w), None), 1e-4);
+    }
+}
+
+#[test]
 fn conv2d_large_batch_runs_in_chunks() {
     // 16 channels * 3x3 * 64x64 positions per sample: the batch of 9 is processed in chunks.
     let c = Case { x: [9, 16, 64, 64], w: [4, 8, 3, 3], p: p2([1, 1], [1, 1], [1, 1], 2) };

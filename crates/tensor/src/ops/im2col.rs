@@ -287,6 +287,23 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
         }
         None => y.fill(T::ZERO),
     }
+    let per_sample_macs = g.co * g.k() * l;
+    if g.n > 1 && per_sample_macs < SMALL_GEMM && should_parallelize(g.n * per_sample_macs) {
+        // Small per-sample products (few channels, e.g. a first layer): one sample per rayon
+        // task, each GEMM single-threaded and written straight into the sample's NCHW output.
+        // One big GEMM here would have a tiny inner dimension and pay for packing and for
+        // matrixmultiply's own threads contending with rayon's.
+        y.par_chunks_mut(g.co * l).enumerate().for_each(|(s, ys)| {
+            let mut col = crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * l);
+            im2col(x, g, s, 1, &mut col);
+            for grp in 0..g.groups {
+                let cm = MatRef::contiguous(g.cog(), l, grp * g.cog() * l);
+                T::gemm(T::ONE, w, weight_mat(g, grp), &col, col_mat(g, grp, s, 1, false), T::ONE, ys, cm);
+            }
+            crate::pool::recycle_vec(col);
+        });
+        return y;
+    }
     let nbmax = g.chunk();
     let direct = g.pointwise() && nbmax == 1;
     let mut col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
