@@ -259,6 +259,15 @@ fn conv2d_small_per_sample_products_run_one_sample_per_task() {
 }
 
 #[test]
+fn conv2d_large_per_sample_products_are_batched_into_one_gemm() {
+    // 48 x 288 x 324 multiply-adds per sample: above the per-sample threshold, so both samples
+    // go through one packed GEMM.
+    let c = Case { x: [2, 32, 20, 20], w: [48, 32, 3, 3], p: Conv2dParams::default() };
+    let (x, w, b) = (randn(&c.x, 41), randn(&c.w, 42), randn(&[48], 43));
+    assert_close(&v(&x.conv2d(&w, Some(&b), c.p)), &naive_conv(&c, &v(&x), &v(&w), Some(&v(&b))), 1e-11);
+}
+
+#[test]
 fn conv2d_large_batch_runs_in_chunks() {
     // 16 channels * 3x3 * 64x64 positions per sample: the batch of 9 is processed in chunks.
     let c = Case { x: [9, 16, 64, 64], w: [4, 8, 3, 3], p: p2([1, 1], [1, 1], [1, 1], 2) };

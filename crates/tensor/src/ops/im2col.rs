@@ -32,6 +32,11 @@ use crate::Tensor;
 /// Largest column buffer (in elements) built at once; bigger batches are processed in chunks.
 const COL_LIMIT: usize = 1 << 22;
 
+/// Per-sample forward products below this many multiply-adds run one sample per rayon task
+/// (matrixmultiply does not thread them), writing straight into the output; larger ones are
+/// batched into one threaded GEMM per chunk.
+const PER_SAMPLE_GEMM: usize = 1 << 22;
+
 /// GEMMs below this many multiply-adds are too small for matrixmultiply to thread, so groups
 /// run in parallel over rayon instead (as batched matmul does).
 const SMALL_GEMM: usize = 1 << 18;
@@ -288,7 +293,7 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
         None => y.fill(T::ZERO),
     }
     let per_sample_macs = g.co * g.k() * l;
-    if g.n > 1 && per_sample_macs < SMALL_GEMM && should_parallelize(g.n * per_sample_macs) {
+    if g.n > 1 && per_sample_macs < PER_SAMPLE_GEMM && should_parallelize(g.n * per_sample_macs) {
         // Small per-sample products (few channels, e.g. a first layer): one sample per rayon
         // task, each GEMM single-threaded and written straight into the sample's NCHW output.
         // One big GEMM here would have a tiny inner dimension and pay for packing and for
