@@ -9,6 +9,15 @@
 //! - Backward rules are written with `Var` ops, so with `create_graph` the backward pass records
 //!   onto the tape and can be differentiated again ([`grad`], [`hvp`], [`hessian`]).
 //!
+//! Design notes:
+//! - Constants (inputs, targets, masks) are untracked `Var`s with no node; they join the graph
+//!   as `const` nodes only where a tracked op consumes them, so `no_grad` code and the
+//!   non-recorded backward pass touch the tape not at all.
+//! - Each node keeps only the values its rule reads (`Op::saves`); the sweep drops them as it
+//!   passes, so memory after `backward` is back to the parameters.
+//! - Without `create_graph`, rules run the same `Var` code on untracked values: one rule per op
+//!   serves first order and higher order.
+//!
 //! ```
 //! use autograd::Tape;
 //! use tensor::{DType, Tensor};

@@ -14,6 +14,17 @@
 //!
 //! Every fallible op comes as a pair: `try_op` returns `Result<Tensor, TensorError>`, `op`
 //! panics with the same message. Operators (`+ - * /`) use the panicking form.
+//!
+//! # Design notes (where this crate departs from the first design sketch, and why)
+//! - A `Tensor` is one `Arc` pointer to (shared storage, layout), not the pair inline: autograd
+//!   moves and clones tensors on every recorded op, and 128-byte tensors made `memmove` a
+//!   quarter of a tiny training step. A view costs one small allocation instead of none.
+//! - Large output buffers are recycled through a bounded cache ([`pool`]): fresh multi-MB
+//!   allocations page-fault on first touch, which cost more than the kernels themselves.
+//! - Elementwise f32 `exp`/`tanh`/`sigmoid` use branch-free polynomial kernels ([`fastmath`])
+//!   compiled for AVX-512/AVX2/SSE2 with run-time selection; f64 keeps libm for accuracy.
+//! - Threading thresholds live in [`parallel`]; matmul uses matrixmultiply (its own threads for
+//!   large products), or the `gemm` crate with the `gemm-crate` feature.
 
 mod macros;
 
