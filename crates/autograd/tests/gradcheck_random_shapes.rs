@@ -1,5 +1,8 @@
 //! gradcheck on random shapes: broadcasting binary ops, reductions over random axis sets,
 //! matmul of random sizes and batch shapes, softmax along a random axis.
+//!
+//! Only smooth ops here: with unseeded random data a max/maximum tie within the finite
+//! difference step would make a run fail by chance. Those ops are checked in the seeded table.
 
 use autograd::{gradcheck, GradcheckOptions, Var};
 use proptest::prelude::*;
@@ -36,7 +39,6 @@ proptest! {
         let inputs = [rand(&a, seed), rand(&b, seed + 1)];
         check(&|v| v[0].try_mul(&v[1])?.try_add(&v[1])?.try_sub(&v[0]), &inputs)?;
         check(&|v| v[0].try_div(&v[1].try_square()?.try_add_scalar(0.5)?), &inputs)?;
-        check(&|v| v[1].try_maximum(&v[0]), &inputs)?;
     }
 
     #[test]
@@ -47,10 +49,8 @@ proptest! {
         check(&move |v| v[0].try_sum(&ax, keepdim)?.try_square(), &x)?;
         let ax = axes.clone();
         check(&move |v| v[0].try_mean(&ax, keepdim), &x)?;
-        let ax = axes.clone();
-        check(&move |v| v[0].try_logsumexp(&ax, keepdim), &x)?;
         let ax = axes;
-        check(&move |v| v[0].try_max(&ax, keepdim), &x)?;
+        check(&move |v| v[0].try_logsumexp(&ax, keepdim), &x)?;
     }
 
     #[test]
