@@ -278,7 +278,9 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
 
 impl Var {
     /// Gradients of this scalar output with respect to every leaf on its tape
-    /// (`loss.backward()`), freeing the graph's saved tensors as it goes.
+    /// (`loss.backward()`), freeing the saved tensors of every node recorded up to this output
+    /// as it goes: a second backward through any of them needs `retain_graph` on the first
+    /// (see [`backward_with_into`](Self::backward_with_into)).
     pub fn backward(&self) -> Result<Gradients> {
         let mut grads = Gradients::new();
         self.backward_into(&mut grads)?;
