@@ -66,12 +66,22 @@ impl Layout {
         self.is_contiguous().then(|| self.offset..self.offset + self.numel())
     }
 
-    /// One past the largest storage index this layout touches (0 when empty).
-    pub fn storage_extent(&self) -> usize {
-        if self.numel() == 0 {
-            return 0;
+    /// One past the largest storage index this layout touches (0 when empty); `None` if that
+    /// overflows (a layout no buffer can hold).
+    pub fn checked_storage_extent(&self) -> Option<usize> {
+        if self.shape.contains(&0) {
+            return Some(0);
         }
-        self.offset + self.shape.iter().zip(&self.strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
+        let mut end = self.offset;
+        for (&d, &s) in self.shape.iter().zip(&self.strides) {
+            end = end.checked_add((d - 1).checked_mul(s)?)?;
+        }
+        end.checked_add(1)
+    }
+
+    /// One past the largest storage index this layout touches (0 when empty; saturating).
+    pub fn storage_extent(&self) -> usize {
+        self.checked_storage_extent().unwrap_or(usize::MAX)
     }
 }
 

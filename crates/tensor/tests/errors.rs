@@ -67,6 +67,19 @@ fn reshape_errors() {
     assert_eq!(msg(x.try_pad(&[(1, 1)], 0.0)), "pad: needs one (before, after) pair per dimension of [2, 3], got 1");
     assert_eq!(msg(x.try_repeat(&[2])), "repeat: needs at least 2 repeat counts for shape [2, 3], got [2]");
     assert_eq!(msg(x.try_split(0, 0)), "split: piece size must be positive, got 0");
+    let huge = 1isize << 40;
+    assert_eq!(
+        msg(x.try_reshape(&[huge, huge, -1])),
+        "reshape: shape [1099511627776, 1099511627776, -1] has more elements than fit in memory"
+    );
+    assert_eq!(
+        msg(x.try_pad(&[(usize::MAX, 0), (0, 0)], 0.0)),
+        format!("pad: padding [({}, 0), (0, 0)] of shape [2, 3] overflows", usize::MAX)
+    );
+    assert_eq!(
+        msg(x.try_repeat(&[usize::MAX, 1])),
+        format!("repeat: repeating shape [2, 3] by [{}, 1] overflows", usize::MAX)
+    );
     assert_eq!(msg(x.try_chunk(0, 0)), "chunk: number of chunks must be positive, got 0");
 }
 
@@ -132,6 +145,16 @@ fn empty_and_value_errors() {
     assert_eq!(msg(Tensor::try_normal(&[1], 0.0, -1.0, DType::F32, &mut rng)), "normal: bad parameters mean=0 std=-1");
     assert_eq!(msg(Tensor::try_randint(&[1], 2, 2, &mut rng)), "randint: empty range [2, 2)");
     assert_eq!(msg(f32s(&[1]).try_t()), "t: needs at least 2 dimensions, got shape [1]");
+    // A layout whose extent overflows is rejected, not wrapped around into bounds.
+    assert_eq!(
+        msg(f32s(&[1]).try_as_strided(&[3, 1], &[1 << 62, 1 << 62], 0)),
+        "as_strided: shape [3, 1] strides [4611686018427387904, 4611686018427387904] offset 0 do not fit a storage of 1 elements"
+    );
+    assert_eq!(
+        msg(f32s(&[4]).try_as_strided(&[2], &[3], 1)),
+        "as_strided: shape [2] strides [3] offset 1 do not fit a storage of 4 elements"
+    );
+    assert_eq!(f32s(&[4]).try_as_strided(&[2], &[2], 1).map(|t| t.shape().to_vec()), Ok(vec![2]));
 }
 
 #[test]

@@ -162,3 +162,27 @@ fn in_place_access_copies_on_write() {
     assert_eq!(a.to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
     assert_eq!(b.to_vec::<f32>(), vec![9.0, 2.0, 3.0]);
 }
+
+#[test]
+fn scatter_add_into_an_offset_view() {
+    // Rows 1..3 of a [4, 3] tensor: contiguous, but starting at storage offset 3.
+    let base = Tensor::arange(0.0, 12.0, 1.0, DType::F64).reshape(&[4, 3]);
+    let view = base.narrow(0, 1, 2);
+    let index = Tensor::from_vec(vec![2i64, 0], &[2, 1]);
+    let src = Tensor::from_vec(vec![10.0f64, 20.0], &[2, 1]);
+    let got = view.scatter_add(1, &index, &src);
+    assert_eq!(got.to_vec::<f64>(), vec![3.0, 4.0, 15.0, 26.0, 7.0, 8.0]);
+    assert_eq!(base.to_vec::<f64>()[3..6], [3.0, 4.0, 5.0], "the input is not modified");
+}
+
+#[test]
+fn integer_comparisons_and_argmax_are_exact_beyond_f64_precision() {
+    let big = 1i64 << 53;
+    let x = Tensor::from_vec(vec![big, big + 1, 3], &[3]);
+    assert_eq!(x.argmax(0, false).to_scalar::<i64>(), 1);
+    assert_eq!(x.argmin(0, false).to_scalar::<i64>(), 2);
+    assert_eq!(x.gt_scalar(big as f64).to_vec::<bool>(), vec![false, true, false]);
+    let y = Tensor::from_vec(vec![1i64, 2], &[2]);
+    assert_eq!(y.ge_scalar(1.5).to_vec::<bool>(), vec![false, true], "a fractional scalar compares exactly");
+    assert_eq!(y.lt_scalar(1.5).to_vec::<bool>(), vec![true, false]);
+}

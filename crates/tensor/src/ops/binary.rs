@@ -1,5 +1,6 @@
 //! Elementwise binary ops with NumPy broadcasting, comparisons, and the `std::ops` operators.
 
+use std::cmp::Ordering;
 use std::ops;
 
 use crate::dtype::{Element, Float, Numeric};
@@ -162,34 +163,41 @@ impl Tensor {
         div_scalar => try_div_scalar(scalar: f64) -> Tensor
     );
 
-    /// Compares every element with a scalar: `x <op> scalar` as a bool mask.
-    fn compare_scalar(&self, op: &'static str, scalar: f64, f: fn(f64, f64) -> bool) -> Result<Tensor> {
+    /// Compares every element with a scalar: `x <op> scalar` as a bool mask. Floats compare in
+    /// the tensor's own type (an f32 tensor against 0.1 compares with 0.1f32, as torch does);
+    /// integers compare exactly when the scalar is a representable integer, else in f64.
+    fn compare_scalar(&self, op: &'static str, scalar: f64, f: fn(Option<Ordering>) -> bool) -> Result<Tensor> {
         numeric_dispatch!(op, self.dtype(), T => {
             let s = T::from_f64(scalar);
-            // Compare in the tensor's own type, so an f32 tensor against 0.1 compares with 0.1f32.
-            Ok(Tensor::from_data(elementwise::map::<T, bool>(self, |x| f(x.to_f64(), s.to_f64())), self.shape()))
+            let in_type = T::DTYPE.is_float() || s.to_f64() == scalar;
+            let out = if in_type {
+                elementwise::map::<T, bool>(self, |x| f(x.partial_cmp(&s)))
+            } else {
+                elementwise::map::<T, bool>(self, |x| f(x.to_f64().partial_cmp(&scalar)))
+            };
+            Ok(Tensor::from_data(out, self.shape()))
         })
     }
 
     /// `x == scalar` as a bool mask.
     pub fn try_eq_scalar(&self, scalar: f64) -> Result<Tensor> {
-        self.compare_scalar("eq_scalar", scalar, |a, b| a == b)
+        self.compare_scalar("eq_scalar", scalar, |o| o == Some(Ordering::Equal))
     }
     /// `x > scalar` as a bool mask.
     pub fn try_gt_scalar(&self, scalar: f64) -> Result<Tensor> {
-        self.compare_scalar("gt_scalar", scalar, |a, b| a > b)
+        self.compare_scalar("gt_scalar", scalar, |o| o == Some(Ordering::Greater))
     }
     /// `x < scalar` as a bool mask.
     pub fn try_lt_scalar(&self, scalar: f64) -> Result<Tensor> {
-        self.compare_scalar("lt_scalar", scalar, |a, b| a < b)
+        self.compare_scalar("lt_scalar", scalar, |o| o == Some(Ordering::Less))
     }
     /// `x >= scalar` as a bool mask.
     pub fn try_ge_scalar(&self, scalar: f64) -> Result<Tensor> {
-        self.compare_scalar("ge_scalar", scalar, |a, b| a >= b)
+        self.compare_scalar("ge_scalar", scalar, |o| matches!(o, Some(Ordering::Greater | Ordering::Equal)))
     }
     /// `x <= scalar` as a bool mask.
     pub fn try_le_scalar(&self, scalar: f64) -> Result<Tensor> {
-        self.compare_scalar("le_scalar", scalar, |a, b| a <= b)
+        self.compare_scalar("le_scalar", scalar, |o| matches!(o, Some(Ordering::Less | Ordering::Equal)))
     }
     panicking!(
         /// `x == scalar` as a bool mask.

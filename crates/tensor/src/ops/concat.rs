@@ -108,7 +108,16 @@ impl Tensor {
                 format!("needs one (before, after) pair per dimension of {:?}, got {}", self.shape(), pads.len()),
             ));
         }
-        let out_shape: Shape = self.shape().iter().zip(pads).map(|(&d, &(b, e))| d + b + e).collect();
+        let out_shape: Shape = self
+            .shape()
+            .iter()
+            .zip(pads)
+            .map(|(&d, &(b, e))| d.checked_add(b)?.checked_add(e))
+            .collect::<Option<Shape>>()
+            .filter(|s| s.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_some())
+            .ok_or_else(|| {
+                TensorError::invalid("pad", format!("padding {pads:?} of shape {:?} overflows", self.shape()))
+            })?;
         let strides = contiguous_strides(&out_shape);
         let offset: usize = pads.iter().zip(&strides).map(|(&(b, _), &s)| b * s).sum();
         Ok(any_dispatch!(self.dtype(), T => {
@@ -142,7 +151,9 @@ impl Tensor {
             let (d, s) = if i < lead { (1, 0) } else { (self.shape()[i - lead], self.strides()[i - lead]) };
             shape.extend([r, d]);
             strides.extend([0, s]);
-            out_shape.push(r * d);
+            out_shape.push(r.checked_mul(d).ok_or_else(|| {
+                TensorError::invalid("repeat", format!("repeating shape {:?} by {reps:?} overflows", self.shape()))
+            })?);
         }
         let view = self.view_with(crate::Layout { shape, strides, offset: self.layout.offset });
         Ok(any_dispatch!(self.dtype(), T => {

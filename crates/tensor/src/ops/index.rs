@@ -77,7 +77,7 @@ impl Tensor {
         let a = normalize_axis("gather", axis, self.shape())?;
         self.check_gather_shapes("gather", a, index)?;
         let idx = checked_indices("gather", index, a, self.shape()[a])?;
-        let pos = gather_offsets(self, index.shape(), a, &idx);
+        let pos = gather_offsets(self.strides(), self.layout.offset, index.shape(), a, &idx);
         Ok(any_dispatch!(self.dtype(), T => {
             let src = self.storage_slice::<T>();
             Tensor::from_data(pos.iter().map(|&p| src[p]).collect::<Vec<T>>(), index.shape())
@@ -99,8 +99,9 @@ impl Tensor {
             return Err(TensorError::ShapeMismatch { op: "scatter_add", lhs: index.shape_vec(), rhs: src.shape_vec() });
         }
         let idx = checked_indices("scatter_add", index, a, self.shape()[a])?;
+        // Positions in the row-major copy `out` (offset 0), not in `self`'s own storage.
         let base = self.contiguous();
-        let pos = gather_offsets(&base, index.shape(), a, &idx);
+        let pos = gather_offsets(&contiguous_strides(self.shape()), 0, index.shape(), a, &idx);
         numeric_dispatch!("scatter_add", self.dtype(), T => {
             let mut out = base.to_vec::<T>();
             for (&p, v) in pos.iter().zip(src.to_vec::<T>()) {
@@ -182,14 +183,14 @@ impl Tensor {
     );
 }
 
-/// Storage offsets in `x` read by a gather with `index` (already checked) along `axis`.
-fn gather_offsets(x: &Tensor, index_shape: &[usize], axis: usize, idx: &[usize]) -> Vec<usize> {
-    let strides = x.strides();
+/// Storage offsets, in a layout with `strides` and `offset`, that a gather with `index` (already
+/// checked) along `axis` reads.
+fn gather_offsets(strides: &[usize], offset: usize, index_shape: &[usize], axis: usize, idx: &[usize]) -> Vec<usize> {
     let rank = index_shape.len();
     let mut pos = Vec::with_capacity(idx.len());
     let mut coord: Shape = smallvec::smallvec![0; rank];
     for &i in idx {
-        let mut off = x.layout.offset;
+        let mut off = offset;
         for d in 0..rank {
             off += if d == axis { i } else { coord[d] } * strides[d];
         }

@@ -40,12 +40,15 @@ impl MatRef {
         }
     }
 
-    /// One past the last element touched (0 when empty).
+    /// One past the last element touched (0 when empty; saturating, so an absurd layout can
+    /// never pass a bounds check by wrapping around).
     fn extent(&self) -> usize {
         if self.rows == 0 || self.cols == 0 {
             return 0;
         }
-        self.offset + (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+        let rows = (self.rows - 1).saturating_mul(self.row_stride);
+        let cols = (self.cols - 1).saturating_mul(self.col_stride);
+        self.offset.saturating_add(rows).saturating_add(cols).saturating_add(1)
     }
 }
 
@@ -59,6 +62,8 @@ pub(crate) trait Gemm: Float {
 fn check_fit(a: &MatRef, alen: usize, b: &MatRef, blen: usize, c: &MatRef, clen: usize) {
     assert!(a.cols == b.rows && a.rows == c.rows && b.cols == c.cols, "gemm: inconsistent shapes");
     assert!(a.extent() <= alen && b.extent() <= blen && c.extent() <= clen, "gemm: matrix outside its buffer");
+    let max = isize::MAX as usize;
+    assert!([a, b, c].iter().all(|m| m.row_stride <= max && m.col_stride <= max), "gemm: stride does not fit isize");
 }
 
 macro_rules! gemm_impl {

@@ -20,7 +20,9 @@ fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Shape> 
         } else if d < 0 {
             return Err(TensorError::invalid(op, format!("invalid dimension {d} in shape {to:?}")));
         } else {
-            known *= d as usize;
+            known = known.checked_mul(d as usize).ok_or_else(|| {
+                TensorError::invalid(op, format!("shape {to:?} has more elements than fit in memory"))
+            })?;
         }
     }
     let mut shape: Shape = to.iter().map(|&d| d.max(0) as usize).collect();
@@ -33,6 +35,7 @@ fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Shape> 
         }
         shape[i] = numel / known;
     }
+    // `known` did not overflow, and the inferred dimension keeps the product at `numel`.
     let to_numel: usize = shape.iter().product();
     if to_numel != numel {
         return Err(TensorError::ReshapeNumel {
@@ -282,7 +285,10 @@ impl Tensor {
             layout.offset += s * self.strides()[a];
         }
         layout.shape[a] = len;
-        layout.strides[a] *= step;
+        if len > 1 {
+            // len > 1 implies step < size, so this stays within the storage's extent.
+            layout.strides[a] *= step;
+        }
         Ok(self.view_with(layout))
     }
 
@@ -316,8 +322,11 @@ impl Tensor {
 
     /// A view with explicit shape, strides and offset over the same storage; bounds are checked.
     pub fn try_as_strided(&self, shape: &[usize], strides: &[usize], offset: usize) -> Result<Tensor> {
-        let layout = Layout { shape: Shape::from_slice(shape), strides: Strides::from_slice(strides), offset };
-        if shape.len() != strides.len() || layout.storage_extent() > self.storage.len() {
+        let fits = shape.len() == strides.len() && strides.iter().all(|&s| s <= isize::MAX as usize) && {
+            let layout = Layout { shape: Shape::from_slice(shape), strides: Strides::from_slice(strides), offset };
+            layout.checked_storage_extent().is_some_and(|end| end <= self.storage.len())
+        };
+        if !fits {
             return Err(TensorError::invalid(
                 "as_strided",
                 format!(
@@ -326,6 +335,7 @@ impl Tensor {
                 ),
             ));
         }
+        let layout = Layout { shape: Shape::from_slice(shape), strides: Strides::from_slice(strides), offset };
         Ok(self.view_with(layout))
     }
 }

@@ -315,7 +315,7 @@ impl Tensor {
 
     /// Index (i64) of the first maximum along `axis`; NaN counts as the maximum, as in torch.
     pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        self.arg_reduce("argmax", axis, keepdim, |cand, best| cand > best)
+        self.arg_reduce("argmax", axis, keepdim, true)
     }
 
     panicking!(
@@ -325,7 +325,7 @@ impl Tensor {
 
     /// Index (i64) of the first minimum along `axis`; NaN counts as the minimum.
     pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        self.arg_reduce("argmin", axis, keepdim, |cand, best| cand < best)
+        self.arg_reduce("argmin", axis, keepdim, false)
     }
 
     panicking!(
@@ -333,7 +333,7 @@ impl Tensor {
         argmin => try_argmin(axis: isize, keepdim: bool) -> Tensor
     );
 
-    fn arg_reduce(&self, op: &'static str, axis: isize, keepdim: bool, better: fn(f64, f64) -> bool) -> Result<Tensor> {
+    fn arg_reduce(&self, op: &'static str, axis: isize, keepdim: bool, find_max: bool) -> Result<Tensor> {
         let a = normalize_axis(op, axis, self.shape())?;
         let p = plan(op, self, &[a as isize], keepdim)?;
         self.non_empty_reduction(op, &p)?;
@@ -352,7 +352,8 @@ impl Tensor {
                         break;
                     }
                     let v = src[base + i * stride];
-                    if v.num_is_nan() || better(v.to_f64(), best.to_f64()) {
+                    // Compared in the element type: exact for i64 beyond 2^53.
+                    if v.num_is_nan() || if find_max { v > best } else { v < best } {
                         best = v;
                         best_i = i;
                     }
