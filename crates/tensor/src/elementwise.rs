@@ -192,12 +192,24 @@ pub(crate) fn zip3<A: Element, B: Element, C: Element, U: Element>(
 /// Writes `src` (any layout) into `dst` at the positions given by `dst_strides`/`dst_offset`,
 /// which describe a view of `dst` with `src`'s shape.
 pub(crate) fn copy_into<T: Element>(src: &Tensor, dst: &mut [T], dst_strides: &[usize], dst_offset: usize) {
+    copy_into_from(src, src.layout.offset, dst, dst_strides, dst_offset)
+}
+
+/// [`copy_into`] reading `src`'s shape and strides from storage offset `src_offset` instead of
+/// its own (the same view shifted, as `index_select` needs for each picked slab).
+pub(crate) fn copy_into_from<T: Element>(
+    src: &Tensor,
+    src_offset: usize,
+    dst: &mut [T],
+    dst_strides: &[usize],
+    dst_offset: usize,
+) {
     let s = src.storage_slice::<T>();
     if src.numel() == 0 {
         return;
     }
     let (shape, st) = collapse(src.shape(), [src.strides(), dst_strides]);
-    for_each_run(&shape, &st, [src.layout.offset, dst_offset], 0, src.numel(), |_, [so, d], run, [ss, ds]| {
+    for_each_run(&shape, &st, [src_offset, dst_offset], 0, src.numel(), |_, [so, d], run, [ss, ds]| {
         if ss == 1 && ds == 1 {
             dst[d..d + run].copy_from_slice(&s[so..so + run]);
         } else {

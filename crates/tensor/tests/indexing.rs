@@ -186,3 +186,18 @@ fn integer_comparisons_and_argmax_are_exact_beyond_f64_precision() {
     assert_eq!(y.ge_scalar(1.5).to_vec::<bool>(), vec![false, true], "a fractional scalar compares exactly");
     assert_eq!(y.lt_scalar(1.5).to_vec::<bool>(), vec![true, false]);
 }
+
+#[test]
+fn index_select_edge_cases() {
+    // Empty index on an empty axis, offset views on both paths, zero-width rows.
+    let empty = Tensor::zeros(&[0, 3], DType::F32);
+    assert_eq!(empty.index_select(0, &Tensor::from_vec(Vec::<i64>::new(), &[0])).shape(), &[0, 3]);
+    let base = Tensor::arange(0.0, 12.0, 1.0, DType::F64).reshape(&[4, 3]);
+    let rows = base.narrow(0, 1, 3); // contiguous, offset 3
+    let ids = Tensor::from_vec(vec![2i64, 0], &[2]);
+    assert_eq!(rows.index_select(0, &ids).to_vec::<f64>(), vec![9.0, 10.0, 11.0, 3.0, 4.0, 5.0]);
+    let cols = base.narrow(1, 1, 2); // strided, offset 1
+    assert_eq!(cols.index_select(1, &Tensor::from_vec(vec![1i64], &[1])).to_vec::<f64>(), vec![2.0, 5.0, 8.0, 11.0]);
+    let thin = Tensor::zeros(&[3, 0], DType::F32);
+    assert_eq!(thin.index_select(0, &ids).shape(), &[2, 0]);
+}

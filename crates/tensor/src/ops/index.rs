@@ -40,13 +40,26 @@ impl Tensor {
         let idx = checked_indices("index_select", index, a, self.shape()[a])?;
         let mut out_shape = self.shape_vec();
         out_shape[a] = idx.len();
-        // Each selected slab is a narrow of the input; copy it into its place.
+        let n: usize = out_shape.iter().product();
         Ok(any_dispatch!(self.dtype(), T => {
-            let mut out = vec![T::default(); out_shape.iter().product()];
-            let out_strides = contiguous_strides(&out_shape);
-            for (j, &i) in idx.iter().enumerate() {
-                let slab = self.narrow(a as isize, i, 1);
-                elementwise::copy_into::<T>(&slab, &mut out, &out_strides, j * out_strides[a]);
+            // Every slab is written, so the buffer's old contents never show.
+            let mut out = crate::pool::for_overwrite::<T>(n);
+            let src = self.storage_slice::<T>();
+            if a == 0 && self.is_contiguous() {
+                // Rows of a row-major tensor (an embedding table): one memcpy per id.
+                let row: usize = self.shape()[1..].iter().product();
+                for (dst, &i) in out.chunks_mut(row.max(1)).zip(&idx) {
+                    let start = self.layout.offset + i * row;
+                    dst.copy_from_slice(&src[start..start + row]);
+                }
+            } else if !idx.is_empty() {
+                // One view of the first slab, shifted to each picked index.
+                let out_strides = contiguous_strides(&out_shape);
+                let slab = self.narrow(a as isize, 0, 1);
+                for (j, &i) in idx.iter().enumerate() {
+                    let from = slab.layout.offset + i * self.strides()[a];
+                    elementwise::copy_into_from::<T>(&slab, from, &mut out, &out_strides, j * out_strides[a]);
+                }
             }
             Tensor::from_data(out, &out_shape)
         }))
