@@ -34,23 +34,68 @@ fn log_softmax_row<T: Float>(x: &[T], out: &mut [T]) {
     }
 }
 
-impl Tensor {
-    /// Applies `row` to every line along `axis`. Lines along the last axis are contiguous rows;
-    /// another axis is moved last, processed, and moved back.
-    fn rowwise<T: Float>(&self, axis: usize, row: fn(&[T], &mut [T])) -> Tensor {
-        let last = self.rank() - 1;
-        if axis != last {
-            let moved = self.transpose(axis as isize, -1);
-            return moved.rowwise::<T>(last, row).transpose(axis as isize, -1).contiguous();
+/// (Log-)softmax of a row-major `[n, inner]` block along `n` (stride `inner`), with running maxima and
+/// sums kept per `inner` position so every pass is a contiguous, vectorisable loop.
+fn strided_block<T: Float>(x: &[T], out: &mut [T], inner: usize, log: bool) {
+    let mut m = vec![T::neg_infinity(); inner];
+    for line in x.chunks(inner) {
+        for (mj, &v) in m.iter_mut().zip(line) {
+            if v > *mj || v.is_nan() {
+                *mj = v;
+            }
         }
+    }
+    for mj in m.iter_mut() {
+        if mj.is_infinite() {
+            *mj = T::ZERO;
+        }
+    }
+    let mut s = vec![T::ZERO; inner];
+    for (line, o) in x.chunks(inner).zip(out.chunks_mut(inner)) {
+        for (((oj, &v), &mj), sj) in o.iter_mut().zip(line).zip(&m).zip(s.iter_mut()) {
+            let e = (v - mj).exp();
+            *oj = e;
+            *sj += e;
+        }
+    }
+    if log {
+        let shift: Vec<T> = m.iter().zip(&s).map(|(&mj, &sj)| mj + sj.ln()).collect();
+        for (line, o) in x.chunks(inner).zip(out.chunks_mut(inner)) {
+            for ((oj, &v), &sh) in o.iter_mut().zip(line).zip(&shift) {
+                *oj = v - sh;
+            }
+        }
+    } else {
+        let inv: Vec<T> = s.iter().map(|&sj| T::ONE / sj).collect();
+        for o in out.chunks_mut(inner) {
+            for (oj, &r) in o.iter_mut().zip(&inv) {
+                *oj = *oj * r;
+            }
+        }
+    }
+}
+
+impl Tensor {
+    /// (Log-)softmax of every line along `axis`. Lines along the last axis are contiguous rows;
+    /// for another axis, [`strided_block`] handles each `[n, inner]` block in place, vectorised
+    /// across `inner`, instead of transposing the whole tensor twice.
+    fn rowwise<T: Float>(&self, axis: usize, log: bool) -> Tensor {
         let x = self.contiguous();
-        let n = self.shape()[last];
         let src = &x.storage_slice::<T>()[x.layout.offset..x.layout.offset + x.numel()];
-        let mut out = vec![T::ZERO; src.len()];
-        parallel::fill_rows(&mut out, n, |first, rows| {
-            for (i, o) in rows.chunks_mut(n).enumerate() {
-                let s = (first + i) * n;
-                row(&src[s..s + n], o);
+        let n = self.shape()[axis];
+        let inner: usize = self.shape()[axis + 1..].iter().product();
+        let block = n * inner;
+        // Every element of every block is written.
+        let mut out = crate::pool::for_overwrite::<T>(src.len());
+        parallel::fill_rows(&mut out, block, |first, blocks| {
+            for (b, o) in blocks.chunks_mut(block).enumerate() {
+                let s = (first + b) * block;
+                let xs = &src[s..s + block];
+                match (inner, log) {
+                    (1, false) => softmax_row(xs, o),
+                    (1, true) => log_softmax_row(xs, o),
+                    _ => strided_block(xs, o, inner, log),
+                }
             }
         });
         Tensor::from_data(out, self.shape())
@@ -59,7 +104,7 @@ impl Tensor {
     /// `exp(x) / sum(exp(x))` along `axis`, computed max-shifted so it cannot overflow.
     pub fn try_softmax(&self, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("softmax", axis, self.shape())?;
-        float_dispatch!("softmax", self.dtype(), T => Ok(self.rowwise::<T>(a, softmax_row::<T>)))
+        float_dispatch!("softmax", self.dtype(), T => Ok(self.rowwise::<T>(a, false)))
     }
 
     panicking!(
@@ -70,7 +115,7 @@ impl Tensor {
     /// `x - logsumexp(x)` along `axis`, numerically stable.
     pub fn try_log_softmax(&self, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("log_softmax", axis, self.shape())?;
-        float_dispatch!("log_softmax", self.dtype(), T => Ok(self.rowwise::<T>(a, log_softmax_row::<T>)))
+        float_dispatch!("log_softmax", self.dtype(), T => Ok(self.rowwise::<T>(a, true)))
     }
 
     panicking!(
