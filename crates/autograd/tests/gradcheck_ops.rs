@@ -116,6 +116,7 @@ fn cases() -> Vec<Case> {
         case("flatten_squeeze", &[&[3, 1, 4]], |v| {
             v[0].try_squeeze(1)?.try_unsqueeze(0)?.try_flatten(0, -1)?.try_square()
         }),
+        case("squeeze_all", &[&[1, 3, 1, 4]], |v| v[0].squeeze_all().try_square()),
         case("cat", &[&[2, 3], &[4, 3]], |v| Var::try_cat(&[v[0].clone(), v[1].clone()], 0)?.try_square()),
         case("stack", &[&[2, 3], &[2, 3]], |v| Var::try_stack(&[v[0].clone(), v[1].try_exp()?], 1)),
         case("split_chunk", &[&[5, 3]], |v| {
