@@ -278,6 +278,33 @@ fn for_groups<T: Send>(out: &mut [T], groups: usize, macs: usize, f: impl Fn(usi
     }
 }
 
+/// A call's scratch buffers, taken from the buffer cache and handed back on drop: the column
+/// matrix (unless a pointwise convolution reads its input directly) and the packed output
+/// buffer (only when a chunk holds several samples).
+struct Scratch<T: Element> {
+    nbmax: usize,
+    direct: bool,
+    col: Vec<T>,
+    buf: Vec<T>,
+}
+
+impl<T: Element> Scratch<T> {
+    fn new(g: &Geom) -> Self {
+        let (nbmax, l) = (g.chunk(), g.l());
+        let direct = g.pointwise() && nbmax == 1;
+        let col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
+        let buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
+        Scratch { nbmax, direct, col, buf }
+    }
+}
+
+impl<T: Element> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        crate::pool::recycle_vec(std::mem::take(&mut self.col));
+        crate::pool::recycle_vec(std::mem::take(&mut self.buf));
+    }
+}
+
 /// Forward convolution: `x [N, C, H, W]`, `w [Co, C/groups, kh, kw]`, optional `bias [Co]`;
 /// returns `y [N, Co, Ho, Wo]` (row-major).
 pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
@@ -309,10 +336,9 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
         });
         return y;
     }
-    let nbmax = g.chunk();
-    let direct = g.pointwise() && nbmax == 1;
-    let mut col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
-    let mut buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
+    let mut scratch = Scratch::<T>::new(g);
+    let (nbmax, direct) = (scratch.nbmax, scratch.direct);
+    let (col, buf) = (&mut scratch.col, &mut scratch.buf);
     for n0 in (0..g.n).step_by(nbmax) {
         let nb = nbmax.min(g.n - n0);
         let cols = nb * l;
@@ -332,8 +358,6 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
             unpack_add(&buf[..g.co * cols], g, nb, &mut y[n0 * g.co * l..(n0 + nb) * g.co * l]);
         }
     }
-    crate::pool::recycle_vec(col);
-    crate::pool::recycle_vec(buf);
     y
 }
 
@@ -342,17 +366,16 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
 pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T> {
     let (l, hw) = (g.l(), g.hw());
     let mut dx = vec![T::ZERO; g.n * g.c * hw];
-    let nbmax = g.chunk();
-    let direct = g.pointwise() && nbmax == 1;
-    let mut dcol = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
-    let mut buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
+    let mut scratch = Scratch::<T>::new(g);
+    let (nbmax, direct) = (scratch.nbmax, scratch.direct);
+    let (dcol, buf) = (&mut scratch.col, &mut scratch.buf);
     for n0 in (0..g.n).step_by(nbmax) {
         let nb = nbmax.min(g.n - n0);
         let cols = nb * l;
         if nb > 1 {
             pack(dy, g, n0, nb, &mut buf[..g.co * cols]);
         }
-        let dsrc: &[T] = if nb > 1 { &buf } else { dy };
+        let dsrc: &[T] = if nb > 1 { buf } else { dy };
         let dxs = &mut dx[n0 * g.c * hw..(n0 + nb) * g.c * hw];
         // Pointwise: the column gradient is the input gradient itself.
         let dst = if direct { &mut *dxs } else { &mut dcol[..g.c * g.kh * g.kw * cols] };
@@ -364,8 +387,6 @@ pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T
             col2im(&dcol[..g.c * g.kh * g.kw * cols], g, nb, dxs);
         }
     }
-    crate::pool::recycle_vec(dcol);
-    crate::pool::recycle_vec(buf);
     dx
 }
 
@@ -374,10 +395,9 @@ pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T
 pub(crate) fn conv_backward_weight<T: Gemm>(dy: &[T], x: &[T], g: &Geom) -> Vec<T> {
     let l = g.l();
     let mut dw = vec![T::ZERO; g.co * g.k()];
-    let nbmax = g.chunk();
-    let direct = g.pointwise() && nbmax == 1;
-    let mut col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
-    let mut buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
+    let mut scratch = Scratch::<T>::new(g);
+    let (nbmax, direct) = (scratch.nbmax, scratch.direct);
+    let (col, buf) = (&mut scratch.col, &mut scratch.buf);
     for n0 in (0..g.n).step_by(nbmax) {
         let nb = nbmax.min(g.n - n0);
         let cols = nb * l;
@@ -389,13 +409,11 @@ pub(crate) fn conv_backward_weight<T: Gemm>(dy: &[T], x: &[T], g: &Geom) -> Vec<
             pack(dy, g, n0, nb, &mut buf[..g.co * cols]);
         }
         let src: &[T] = if direct { x } else { col };
-        let dsrc: &[T] = if nb > 1 { &buf } else { dy };
+        let dsrc: &[T] = if nb > 1 { buf } else { dy };
         for_groups(&mut dw, g.groups, g.cog() * g.k() * cols, |grp, c| {
             let (am, bm) = (out_mat(g, grp, n0, nb), col_mat(g, grp, n0, nb, direct).t());
             T::gemm(T::ONE, dsrc, am, src, bm, T::ONE, c, MatRef::contiguous(g.cog(), g.k(), 0));
         });
     }
-    crate::pool::recycle_vec(col);
-    crate::pool::recycle_vec(buf);
     dw
 }
