@@ -113,10 +113,9 @@ impl Tensor {
         }
         let idx = checked_indices("scatter_add", index, a, self.shape()[a])?;
         // Positions in the row-major copy `out` (offset 0), not in `self`'s own storage.
-        let base = self.contiguous();
         let pos = gather_offsets(&contiguous_strides(self.shape()), 0, index.shape(), a, &idx);
         numeric_dispatch!("scatter_add", self.dtype(), T => {
-            let mut out = base.to_vec::<T>();
+            let mut out = self.to_vec::<T>();
             for (&p, v) in pos.iter().zip(src.to_vec::<T>()) {
                 out[p] = Numeric::num_add(out[p], v);
             }

@@ -234,10 +234,10 @@ impl Tensor {
 
     /// Sum over `axes` (empty: all axes). Bool and u8 inputs sum to i64, as in torch.
     pub fn try_sum(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        let p = plan("sum", self, axes, keepdim)?;
         if matches!(self.dtype(), DType::Bool | DType::U8) {
             return self.to_dtype(DType::I64).try_sum(axes, keepdim);
         }
+        let p = plan("sum", self, axes, keepdim)?;
         numeric_dispatch!("sum", self.dtype(), T => Ok(self.reduce_with::<T, _>(&p, &Sum)))
     }
 
