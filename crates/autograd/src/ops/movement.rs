@@ -2,7 +2,7 @@
 //! slice) and their backward rules.
 
 use smallvec::smallvec;
-use tensor::{normalize_axis, Shape, TensorError};
+use tensor::{normalize_axis, Shape, Tensor, TensorError};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
@@ -13,7 +13,12 @@ use crate::var::Var;
 impl Var {
     /// Reshape (one dimension may be `-1`); a view of the value when possible.
     pub fn try_reshape(&self, shape: &[isize]) -> Result<Var> {
-        let value = self.value().try_reshape(shape)?;
+        self.reshaped(self.value().try_reshape(shape)?)
+    }
+
+    /// Records `value` (this Var's value with another shape, already computed by a tensor
+    /// movement op) as a reshape of `self`.
+    fn reshaped(&self, value: Tensor) -> Result<Var> {
         let op = || Op::Reshape { shape: Shape::from_slice(value.shape()) };
         Var::apply(&[self], op, || Ok(value.clone()))
     }
@@ -24,9 +29,7 @@ impl Var {
 
     /// Reshape that never copies the value; fails as `Tensor::view` does.
     pub fn try_view(&self, shape: &[isize]) -> Result<Var> {
-        let value = self.value().try_view(shape)?;
-        let op = || Op::Reshape { shape: Shape::from_slice(value.shape()) };
-        Var::apply(&[self], op, || Ok(value.clone()))
+        self.reshaped(self.value().try_view(shape)?)
     }
     panicking!(
         /// Reshape without copying.
@@ -35,8 +38,7 @@ impl Var {
 
     /// Merges dimensions `start..=end`.
     pub fn try_flatten(&self, start: isize, end: isize) -> Result<Var> {
-        let shape = self.value().try_flatten(start, end)?.shape().iter().map(|&d| d as isize).collect::<Axes>();
-        self.try_reshape(&shape)
+        self.reshaped(self.value().try_flatten(start, end)?)
     }
     panicking!(
         /// Merges dimensions `start..=end`.
@@ -45,8 +47,7 @@ impl Var {
 
     /// Removes size-1 dimension `axis`.
     pub fn try_squeeze(&self, axis: isize) -> Result<Var> {
-        let shape = self.value().try_squeeze(axis)?.shape().iter().map(|&d| d as isize).collect::<Axes>();
-        self.try_reshape(&shape)
+        self.reshaped(self.value().try_squeeze(axis)?)
     }
     panicking!(
         /// Removes size-1 dimension `axis`.
@@ -55,14 +56,12 @@ impl Var {
 
     /// Removes every size-1 dimension.
     pub fn squeeze_all(&self) -> Var {
-        let shape: Axes = self.shape().iter().filter(|&&d| d != 1).map(|&d| d as isize).collect();
-        crate::error::ok(self.try_reshape(&shape))
+        crate::error::ok(self.reshaped(self.value().squeeze_all()))
     }
 
     /// Inserts a size-1 dimension at `axis`.
     pub fn try_unsqueeze(&self, axis: isize) -> Result<Var> {
-        let shape = self.value().try_unsqueeze(axis)?.shape().iter().map(|&d| d as isize).collect::<Axes>();
-        self.try_reshape(&shape)
+        self.reshaped(self.value().try_unsqueeze(axis)?)
     }
     panicking!(
         /// Inserts a size-1 dimension at `axis`.
