@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 use tensor::{Shape, Tensor};
 
 use crate::error::{AutogradError, Result};
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, LeafKey};
 use crate::op::Op;
 use crate::ops;
 use crate::tape::{NodeId, Tape};
@@ -118,17 +118,23 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
             let graph = tape.0.borrow();
             let node = &graph.nodes[i];
             if node.op.is_leaf() {
-                out.leaves.push((NodeId(i as u32), node.op.clone(), g));
+                if node.requires_grad {
+                    out.leaves.push((NodeId(i as u32), node.op.clone(), g));
+                }
                 drop(graph);
                 if !retain {
                     release(tape, i);
                 }
                 continue;
             }
+            // A recorded backward pass refers to the forward's nodes (gradient or not: a mask
+            // built from a placeholder must follow the placeholder in a replay); a plain one
+            // works on the values alone.
+            let generation = graph.generation;
             let as_var = |value: &Option<Tensor>, id: NodeId, requires_grad: bool| {
                 value.as_ref().map(|v| {
-                    if opts.create_graph && requires_grad {
-                        Var::tracked(v.clone(), tape.clone(), id)
+                    if opts.create_graph {
+                        Var::recorded(v.clone(), tape.clone(), id, generation, requires_grad)
                     } else {
                         Var::untracked(v.clone(), tape.clone())
                     }
@@ -190,50 +196,33 @@ fn release(tape: &Tape, i: usize) {
 fn rule(ctx: &Ctx) -> Result<Grads> {
     use ops::*;
     match &ctx.op {
-        Op::Input | Op::Param(_) | Op::Const => Ok(Grads::new()),
-        Op::Neg => unary::d_neg(ctx),
-        Op::Abs => unary::d_abs(ctx),
-        Op::Exp => unary::d_exp(ctx),
-        Op::Log => unary::d_log(ctx),
-        Op::Log1p => unary::d_log1p(ctx),
-        Op::Expm1 => unary::d_expm1(ctx),
-        Op::Sqrt => unary::d_sqrt(ctx),
-        Op::Rsqrt => unary::d_rsqrt(ctx),
-        Op::Sin => unary::d_sin(ctx),
-        Op::Cos => unary::d_cos(ctx),
-        Op::Tanh => unary::d_tanh(ctx),
-        Op::Sigmoid => unary::d_sigmoid(ctx),
-        Op::Relu => unary::d_relu(ctx),
+        // Leaves, and ops a gradient never passes (their outputs never require grad).
+        Op::Leaf | Op::Param(_) | Op::Input | Op::Const => Ok(Grads::new()),
+        Op::Compare(_)
+        | Op::CompareScalar { .. }
+        | Op::StopGradient
+        | Op::Argmax { .. }
+        | Op::Argmin { .. }
+        | Op::OneHot { .. }
+        | Op::MaxPool2dIndices { .. }
+        | Op::DropoutMask { .. } => Ok(Grads::new()),
+        Op::Unary(u) => u.rule(ctx),
+        Op::Binary(b) => b.rule(ctx),
         Op::LeakyRelu { negative_slope } => unary::d_leaky_relu(ctx, *negative_slope),
         Op::Elu { alpha } => unary::d_elu(ctx, *alpha),
-        Op::Gelu => unary::d_gelu(ctx),
-        Op::GeluTanh => unary::d_gelu_tanh(ctx),
-        Op::Silu => unary::d_silu(ctx),
-        Op::Softplus => unary::d_softplus(ctx),
-        Op::Sign | Op::Floor | Op::Ceil | Op::Round => unary::d_piecewise_constant(ctx),
-        Op::Recip => unary::d_recip(ctx),
-        Op::Square => unary::d_square(ctx),
         Op::Powf { exponent } => unary::d_powf(ctx, *exponent),
         Op::Clamp { min, max } => unary::d_clamp(ctx, *min, *max),
         Op::AddScalar { .. } => unary::d_add_scalar(ctx),
         Op::MulScalar { scalar } => unary::d_mul_scalar(ctx, *scalar),
         Op::ToDType { .. } => unary::d_to_dtype(ctx),
-        Op::TanhBackward => unary::d_tanh_backward(ctx),
-        Op::SigmoidBackward => unary::d_sigmoid_backward(ctx),
-        Op::GeluBackward => unary::d_gelu_backward(ctx),
-        Op::Add => binary::d_add(ctx),
-        Op::Sub => binary::d_sub(ctx),
-        Op::Mul => binary::d_mul(ctx),
-        Op::Div => binary::d_div(ctx),
-        Op::Pow => binary::d_pow(ctx),
-        Op::Maximum => binary::d_maximum(ctx),
-        Op::Minimum => binary::d_minimum(ctx),
         Op::Sum { axes, keepdim } => reduce::d_sum(ctx, axes, *keepdim),
         Op::Mean { axes, keepdim } => reduce::d_mean(ctx, axes, *keepdim),
         Op::Prod { axes, keepdim } => reduce::d_prod(ctx, axes, *keepdim),
         Op::Max { axes, keepdim } | Op::Min { axes, keepdim } => reduce::d_extremum(ctx, axes, *keepdim),
         Op::LogSumExp { axes, keepdim } => reduce::d_logsumexp(ctx, axes, *keepdim),
         Op::Cumsum { axis } => reduce::d_cumsum(ctx, *axis),
+        Op::ProdExclusive { axes } => reduce::d_prod_exclusive(ctx, axes),
+        Op::ProdExclusiveBackward { .. } => Err(AutogradError::NoRule { op: ctx.op.name().to_string() }),
         Op::Softmax { axis } => softmax::d_softmax(ctx, *axis),
         Op::LogSoftmax { axis } => softmax::d_log_softmax(ctx, *axis),
         Op::SoftmaxCrossEntropy => softmax::d_softmax_cross_entropy(ctx),
@@ -254,7 +243,7 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::ConvTranspose2d { params, .. } => conv::d_conv_transpose2d(ctx, *params),
         Op::Conv2dBackwardInput { params, .. } => conv::d_conv2d_backward_input(ctx, *params),
         Op::Conv2dBackwardWeight { params, .. } => conv::d_conv2d_backward_weight(ctx, *params),
-        Op::MaxPool2d { .. } => pool::d_max_pool2d(ctx),
+        Op::MaxPool2d { kernel, stride, padding } => pool::d_max_pool2d(ctx, *kernel, *stride, *padding),
         Op::MaxPool2dBackward { .. } => pool::d_max_pool2d_backward(ctx),
         Op::AvgPool2d { kernel, stride, padding, count_include_pad } => {
             pool::d_avg_pool2d(ctx, *kernel, *stride, *padding, *count_include_pad)
@@ -314,12 +303,13 @@ impl Var {
                 output_dtype: self.dtype(),
             });
         }
-        let id = self.node_id().ok_or(AutogradError::NotOnTape { what: "backward" })?;
+        let id = differentiable(self, "backward")?;
         let swept = sweep(self.tape(), vec![(id, self.constant(seed.clone()))], &[], opts)?;
-        for (leaf, op, g) in swept.leaves {
+        let (tape, generation) = (self.tape().id(), self.generation());
+        for (node, op, g) in swept.leaves {
             match op {
-                Op::Param(pid) => grads.accumulate_param(pid, g.tensor())?,
-                _ => grads.accumulate_leaf(leaf, g.tensor())?,
+                Op::Param(p) => grads.accumulate_param(p.id(), g.tensor())?,
+                _ => grads.accumulate_leaf(LeafKey { tape, generation, node }, g.tensor())?,
             }
         }
         Ok(())
@@ -360,7 +350,7 @@ pub fn grad_with(
         if !out.tape().same(&tape) || inputs.iter().any(|v| !v.tape().same(&tape)) {
             return Err(AutogradError::DifferentTapes { op: "grad".into() });
         }
-        let id = out.node_id().ok_or(AutogradError::NotOnTape { what: "grad output" })?;
+        let id = differentiable(out, "grad output")?;
         let seed = match seeds {
             Some(s) => {
                 let s = s.get(k).ok_or_else(|| AutogradError::Invalid {
@@ -386,9 +376,19 @@ pub fn grad_with(
         };
         seeded.push((id, out.constant(seed)));
     }
-    let wanted: Vec<NodeId> = inputs
-        .iter()
-        .map(|v| v.node_id().ok_or(AutogradError::NotOnTape { what: "grad input" }))
-        .collect::<Result<_>>()?;
+    let wanted: Vec<NodeId> = inputs.iter().map(|v| differentiable(v, "grad input")).collect::<Result<_>>()?;
     Ok(sweep(&tape, seeded, &wanted, opts)?.wanted)
+}
+
+/// The node of a `Var` that a backward pass can start from or differentiate with respect to:
+/// recorded in the tape's current recording, and requiring grad.
+fn differentiable(v: &Var, what: &'static str) -> Result<NodeId> {
+    let id = v.node_id().ok_or(AutogradError::NotOnTape { what })?;
+    if v.generation() != v.tape().generation() {
+        return Err(AutogradError::StaleVar { op: what.to_string() });
+    }
+    if !v.requires_grad() {
+        return Err(AutogradError::NoGrad { what });
+    }
+    Ok(id)
 }

@@ -1,6 +1,6 @@
 //! User-defined differentiable ops.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use tensor::Tensor;
 
@@ -9,13 +9,14 @@ use crate::op::Op;
 use crate::var::Var;
 
 /// A differentiable op defined outside the crate: a name, a forward on tensors and a backward
-/// on `Var`s. It records and prints like a built-in op; its backward, written with `Var` ops,
-/// is itself differentiable.
+/// on `Var`s. It records, prints and replays like a built-in op (its `forward` is its
+/// `Op::eval`); its backward, written with `Var` ops, is itself differentiable. Custom ops are
+/// `Send + Sync`, so a recorded [`Function`](crate::Function) can move to another thread.
 ///
 /// A straight-through estimator (round in the forward pass, identity gradient):
 ///
 /// ```
-/// use std::rc::Rc;
+/// use std::sync::Arc;
 /// use autograd::{CustomOp, Result, Tape, Var};
 /// use tensor::Tensor;
 ///
@@ -35,12 +36,12 @@ use crate::var::Var;
 ///
 /// let tape = Tape::new();
 /// let x = tape.var(Tensor::from_vec(vec![0.2f64, 1.7], &[2]));
-/// let y = Var::custom(Rc::new(StraightThroughRound), &[&x]);
+/// let y = Var::custom(Arc::new(StraightThroughRound), &[&x]);
 /// assert_eq!(y.value().to_vec::<f64>(), vec![0.0, 2.0]);
 /// let g = (&y * 3.0).sum_all().backward().unwrap();
 /// assert_eq!(g.get(&x).unwrap().to_vec::<f64>(), vec![3.0, 3.0]);
 /// ```
-pub trait CustomOp {
+pub trait CustomOp: Send + Sync {
     /// The name printed in the graph.
     fn name(&self) -> &str;
 
@@ -57,16 +58,14 @@ pub trait CustomOp {
 
 impl Var {
     /// Applies a user-defined op to `inputs` (at least one), recording it like a built-in.
-    pub fn try_custom(op: Rc<dyn CustomOp>, inputs: &[&Var]) -> Result<Var> {
+    pub fn try_custom(op: Arc<dyn CustomOp>, inputs: &[&Var]) -> Result<Var> {
         if inputs.is_empty() {
             return Err(AutogradError::Invalid {
                 op: "custom",
                 msg: format!("`{}` needs at least one input", op.name()),
             });
         }
-        let values: Vec<&Tensor> = inputs.iter().map(|v| v.value()).collect();
-        let value = op.forward(&values)?;
-        Var::apply(inputs, || Op::Custom(op), || Ok(value))
+        Var::apply(inputs, Op::Custom(op))
     }
 
     /// Applies a user-defined op.
@@ -74,7 +73,7 @@ impl Var {
     /// # Panics
     /// As [`try_custom`](Self::try_custom) errors.
     #[track_caller]
-    pub fn custom(op: Rc<dyn CustomOp>, inputs: &[&Var]) -> Var {
+    pub fn custom(op: Arc<dyn CustomOp>, inputs: &[&Var]) -> Var {
         crate::error::ok(Var::try_custom(op, inputs))
     }
 }

@@ -27,6 +27,22 @@ pub enum AutogradError {
     )]
     NotOnTape { what: &'static str },
 
+    #[error("{what}: the Var does not require grad (a placeholder, a mask or index, or a value that depends on no Tape::var leaf or trainable parameter)")]
+    NoGrad { what: &'static str },
+
+    #[error("{op}: a Var recorded before Tape::clear() was used after it; record the value again in the current step")]
+    StaleVar { op: String },
+
+    #[error("run: input {index} ({name}) was recorded as {expected_dtype}{expected:?} but got {got_dtype}{got:?}; record the graph again for new shapes")]
+    InputMismatch {
+        index: usize,
+        name: String,
+        expected: Vec<usize>,
+        expected_dtype: tensor::DType,
+        got: Vec<usize>,
+        got_dtype: tensor::DType,
+    },
+
     #[error("backward: the saved tensors of `{op}` were already freed by an earlier backward pass; pass retain_graph = true to the first one")]
     GraphFreed { op: String },
 

@@ -33,13 +33,23 @@ impl Hasher for IdHasher {
 
 type IdMap<K, V> = IndexMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// Where a non-parameter leaf lives: its tape, the recording (generation) and its node. Two
+/// tapes, or two recordings of one tape, never share a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LeafKey {
+    pub tape: u64,
+    pub generation: u32,
+    pub node: NodeId,
+}
+
 /// Gradients of the leaves of a tape: parameters keyed by [`ParamId`], other leaves
-/// ([`Tape::var`](crate::Tape::var)) by their node. Several backward passes into the same
-/// `Gradients` accumulate, as `.grad` does in PyTorch, until [`clear`](Self::clear).
+/// ([`Tape::var`](crate::Tape::var)) by their tape, recording and node. Several backward passes
+/// into the same `Gradients` accumulate, as `.grad` does in PyTorch, until
+/// [`clear`](Self::clear).
 #[derive(Clone, Debug, Default)]
 pub struct Gradients {
     params: IdMap<ParamId, Tensor>,
-    leaves: IdMap<NodeId, Tensor>,
+    leaves: IdMap<LeafKey, Tensor>,
 }
 
 impl Gradients {
@@ -47,9 +57,14 @@ impl Gradients {
         Gradients::default()
     }
 
-    /// The gradient of a leaf `Var` (made by `Tape::var` or `Tape::param`).
+    /// The gradient of a leaf `Var` (made by `Tape::var` or `Tape::param`; for a parameter,
+    /// its gradient summed over every place it was used, as [`param`](Self::param)).
     pub fn get(&self, v: &Var) -> Option<&Tensor> {
-        self.leaves.get(&v.node_id()?)
+        let node = v.node_id()?;
+        if let Some(pid) = v.tape().param_of(node, v.generation()) {
+            return self.params.get(&pid);
+        }
+        self.leaves.get(&LeafKey { tape: v.tape().id(), generation: v.generation(), node })
     }
 
     /// The gradient of a parameter, summed over every place it was used.
@@ -86,7 +101,7 @@ impl Gradients {
         accumulate(self.params.entry(id), g)
     }
 
-    pub(crate) fn accumulate_leaf(&mut self, id: NodeId, g: Tensor) -> tensor::Result<()> {
+    pub(crate) fn accumulate_leaf(&mut self, id: LeafKey, g: Tensor) -> tensor::Result<()> {
         accumulate(self.leaves.entry(id), g)
     }
 }

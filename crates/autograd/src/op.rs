@@ -1,64 +1,62 @@
 //! The primitive ops of the graph IR, as data.
 //!
 //! A node's `Op` names what it computes and carries its static parameters (axes, shapes,
-//! strides...). Ops print as `name[param=value ...]` in the graph listing. The backward rule of
-//! every variant is one arm of the `match` in `backward.rs`, so a variant without a rule does
-//! not compile.
+//! strides...). Ops print as `name[param=value ...]` in the graph listing. Every op evaluates
+//! itself (`Op::eval` in `eval.rs`): eager `Var` ops and replay both call it, so they cannot
+//! drift apart. The backward rule of every variant is one arm of the `match` in `backward.rs`
+//! (a family's arm dispatches to its table), so a variant without a rule does not compile.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 use tensor::{Conv2dParams, DType, Shape};
 
 use crate::custom::CustomOp;
-use crate::param::ParamId;
+pub use crate::ops::binary::{BinaryOp, CompareOp};
+pub use crate::ops::unary::UnaryOp;
+use crate::param::Param;
 
 /// Axes of a reduction or permutation, inline for ordinary ranks.
 pub type Axes = SmallVec<[isize; 6]>;
 
 /// A primitive op of the IR.
+///
+/// Elementwise ops without parameters come in families ([`UnaryOp`], [`BinaryOp`],
+/// [`CompareOp`]), each declared by one table in its `ops/<family>.rs` together with its
+/// kernel, saved values and backward rule; the other ops are variants here.
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Op {
     // Leaves.
     /// A leaf that requires grad, made by `Tape::var`.
+    Leaf,
+    /// A leaf bound to a long-lived parameter; replay reads its current value.
+    Param(Param),
+    /// A placeholder for data, made by `Tape::input`: recorded, never differentiated, and
+    /// given a new value each time a [`Function`](crate::Function) runs.
     Input,
-    /// A leaf bound to a long-lived parameter.
-    Param(ParamId),
-    /// A value that needs no gradient, recorded where a tracked op consumes it.
+    /// A value that needs no gradient, recorded (with its value) where a recorded op consumes it.
     Const,
 
-    // Elementwise unary.
-    Neg,
-    Abs,
-    Exp,
-    Log,
-    Log1p,
-    Expm1,
-    Sqrt,
-    Rsqrt,
-    Sin,
-    Cos,
-    Tanh,
-    Sigmoid,
-    Relu,
+    // Elementwise.
+    /// `f(x)`, elementwise.
+    Unary(UnaryOp),
+    /// `f(a, b)`, elementwise with broadcasting.
+    Binary(BinaryOp),
+    /// `a <cmp> b` as a bool mask (no gradient).
+    Compare(CompareOp),
+    /// `x <cmp> scalar` as a bool mask (no gradient).
+    CompareScalar {
+        cmp: CompareOp,
+        scalar: f64,
+    },
     LeakyRelu {
         negative_slope: f64,
     },
     Elu {
         alpha: f64,
     },
-    Gelu,
-    GeluTanh,
-    Silu,
-    Softplus,
-    Sign,
-    Floor,
-    Ceil,
-    Round,
-    Recip,
-    Square,
     Powf {
         exponent: f64,
     },
@@ -72,18 +70,12 @@ pub enum Op {
     MulScalar {
         scalar: f64,
     },
+    /// A dtype conversion; differentiable between float dtypes.
     ToDType {
         dtype: DType,
     },
-
-    // Elementwise binary (broadcasting).
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Maximum,
-    Minimum,
+    /// The identity, with no gradient (`jax.lax.stop_gradient`, what `Var::detach` records).
+    StopGradient,
 
     // Reductions and normalisations.
     Sum {
@@ -110,6 +102,16 @@ pub enum Op {
         axes: Axes,
         keepdim: bool,
     },
+    /// Index of the first maximum (no gradient).
+    Argmax {
+        axis: isize,
+        keepdim: bool,
+    },
+    /// Index of the first minimum (no gradient).
+    Argmin {
+        axis: isize,
+        keepdim: bool,
+    },
     Softmax {
         axis: isize,
     },
@@ -118,6 +120,14 @@ pub enum Op {
     },
     Cumsum {
         axis: isize,
+    },
+    /// For each element, the product of the others in its group over `axes` (`prod`'s rule).
+    ProdExclusive {
+        axes: Axes,
+    },
+    /// The vector-Jacobian product of `prod_exclusive` (inputs `x`, `h`); it has no rule.
+    ProdExclusiveBackward {
+        axes: Axes,
     },
 
     // Movement.
@@ -147,7 +157,7 @@ pub enum Op {
         axis: usize,
     },
 
-    // Indexing (index and mask inputs are constants).
+    // Indexing (index and mask inputs are nodes like any other, without gradient).
     IndexSelect {
         axis: usize,
     },
@@ -160,6 +170,11 @@ pub enum Op {
     WhereCond,
     MaskedFill {
         value: f64,
+    },
+    /// i64 class ids to a one-hot tensor of `dtype` with a trailing axis of `classes` (no gradient).
+    OneHot {
+        classes: usize,
+        dtype: DType,
     },
 
     // Linear algebra, convolution, pooling.
@@ -176,6 +191,12 @@ pub enum Op {
         stride: [usize; 2],
         padding: [usize; 2],
     },
+    /// Max pooling's argmax indices, i64, flat in each `H*W` plane (no gradient).
+    MaxPool2dIndices {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    },
     AvgPool2d {
         kernel: [usize; 2],
         stride: [usize; 2],
@@ -184,9 +205,6 @@ pub enum Op {
     },
 
     // Fused backward kernels, primitives with rules of their own so higher order works.
-    TanhBackward,
-    SigmoidBackward,
-    GeluBackward,
     Conv2dBackwardInput {
         params: Conv2dParams,
         input_shape: Shape,
@@ -210,8 +228,16 @@ pub enum Op {
     /// Mean over the batch of `-log_softmax(logits)[target]`; inputs `[logits [N, C], target i64 [N]]`.
     SoftmaxCrossEntropy,
 
+    // Randomness, with the seed an input so that a replay can draw a new mask.
+    /// Dropout's keep-mask of `shape` (0 or `1 / (1 - p)`), drawn from the i64 seed input.
+    DropoutMask {
+        p: f64,
+        shape: Shape,
+        dtype: DType,
+    },
+
     /// A user-defined op.
-    Custom(Rc<dyn CustomOp>),
+    Custom(Arc<dyn CustomOp>),
 }
 
 /// Which values a node's backward rule reads: a bit per input, and the output.
@@ -222,8 +248,12 @@ pub(crate) struct Saves {
 }
 
 impl Saves {
-    const NONE: Saves = Saves { inputs: 0, output: false };
-    const OUTPUT: Saves = Saves { inputs: 0, output: true };
+    pub(crate) const NONE: Saves = Saves { inputs: 0, output: false };
+    pub(crate) const OUTPUT: Saves = Saves { inputs: 0, output: true };
+    pub(crate) const INPUT0: Saves = Saves { inputs: 1, output: false };
+    pub(crate) const BOTH: Saves = Saves { inputs: 0b11, output: false };
+    pub(crate) const INPUT0_OUTPUT: Saves = Saves { inputs: 1, output: true };
+    pub(crate) const BOTH_OUTPUT: Saves = Saves { inputs: 0b11, output: true };
     const fn inputs(mask: u8) -> Saves {
         Saves { inputs: mask, output: false }
     }
@@ -236,55 +266,35 @@ impl Op {
     /// The op's name as printed in the graph.
     pub fn name(&self) -> &str {
         match self {
-            Op::Input => "input",
+            Op::Leaf => "leaf",
             Op::Param(_) => "param",
+            Op::Input => "input",
             Op::Const => "const",
-            Op::Neg => "neg",
-            Op::Abs => "abs",
-            Op::Exp => "exp",
-            Op::Log => "log",
-            Op::Log1p => "log1p",
-            Op::Expm1 => "expm1",
-            Op::Sqrt => "sqrt",
-            Op::Rsqrt => "rsqrt",
-            Op::Sin => "sin",
-            Op::Cos => "cos",
-            Op::Tanh => "tanh",
-            Op::Sigmoid => "sigmoid",
-            Op::Relu => "relu",
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::Compare(c) => c.name(),
+            Op::CompareScalar { cmp, .. } => cmp.scalar_name(),
             Op::LeakyRelu { .. } => "leaky_relu",
             Op::Elu { .. } => "elu",
-            Op::Gelu => "gelu",
-            Op::GeluTanh => "gelu_tanh",
-            Op::Silu => "silu",
-            Op::Softplus => "softplus",
-            Op::Sign => "sign",
-            Op::Floor => "floor",
-            Op::Ceil => "ceil",
-            Op::Round => "round",
-            Op::Recip => "recip",
-            Op::Square => "square",
             Op::Powf { .. } => "powf",
             Op::Clamp { .. } => "clamp",
             Op::AddScalar { .. } => "add_scalar",
             Op::MulScalar { .. } => "mul_scalar",
             Op::ToDType { .. } => "to_dtype",
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Div => "div",
-            Op::Pow => "pow",
-            Op::Maximum => "maximum",
-            Op::Minimum => "minimum",
+            Op::StopGradient => "stop_gradient",
             Op::Sum { .. } => "sum",
             Op::Mean { .. } => "mean",
             Op::Prod { .. } => "prod",
             Op::Max { .. } => "max",
             Op::Min { .. } => "min",
             Op::LogSumExp { .. } => "logsumexp",
+            Op::Argmax { .. } => "argmax",
+            Op::Argmin { .. } => "argmin",
             Op::Softmax { .. } => "softmax",
             Op::LogSoftmax { .. } => "log_softmax",
             Op::Cumsum { .. } => "cumsum",
+            Op::ProdExclusive { .. } => "prod_exclusive",
+            Op::ProdExclusiveBackward { .. } => "prod_exclusive_backward",
             Op::Reshape { .. } => "reshape",
             Op::Permute { .. } => "permute",
             Op::BroadcastTo { .. } => "broadcast_to",
@@ -297,59 +307,64 @@ impl Op {
             Op::ScatterAdd { .. } => "scatter_add",
             Op::WhereCond => "where_cond",
             Op::MaskedFill { .. } => "masked_fill",
+            Op::OneHot { .. } => "one_hot",
             Op::Matmul => "matmul",
             Op::Conv2d { .. } => "conv2d",
             Op::ConvTranspose2d { .. } => "conv_transpose2d",
             Op::MaxPool2d { .. } => "max_pool2d",
+            Op::MaxPool2dIndices { .. } => "max_pool2d_indices",
             Op::AvgPool2d { .. } => "avg_pool2d",
-            Op::TanhBackward => "tanh_backward",
-            Op::SigmoidBackward => "sigmoid_backward",
-            Op::GeluBackward => "gelu_backward",
             Op::Conv2dBackwardInput { .. } => "conv2d_backward_input",
             Op::Conv2dBackwardWeight { .. } => "conv2d_backward_weight",
             Op::MaxPool2dBackward { .. } => "max_pool2d_backward",
             Op::AvgPool2dBackward { .. } => "avg_pool2d_backward",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
+            Op::DropoutMask { .. } => "dropout_mask",
             Op::Custom(c) => c.name(),
         }
     }
 
     /// Whether this is a leaf (no inputs, no rule).
     pub fn is_leaf(&self) -> bool {
-        matches!(self, Op::Input | Op::Param(_) | Op::Const)
+        matches!(self, Op::Leaf | Op::Param(_) | Op::Input | Op::Const)
+    }
+
+    /// Whether a gradient can pass through the op. Comparisons, indices, masks, one-hot
+    /// encodings, random masks and `stop_gradient` are recorded but never differentiated
+    /// (and an output that is not a float never is).
+    pub fn is_differentiable(&self) -> bool {
+        !matches!(
+            self,
+            Op::Input
+                | Op::Const
+                | Op::Compare(_)
+                | Op::CompareScalar { .. }
+                | Op::StopGradient
+                | Op::Argmax { .. }
+                | Op::Argmin { .. }
+                | Op::OneHot { .. }
+                | Op::MaxPool2dIndices { .. }
+                | Op::DropoutMask { .. }
+        )
     }
 
     /// The values the backward rule reads (everything else is dropped at record time).
     pub(crate) fn saves(&self) -> Saves {
         match self {
-            Op::Input | Op::Param(_) | Op::Const => Saves::NONE,
-            Op::Neg | Op::AddScalar { .. } | Op::MulScalar { .. } | Op::ToDType { .. } => Saves::NONE,
-            Op::Sign | Op::Floor | Op::Ceil | Op::Round => Saves::NONE,
-            Op::Exp | Op::Expm1 | Op::Sqrt | Op::Rsqrt | Op::Tanh | Op::Sigmoid | Op::Recip => Saves::OUTPUT,
-            Op::Abs
-            | Op::Log
-            | Op::Log1p
-            | Op::Sin
-            | Op::Cos
-            | Op::Relu
-            | Op::LeakyRelu { .. }
-            | Op::Gelu
-            | Op::GeluTanh
-            | Op::Silu
-            | Op::Softplus
-            | Op::Square
-            | Op::Powf { .. }
-            | Op::Clamp { .. } => Saves::inputs(1),
-            Op::Elu { .. } => Saves { inputs: 1, output: true },
-            Op::Add | Op::Sub => Saves::NONE,
-            Op::Mul | Op::Div | Op::Maximum | Op::Minimum => Saves::inputs(0b11),
-            Op::Pow => Saves { inputs: 0b11, output: true },
-            Op::Sum { .. } | Op::Mean { .. } => Saves::NONE,
-            Op::Prod { .. } | Op::Max { .. } | Op::Min { .. } | Op::LogSumExp { .. } => {
-                Saves { inputs: 1, output: true }
-            }
+            Op::Leaf | Op::Param(_) | Op::Input | Op::Const => Saves::NONE,
+            Op::Unary(u) => u.saves(),
+            Op::Binary(b) => b.saves(),
+            Op::Compare(_) | Op::CompareScalar { .. } | Op::StopGradient => Saves::NONE,
+            Op::AddScalar { .. } | Op::MulScalar { .. } | Op::ToDType { .. } => Saves::NONE,
+            Op::LeakyRelu { .. } | Op::Powf { .. } | Op::Clamp { .. } => Saves::INPUT0,
+            Op::Elu { .. } => Saves::INPUT0_OUTPUT,
+            Op::Sum { .. } | Op::Mean { .. } | Op::Cumsum { .. } => Saves::NONE,
+            Op::Prod { .. } => Saves::INPUT0,
+            Op::Max { .. } | Op::Min { .. } | Op::LogSumExp { .. } => Saves::INPUT0_OUTPUT,
+            Op::Argmax { .. } | Op::Argmin { .. } => Saves::NONE,
             Op::Softmax { .. } | Op::LogSoftmax { .. } => Saves::OUTPUT,
-            Op::Cumsum { .. } => Saves::NONE,
+            Op::ProdExclusive { .. } => Saves::INPUT0,
+            Op::ProdExclusiveBackward { .. } => Saves::NONE,
             Op::Reshape { .. }
             | Op::Permute { .. }
             | Op::BroadcastTo { .. }
@@ -358,18 +373,21 @@ impl Op {
             | Op::Repeat { .. }
             | Op::Cat { .. } => Saves::NONE,
             Op::IndexSelect { .. } | Op::Gather { .. } | Op::ScatterAdd { .. } => Saves::inputs(0b10),
-            Op::WhereCond => Saves::inputs(0b1),
+            Op::WhereCond => Saves::INPUT0,
             Op::MaskedFill { .. } => Saves::inputs(0b10),
-            Op::Matmul => Saves::inputs(0b11),
-            Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => Saves::inputs(0b11),
-            // Max pooling keeps its argmax indices as the node's extra saved tensor instead.
-            Op::MaxPool2d { .. } => Saves::NONE,
+            Op::OneHot { .. } => Saves::NONE,
+            Op::Matmul => Saves::BOTH,
+            Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => Saves::BOTH,
+            // The input, to record the argmax as a node when the backward pass is recorded;
+            // a plain backward uses the indices the forward kernel returned (the node's extra).
+            Op::MaxPool2d { .. } => Saves::INPUT0,
+            Op::MaxPool2dIndices { .. } => Saves::NONE,
             Op::AvgPool2d { .. } => Saves::NONE,
-            Op::TanhBackward | Op::SigmoidBackward | Op::GeluBackward => Saves::inputs(0b11),
-            Op::Conv2dBackwardInput { .. } | Op::Conv2dBackwardWeight { .. } => Saves::inputs(0b11),
+            Op::Conv2dBackwardInput { .. } | Op::Conv2dBackwardWeight { .. } => Saves::BOTH,
             Op::MaxPool2dBackward { .. } => Saves::inputs(0b10),
             Op::AvgPool2dBackward { .. } => Saves::NONE,
-            Op::SoftmaxCrossEntropy => Saves::inputs(0b11),
+            Op::SoftmaxCrossEntropy => Saves::BOTH,
+            Op::DropoutMask { .. } => Saves::NONE,
             Op::Custom(_) => Saves { inputs: u8::MAX, output: true },
         }
     }
@@ -412,7 +430,23 @@ impl Op {
         };
         let shape = |s: &[usize]| tuple(s.iter().map(|x| x.to_string()));
         match self {
-            Op::Param(id) => format!("id={}", id.0),
+            Op::Param(p) => format!("id={}", p.id().0),
+            Op::CompareScalar { scalar, .. } => format!("scalar={scalar}"),
+            Op::Argmax { axis, keepdim } | Op::Argmin { axis, keepdim } => {
+                if *keepdim {
+                    format!("axis={axis} keepdim=true")
+                } else {
+                    format!("axis={axis}")
+                }
+            }
+            Op::ProdExclusive { axes: a } | Op::ProdExclusiveBackward { axes: a } => {
+                format!("axes={}", tuple(a.iter().map(|x| x.to_string())))
+            }
+            Op::OneHot { classes, dtype } => format!("classes={classes} dtype={dtype}"),
+            Op::MaxPool2dIndices { kernel, stride, padding } => {
+                format!("kernel={} stride={} padding={}", pair(*kernel), pair(*stride), pair(*padding))
+            }
+            Op::DropoutMask { p, shape: s, dtype } => format!("p={p} shape={} dtype={dtype}", shape(s)),
             Op::LeakyRelu { negative_slope } => format!("negative_slope={negative_slope}"),
             Op::Elu { alpha } => format!("alpha={alpha}"),
             Op::Powf { exponent } => format!("exponent={exponent}"),

@@ -3,13 +3,14 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use smallvec::SmallVec;
 use tensor::{DType, Shape, Tensor};
 
 use crate::error::{AutogradError, Result};
-use crate::op::Op;
-use crate::param::Param;
+use crate::op::{Op, Saves};
+use crate::param::{Param, ParamId};
 use crate::var::Var;
 
 /// Index of a node on its tape.
@@ -35,6 +36,9 @@ pub struct Node {
     pub(crate) value: Option<Tensor>,
     /// A second saved tensor some ops need (max pooling's argmax indices).
     pub(crate) extra: Option<Tensor>,
+    /// A leaf's own value (`Tape::var`, `Tape::input`, constants), kept for printing and as
+    /// the default a replay starts from; never released by backward.
+    pub(crate) data: Option<Tensor>,
 }
 
 impl Node {
@@ -53,6 +57,10 @@ impl Node {
     pub fn requires_grad(&self) -> bool {
         self.requires_grad
     }
+    /// The value of a constant or leaf as recorded (`None` for computed nodes and params).
+    pub fn data(&self) -> Option<&Tensor> {
+        self.data.as_ref()
+    }
 
     fn saved_bytes(&self) -> usize {
         let bytes = |t: &Option<Tensor>| t.as_ref().map_or(0, |t| t.numel() * t.dtype().size_in_bytes());
@@ -60,10 +68,22 @@ impl Node {
     }
 }
 
-#[derive(Default)]
 pub(crate) struct Graph {
     pub(crate) nodes: Vec<Node>,
     pub(crate) anomaly: bool,
+    /// Counts `clear()`s: a `Var` carries the generation it was recorded in, so a stale one
+    /// is told apart from a new node with the same index.
+    pub(crate) generation: u32,
+    /// Unique in the process, so gradients of leaves of different tapes never share a key.
+    pub(crate) id: u64,
+}
+
+static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
+
+impl Default for Graph {
+    fn default() -> Graph {
+        Graph { nodes: Vec::new(), anomaly: false, generation: 0, id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed) }
+    }
 }
 
 /// A recording of differentiable computation: the graph IR.
@@ -113,23 +133,55 @@ impl Tape {
     /// A leaf that requires grad (`torch.tensor(..., requires_grad=True)`); its gradient is
     /// reported in [`Gradients`](crate::Gradients) under this `Var`.
     pub fn var(&self, value: Tensor) -> Var {
-        let id = self.push(Node::leaf(Op::Input, &value, true));
-        Var::tracked(value, self.clone(), id)
+        self.leaf(Op::Leaf, value, true)
     }
 
-    /// A value that needs no gradient. It joins the graph only if a tracked op consumes it.
+    /// A placeholder for data (inputs, targets, seeds): recorded, never differentiated. `value`
+    /// is what this eager run computes with; its shape and dtype are the placeholder's, and a
+    /// [`Function`](crate::Function) made from the tape takes a new value for it on every run.
+    ///
+    /// ```
+    /// use autograd::Tape;
+    /// use tensor::{DType, Tensor};
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::ones(&[2], DType::F64));
+    /// let y = (&x * 3.0).sum_all();
+    /// let f = tape.function(&[x], &[y]).unwrap();
+    /// let out = f.run(&[Tensor::from_vec(vec![1.0f64, 2.0], &[2])]).unwrap();
+    /// assert_eq!(out[0].item(), 9.0);
+    /// ```
+    pub fn input(&self, value: Tensor) -> Var {
+        self.leaf(Op::Input, value, false)
+    }
+
+    /// A value that needs no gradient. It joins the graph (with its value) only if a recorded
+    /// op consumes it.
     pub fn constant(&self, value: Tensor) -> Var {
         Var::untracked(value, self.clone())
     }
 
-    /// The current value of a parameter as a leaf. Frozen parameters come in as constants.
+    /// The current value of a parameter as a leaf; a replay reads the parameter's value at the
+    /// time it runs. A frozen parameter is recorded the same way, without gradient.
     pub fn param(&self, p: &Param) -> Var {
         let value = p.value();
-        if !p.requires_grad() {
-            return self.constant(value);
-        }
-        let id = self.push(Node::leaf(Op::Param(p.id()), &value, true));
-        Var::tracked(value, self.clone(), id)
+        let requires_grad = p.requires_grad();
+        let mut g = self.0.borrow_mut();
+        let id = NodeId(g.nodes.len() as u32);
+        g.nodes.push(Node::leaf(Op::Param(p.clone()), &value, requires_grad));
+        let generation = g.generation;
+        drop(g);
+        Var::recorded(value, self.clone(), id, generation, requires_grad)
+    }
+
+    fn leaf(&self, op: Op, value: Tensor, requires_grad: bool) -> Var {
+        let mut g = self.0.borrow_mut();
+        let id = NodeId(g.nodes.len() as u32);
+        let mut node = Node::leaf(op, &value, requires_grad);
+        node.data = Some(value.clone());
+        g.nodes.push(node);
+        let generation = g.generation;
+        drop(g);
+        Var::recorded(value, self.clone(), id, generation, requires_grad)
     }
 
     /// Number of nodes recorded.
@@ -141,15 +193,48 @@ impl Tape {
         self.len() == 0
     }
 
-    /// Bytes of tensors the tape currently keeps alive for backward rules.
+    /// Bytes of tensors the tape currently keeps alive for backward rules (leaf and constant
+    /// values, which the graph holds until `clear`, are not counted).
     pub fn saved_bytes(&self) -> usize {
         self.0.borrow().nodes.iter().map(Node::saved_bytes).sum()
     }
 
-    /// Drops every node, so the tape can record the next step. Vars of the old recording must
-    /// not be used with it afterwards.
+    /// Drops every node, so the tape can record the next step. Vars of the old recording become
+    /// stale: using one in an op, `backward` or `grad` is an [`AutogradError::StaleVar`].
     pub fn clear(&self) {
-        self.0.borrow_mut().nodes.clear();
+        let mut g = self.0.borrow_mut();
+        g.nodes.clear();
+        g.generation = g.generation.wrapping_add(1);
+    }
+
+    /// This tape's identity, unique in the process.
+    pub fn id(&self) -> u64 {
+        self.0.borrow().id
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        self.0.borrow().generation
+    }
+
+    /// The parameter bound to leaf `id` of recording `generation`, if it is one.
+    pub(crate) fn param_of(&self, id: NodeId, generation: u32) -> Option<ParamId> {
+        let g = self.0.borrow();
+        if g.generation != generation {
+            return None;
+        }
+        match g.nodes.get(id.index()).map(|n| &n.op) {
+            Some(Op::Param(p)) => Some(p.id()),
+            _ => None,
+        }
+    }
+
+    /// Errors if a recorded input belongs to an earlier recording (before a `clear`).
+    pub(crate) fn check_current(&self, op: &str, inputs: &[&Var]) -> Result<()> {
+        let generation = self.0.borrow().generation;
+        if inputs.iter().any(|v| v.is_recorded() && v.generation() != generation) {
+            return Err(AutogradError::StaleVar { op: op.to_string() });
+        }
+        Ok(())
     }
 
     /// A copy of node `id` (op, inputs, shape, dtype).
@@ -171,17 +256,19 @@ impl Tape {
         Rc::ptr_eq(&self.0, &other.0)
     }
 
-    pub(crate) fn push(&self, node: Node) -> NodeId {
-        let mut g = self.0.borrow_mut();
-        let id = NodeId(g.nodes.len() as u32);
-        g.nodes.push(node);
-        id
-    }
-
-    /// Records `op(inputs) = value`. Untracked inputs become `Const` nodes; the values the op's
-    /// rule reads are kept on the nodes, everything else is not.
-    pub(crate) fn record(&self, op: Op, inputs: &[&Var], value: &Tensor, extra: Option<Tensor>) -> NodeId {
-        let saves = op.saves();
+    /// Records `op(inputs) = value` (inputs already checked to be current). Unrecorded inputs
+    /// become `Const` nodes holding their values; the values the op's rule reads are kept on
+    /// the nodes when the output requires grad, everything else is not. Returns the node and
+    /// the recording's generation.
+    pub(crate) fn record(
+        &self,
+        op: Op,
+        inputs: &[&Var],
+        value: &Tensor,
+        extra: Option<Tensor>,
+        requires_grad: bool,
+    ) -> (NodeId, u32) {
+        let saves = if requires_grad { op.saves() } else { Saves::default() };
         let mut g = self.0.borrow_mut();
         let mut ids: SmallVec<[NodeId; 3]> = SmallVec::with_capacity(inputs.len());
         for (k, v) in inputs.iter().enumerate() {
@@ -189,7 +276,9 @@ impl Tape {
                 Some(id) => id,
                 None => {
                     let id = NodeId(g.nodes.len() as u32);
-                    g.nodes.push(Node::leaf(Op::Const, v.value(), false));
+                    let mut node = Node::leaf(Op::Const, v.value(), false);
+                    node.data = Some(v.value().clone());
+                    g.nodes.push(node);
                     id
                 }
             };
@@ -207,11 +296,12 @@ impl Tape {
             inputs: ids,
             shape: Shape::from_slice(value.shape()),
             dtype: value.dtype(),
-            requires_grad: true,
+            requires_grad,
             value: saves.output.then(|| value.clone()),
-            extra,
+            extra: if requires_grad { extra } else { None },
+            data: None,
         });
-        id
+        (id, g.generation)
     }
 
     /// Checks a freshly computed value in anomaly mode.
@@ -243,6 +333,7 @@ impl Node {
             requires_grad,
             value: None,
             extra: None,
+            data: None,
         }
     }
 }

@@ -2,18 +2,25 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
 use tensor::{DType, Tensor};
 
 use crate::error::{AutogradError, Result};
 use crate::op::Op;
 use crate::tape::{is_grad_enabled, NodeId, Tape};
 
-/// The differentiable handle: a value, the tape it belongs to, and its node when tracked.
+/// The differentiable handle: a value, the tape it belongs to, and its node when recorded.
 ///
-/// A tracked `Var` (a leaf made by [`Tape::var`]/[`Tape::param`], or the result of an op on a
-/// tracked input) has a node on the tape, and gradients flow to it. An untracked `Var` (a
-/// constant, a detached value, anything computed under [`no_grad`](crate::no_grad)) carries
-/// just its value; it joins the graph as a `const` node only if a tracked op consumes it.
+/// A recorded `Var` has a node on its tape: a leaf made by [`Tape::var`], [`Tape::param`] or
+/// [`Tape::input`], or the result of an op on a recorded input. Gradients flow to it when it
+/// [`requires_grad`](Self::requires_grad) (a float value that depends on a `Tape::var` leaf or
+/// a trainable parameter); placeholders, comparisons, indices and masks are recorded without.
+/// An unrecorded `Var` (a constant, anything computed under [`no_grad`](crate::no_grad))
+/// carries just its value; it joins the graph as a `const` node only if a recorded op consumes
+/// it.
+///
+/// A recorded `Var` belongs to one recording of its tape: after [`Tape::clear`] it is stale,
+/// and using it is an error ([`AutogradError::StaleVar`]), never an alias of a new node.
 ///
 /// Every differentiable op of `tensor` has a `Var` counterpart with the same name and
 /// arguments: a `try_` form returning `Result<Var, AutogradError>` and a panicking form.
@@ -22,15 +29,39 @@ pub struct Var {
     value: Tensor,
     tape: Tape,
     id: Option<NodeId>,
+    /// The tape's generation when this Var was recorded (see [`Tape::clear`]).
+    generation: u32,
+    requires_grad: bool,
+}
+
+/// An argument that may be a `Var` or a plain `Tensor` (taken as a constant on the other
+/// operand's tape): indices, masks, class targets, random seeds. Passing a `Var` (a
+/// placeholder, or a value computed on the tape) keeps the argument in the recorded graph, so a
+/// replay can feed it new values.
+pub trait AsVar {
+    /// This argument as a `Var` on `like`'s tape.
+    fn as_var(&self, like: &Var) -> Var;
+}
+
+impl AsVar for Var {
+    fn as_var(&self, _like: &Var) -> Var {
+        self.clone()
+    }
+}
+
+impl AsVar for Tensor {
+    fn as_var(&self, like: &Var) -> Var {
+        like.constant(self.clone())
+    }
 }
 
 impl Var {
-    pub(crate) fn tracked(value: Tensor, tape: Tape, id: NodeId) -> Var {
-        Var { value, tape, id: Some(id) }
+    pub(crate) fn recorded(value: Tensor, tape: Tape, id: NodeId, generation: u32, requires_grad: bool) -> Var {
+        Var { value, tape, id: Some(id), generation, requires_grad }
     }
 
     pub(crate) fn untracked(value: Tensor, tape: Tape) -> Var {
-        Var { value, tape, id: None }
+        Var { value, tape, id: None, generation: 0, requires_grad: false }
     }
 
     /// The value.
@@ -69,19 +100,42 @@ impl Var {
         &self.tape
     }
 
-    /// The node of a tracked `Var`; `None` for constants.
+    /// The node of a recorded `Var`; `None` for constants.
     pub fn node_id(&self) -> Option<NodeId> {
         self.id
     }
 
-    /// Whether gradients flow to this `Var`.
-    pub fn requires_grad(&self) -> bool {
+    /// Whether this `Var` has a node on its tape.
+    pub fn is_recorded(&self) -> bool {
         self.id.is_some()
     }
 
-    /// The same value, cut from the graph: no gradient flows through the result.
+    /// Whether gradients flow to this `Var`.
+    pub fn requires_grad(&self) -> bool {
+        self.requires_grad
+    }
+
+    /// The same node (or constant) with another tensor holding the same values.
+    pub(crate) fn with_value(&self, value: Tensor) -> Var {
+        Var { value, ..self.clone() }
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The same value, cut from the gradient: no gradient flows through the result. On a
+    /// recorded `Var` this records `stop_gradient`, so the result stays part of the graph (a
+    /// replay recomputes it from new inputs); it is an untracked copy otherwise.
     pub fn detach(&self) -> Var {
-        Var::untracked(self.value.clone(), self.tape.clone())
+        if !self.is_recorded() || !is_grad_enabled() {
+            return Var::untracked(self.value.clone(), self.tape.clone());
+        }
+        match Var::apply(&[self], Op::StopGradient) {
+            Ok(v) => v,
+            // Only a stale Var gets here; its value is still a valid constant.
+            Err(_) => Var::untracked(self.value.clone(), self.tape.clone()),
+        }
     }
 
     /// A constant on the same tape (for building masks, targets, scalars next to this `Var`).
@@ -89,34 +143,27 @@ impl Var {
         Var::untracked(value, self.tape.clone())
     }
 
-    /// Applies a forward kernel and, when any input is tracked and recording is on, records
-    /// `op` on the tape. `op` is built only when it is recorded.
-    pub(crate) fn apply(
-        inputs: &[&Var],
-        op: impl FnOnce() -> Op,
-        forward: impl FnOnce() -> tensor::Result<Tensor>,
-    ) -> Result<Var> {
-        Var::apply_extra(inputs, op, || forward().map(|v| (v, None)))
-    }
-
-    /// Like [`apply`](Self::apply) for kernels that also return a tensor the rule needs.
-    pub(crate) fn apply_extra(
-        inputs: &[&Var],
-        op: impl FnOnce() -> Op,
-        forward: impl FnOnce() -> tensor::Result<(Tensor, Option<Tensor>)>,
-    ) -> Result<Var> {
+    /// Evaluates `op` on the inputs' values with [`Op::eval`] (the one forward of every op)
+    /// and, when an input is recorded and recording is on, records `op` on the tape. The output
+    /// requires grad when the op is differentiable, the output is a float, and an input
+    /// requires grad.
+    pub(crate) fn apply(inputs: &[&Var], op: Op) -> Result<Var> {
         let tape = &inputs[0].tape;
         if inputs[1..].iter().any(|v| !v.tape.same(tape)) {
-            return Err(AutogradError::DifferentTapes { op: op().name().to_string() });
+            return Err(AutogradError::DifferentTapes { op: op.name().to_string() });
         }
-        let (value, extra) = forward()?;
-        let track = inputs.iter().any(|v| v.id.is_some()) && is_grad_enabled();
-        if !track {
-            return Ok(Var::untracked(value, tape.clone()));
+        let values: SmallVec<[&Tensor; 4]> = inputs.iter().map(|v| &v.value).collect();
+        let record = inputs.iter().any(|v| v.id.is_some()) && is_grad_enabled();
+        if !record {
+            return Ok(Var::untracked(op.eval(&values)?, tape.clone()));
         }
-        let id = tape.record(op(), inputs, &value, extra);
+        tape.check_current(op.name(), inputs)?;
+        let (value, extra) = op.eval_with_extra(&values)?;
+        let requires_grad =
+            value.dtype().is_float() && op.is_differentiable() && inputs.iter().any(|v| v.requires_grad);
+        let (id, generation) = tape.record(op, inputs, &value, extra, requires_grad);
         tape.check_anomaly("forward value", id, &value)?;
-        Ok(Var::tracked(value, tape.clone(), id))
+        Ok(Var::recorded(value, tape.clone(), id, generation, requires_grad))
     }
 }
 
@@ -129,7 +176,8 @@ impl fmt::Display for Var {
 impl fmt::Debug for Var {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.id {
-            Some(id) => write!(f, "Var(node {}, {})", id.0, self.value),
+            Some(id) if self.requires_grad => write!(f, "Var(node {}, {})", id.0, self.value),
+            Some(id) => write!(f, "Var(node {}, no grad, {})", id.0, self.value),
             None => write!(f, "Var(constant, {})", self.value),
         }
     }

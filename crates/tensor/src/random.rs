@@ -139,3 +139,22 @@ impl Tensor {
         ok(Tensor::try_randint(shape, low, high, rng))
     }
 }
+
+impl Tensor {
+    /// Dropout's scaled keep-mask: each element is `0` with probability `p` and `1 / (1 - p)`
+    /// otherwise (all zeros when `p = 1`), drawn from `Rng::seed(seed)`, so one seed always
+    /// gives one mask. `x * mask` is inverted dropout, as `torch.nn.functional.dropout`.
+    pub fn try_dropout_mask(shape: &[usize], p: f64, dtype: DType, seed: u64) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(TensorError::invalid("dropout", format!("probability p must be in [0, 1], got {p}")));
+        }
+        let keep = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
+        let mut rng = Rng::seed(seed);
+        let n: usize = shape.iter().product();
+        Ok(float_dispatch!("dropout", dtype, T => {
+            let (zero, kept) = (T::from_f64(0.0), T::from_f64(keep));
+            let data: Vec<T> = (0..n).map(|_| if rng.next_f64() < p { zero } else { kept }).collect();
+            Tensor::from_data(data, shape)
+        }))
+    }
+}

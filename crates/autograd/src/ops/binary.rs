@@ -6,68 +6,143 @@
 use std::ops;
 
 use smallvec::smallvec;
+use tensor::Tensor;
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
 use crate::macros::panicking;
-use crate::op::Op;
+use crate::op::{Op, Saves};
 use crate::var::Var;
 
-macro_rules! binary {
-    ($($(#[$m:meta])* $name:ident / $try:ident => $op:expr;)*) => {
+/// Declares the family of elementwise binary ops (broadcasting) from one table: variant,
+/// printed name and method names, saved values, rule.
+macro_rules! binary_ops {
+    ($($(#[$m:meta])* $variant:ident: $name:ident / $try:ident, saves $saves:ident, rule $rule:ident;)*) => {
+        /// An elementwise binary op with broadcasting.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum BinaryOp { $($(#[$m])* $variant,)* }
+
+        impl BinaryOp {
+            /// The printed name.
+            pub fn name(self) -> &'static str {
+                match self { $(BinaryOp::$variant => stringify!($name),)* }
+            }
+            pub(crate) fn saves(self) -> Saves {
+                match self { $(BinaryOp::$variant => Saves::$saves,)* }
+            }
+            /// The forward kernel.
+            pub fn eval(self, a: &Tensor, b: &Tensor) -> tensor::Result<Tensor> {
+                match self { $(BinaryOp::$variant => a.$try(b),)* }
+            }
+            pub(crate) fn rule(self, c: &Ctx) -> Result<Grads> {
+                match self { $(BinaryOp::$variant => $rule(c),)* }
+            }
+        }
+
         impl Var { $(
             $(#[$m])*
             pub fn $try(&self, rhs: &Var) -> Result<Var> {
-                Var::apply(&[self, rhs], || $op, || self.value().$try(rhs.value()))
+                Var::apply(&[self, rhs], Op::Binary(BinaryOp::$variant))
             }
             panicking!($(#[$m])* $name => $try(rhs: &Var) -> Var);
         )* }
     };
 }
 
-binary! {
+binary_ops! {
     /// `a + b`, broadcasting.
-    add / try_add => Op::Add;
+    Add: add / try_add, saves NONE, rule d_add;
     /// `a - b`, broadcasting.
-    sub / try_sub => Op::Sub;
+    Sub: sub / try_sub, saves NONE, rule d_sub;
     /// `a * b`, broadcasting.
-    mul / try_mul => Op::Mul;
+    Mul: mul / try_mul, saves BOTH, rule d_mul;
     /// `a / b`, broadcasting.
-    div / try_div => Op::Div;
+    Div: div / try_div, saves BOTH, rule d_div;
     /// `a ^ b`, broadcasting.
-    pow / try_pow => Op::Pow;
+    Pow: pow / try_pow, saves BOTH_OUTPUT, rule d_pow;
     /// Elementwise maximum (ties send the gradient to `a`).
-    maximum / try_maximum => Op::Maximum;
+    Maximum: maximum / try_maximum, saves BOTH, rule d_maximum;
     /// Elementwise minimum (ties send the gradient to `a`).
-    minimum / try_minimum => Op::Minimum;
+    Minimum: minimum / try_minimum, saves BOTH, rule d_minimum;
+    /// `g * (1 - y^2)` with `self = y = tanh(x)`, `rhs = g`: tanh's fused backward kernel.
+    TanhBackward: tanh_backward / try_tanh_backward, saves BOTH, rule d_tanh_backward;
+    /// `g * y * (1 - y)` with `self = y = sigmoid(x)`, `rhs = g`.
+    SigmoidBackward: sigmoid_backward / try_sigmoid_backward, saves BOTH, rule d_sigmoid_backward;
+    /// `g * (Phi(x) + x phi(x))` with `self = x`, `rhs = g`: exact GELU's derivative.
+    GeluBackward: gelu_backward / try_gelu_backward, saves BOTH, rule d_gelu_backward;
 }
 
-macro_rules! comparison {
-    ($($(#[$m:meta])* $name:ident / $try:ident;)*) => {
+/// Declares the comparisons: recorded like any op (so a replay recomputes the mask from new
+/// data), never differentiated.
+macro_rules! compare_ops {
+    ($($(#[$m:meta])* $variant:ident: $name:ident / $try:ident, $scalar:ident / $try_scalar:ident;)*) => {
+        /// An elementwise comparison giving a bool mask.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum CompareOp { $($(#[$m])* $variant,)* }
+
+        impl CompareOp {
+            /// The printed name of the tensor-tensor form.
+            pub fn name(self) -> &'static str {
+                match self { $(CompareOp::$variant => stringify!($name),)* }
+            }
+            /// The printed name of the tensor-scalar form.
+            pub fn scalar_name(self) -> &'static str {
+                match self { $(CompareOp::$variant => stringify!($scalar),)* }
+            }
+            /// `a <cmp> b`, broadcasting.
+            pub fn eval(self, a: &Tensor, b: &Tensor) -> tensor::Result<Tensor> {
+                match self { $(CompareOp::$variant => a.$try(b),)* }
+            }
+        }
+
         impl Var { $(
             $(#[$m])*
-            /// The result is a constant bool mask (comparisons have no gradient).
+            /// A bool mask, recorded without gradient.
             pub fn $try(&self, rhs: &Var) -> Result<Var> {
-                Ok(self.constant(self.value().$try(rhs.value())?))
+                Var::apply(&[self, rhs], Op::Compare(CompareOp::$variant))
             }
             panicking!($(#[$m])* $name => $try(rhs: &Var) -> Var);
+
+            $(#[$m])*
+            /// Against a scalar: a bool mask, recorded without gradient.
+            pub fn $try_scalar(&self, scalar: f64) -> Result<Var> {
+                Var::apply(&[self], Op::CompareScalar { cmp: CompareOp::$variant, scalar })
+            }
+            panicking!($(#[$m])* $scalar => $try_scalar(scalar: f64) -> Var);
         )* }
     };
 }
 
-comparison! {
+compare_ops! {
     /// `a == b`.
-    eq / try_eq;
+    Eq: eq / try_eq, eq_scalar / try_eq_scalar;
     /// `a != b`.
-    ne / try_ne;
+    Ne: ne / try_ne, ne_scalar / try_ne_scalar;
     /// `a < b`.
-    lt / try_lt;
+    Lt: lt / try_lt, lt_scalar / try_lt_scalar;
     /// `a <= b`.
-    le / try_le;
+    Le: le / try_le, le_scalar / try_le_scalar;
     /// `a > b`.
-    gt / try_gt;
+    Gt: gt / try_gt, gt_scalar / try_gt_scalar;
     /// `a >= b`.
-    ge / try_ge;
+    Ge: ge / try_ge, ge_scalar / try_ge_scalar;
+}
+
+impl CompareOp {
+    /// `x <cmp> scalar`, comparing as `tensor`'s scalar comparisons do.
+    pub fn eval_scalar(self, x: &Tensor, scalar: f64) -> tensor::Result<Tensor> {
+        match self {
+            CompareOp::Eq => x.try_eq_scalar(scalar),
+            CompareOp::Lt => x.try_lt_scalar(scalar),
+            CompareOp::Le => x.try_le_scalar(scalar),
+            CompareOp::Gt => x.try_gt_scalar(scalar),
+            CompareOp::Ge => x.try_ge_scalar(scalar),
+            // `tensor` has no `ne_scalar`: compare with the scalar as a 0-d tensor of x's dtype.
+            CompareOp::Ne => x.try_ne(&Tensor::full(&[], scalar, x.dtype())),
+        }
+    }
 }
 
 /// d/da (a + b) = 1, d/db (a + b) = 1
@@ -118,10 +193,45 @@ pub(crate) fn d_minimum(c: &Ctx) -> Result<Grads> {
 
 /// Routes the gradient to `a` where `a_wins`, to `b` elsewhere.
 fn split_by_mask(c: &Ctx, a_wins: &Var) -> Result<Grads> {
-    let zero = c.constant(tensor::Tensor::full(&[], 0.0, c.g().dtype()));
+    let zero = c.constant(Tensor::full(&[], 0.0, c.g().dtype()));
     let da = if c.needs(0) { Some(a_wins.try_where_cond(c.g(), &zero)?) } else { None };
     let db = if c.needs(1) { Some(a_wins.try_where_cond(&zero, c.g())?) } else { None };
     Ok(smallvec![da, db])
+}
+
+/// tanh_backward(y, g) = g (1 - y^2): d/dy = -2 y g, d/dg = 1 - y^2
+pub(crate) fn d_tanh_backward(c: &Ctx) -> Result<Grads> {
+    let (y, g) = (c.input(0)?, c.input(1)?);
+    let dy = if c.needs(0) { Some(c.g().try_mul(&y.try_mul(g)?.try_mul_scalar(-2.0)?)?) } else { None };
+    let dg = if c.needs(1) { Some(y.try_tanh_backward(c.g())?) } else { None };
+    Ok(smallvec![dy, dg])
+}
+
+/// sigmoid_backward(y, g) = g y (1 - y): d/dy = g (1 - 2y), d/dg = y (1 - y)
+pub(crate) fn d_sigmoid_backward(c: &Ctx) -> Result<Grads> {
+    let (y, g) = (c.input(0)?, c.input(1)?);
+    let dy = if c.needs(0) {
+        Some(c.g().try_mul(&g.try_mul(&y.try_mul_scalar(-2.0)?.try_add_scalar(1.0)?)?)?)
+    } else {
+        None
+    };
+    let dg = if c.needs(1) { Some(y.try_sigmoid_backward(c.g())?) } else { None };
+    Ok(smallvec![dy, dg])
+}
+
+/// gelu_backward(x, g) = g (Phi + x phi): d/dx = g phi (2 - x^2), d/dg = Phi + x phi
+pub(crate) fn d_gelu_backward(c: &Ctx) -> Result<Grads> {
+    let (x, g) = (c.input(0)?, c.input(1)?);
+    let dx = if c.needs(0) {
+        // phi(x) = exp(-x^2/2) / sqrt(2 pi)
+        let x2 = x.try_square()?;
+        let phi = x2.try_mul_scalar(-0.5)?.try_exp()?.try_mul_scalar(0.398_942_280_401_432_7)?;
+        Some(c.g().try_mul(&g.try_mul(&phi.try_mul(&x2.try_rsub_scalar(2.0)?)?)?)?)
+    } else {
+        None
+    };
+    let dg = if c.needs(1) { Some(x.try_gelu_backward(c.g())?) } else { None };
+    Ok(smallvec![dx, dg])
 }
 
 // Operators, for every owned/borrowed combination and with f64 scalars on the right. They

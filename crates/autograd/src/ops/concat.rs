@@ -1,7 +1,7 @@
 //! Joining and splitting `Var`s: cat, stack, split, chunk, pad, repeat, and their rules.
 
 use smallvec::smallvec;
-use tensor::{normalize_axis, Tensor, TensorError};
+use tensor::{normalize_axis, TensorError};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
@@ -12,11 +12,10 @@ use crate::var::Var;
 impl Var {
     /// Concatenates along an existing `axis`.
     pub fn try_cat(vars: &[Var], axis: isize) -> Result<Var> {
-        let values: Vec<Tensor> = vars.iter().map(Var::tensor).collect();
-        let value = Tensor::try_cat(&values, axis)?;
-        let a = normalize_axis("cat", axis, vars[0].shape())?;
+        let first = vars.first().ok_or_else(|| TensorError::invalid("cat", "needs at least one tensor"))?;
+        let a = normalize_axis("cat", axis, first.shape())?;
         let refs: Vec<&Var> = vars.iter().collect();
-        Var::apply(&refs, || Op::Cat { axis: a }, || Ok(value))
+        Var::apply(&refs, Op::Cat { axis: a })
     }
 
     /// Concatenates along an existing `axis`.
@@ -86,8 +85,7 @@ impl Var {
 
     /// Constant padding, one `(before, after)` pair per dimension.
     pub fn try_pad(&self, pads: &[(usize, usize)], value: f64) -> Result<Var> {
-        let out = self.value().try_pad(pads, value)?;
-        Var::apply(&[self], || Op::Pad { pads: pads.into(), value }, || Ok(out))
+        Var::apply(&[self], Op::Pad { pads: pads.into(), value })
     }
     panicking!(
         /// Constant padding, one `(before, after)` pair per dimension.
@@ -96,8 +94,7 @@ impl Var {
 
     /// Tiles `reps[d]` times along each dimension.
     pub fn try_repeat(&self, reps: &[usize]) -> Result<Var> {
-        let out = self.value().try_repeat(reps)?;
-        Var::apply(&[self], || Op::Repeat { reps: reps.into() }, || Ok(out))
+        Var::apply(&[self], Op::Repeat { reps: reps.into() })
     }
     panicking!(
         /// Tiles `reps[d]` times along each dimension.

@@ -6,7 +6,7 @@
 //! of any order need no other kernel.
 
 use smallvec::smallvec;
-use tensor::{Conv1dParams, Conv2dParams, ConvTranspose2dParams, Tensor};
+use tensor::{Conv1dParams, Conv2dParams, ConvTranspose2dParams};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
@@ -16,10 +16,9 @@ use crate::var::Var;
 impl Var {
     /// 2-D convolution: `x [N, C, H, W]`, `weight [Co, C/groups, kh, kw]`, `bias [Co]`.
     pub fn try_conv2d(&self, weight: &Var, bias: Option<&Var>, p: Conv2dParams) -> Result<Var> {
-        let value = self.value().try_conv2d(weight.value(), bias.map(Var::value), p)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Var::apply(&inputs, || Op::Conv2d { params: p }, || Ok(value))
+        Var::apply(&inputs, Op::Conv2d { params: p })
     }
 
     /// 2-D convolution.
@@ -57,11 +56,10 @@ impl Var {
 
     /// Transposed 2-D convolution: `x [N, C_in, H, W]`, `weight [C_in, C_out/groups, kh, kw]`.
     pub fn try_conv_transpose2d(&self, weight: &Var, bias: Option<&Var>, p: ConvTranspose2dParams) -> Result<Var> {
-        let value = self.value().try_conv_transpose2d(weight.value(), bias.map(Var::value), p)?;
         let params = Conv2dParams { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups };
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Var::apply(&inputs, || Op::ConvTranspose2d { params, output_padding: p.output_padding }, || Ok(value))
+        Var::apply(&inputs, Op::ConvTranspose2d { params, output_padding: p.output_padding })
     }
 
     /// Transposed 2-D convolution.
@@ -75,16 +73,12 @@ impl Var {
 
     /// The gradient of conv2d with respect to its input (`self` is the output gradient).
     pub fn try_conv2d_backward_input(&self, weight: &Var, input_shape: &[usize], p: Conv2dParams) -> Result<Var> {
-        let value = Tensor::try_conv2d_backward_input(self.value(), weight.value(), input_shape, p)?;
-        let op = || Op::Conv2dBackwardInput { params: p, input_shape: input_shape.into() };
-        Var::apply(&[self, weight], op, || Ok(value))
+        Var::apply(&[self, weight], Op::Conv2dBackwardInput { params: p, input_shape: input_shape.into() })
     }
 
     /// The gradient of conv2d with respect to its weight (`self` is the output gradient).
     pub fn try_conv2d_backward_weight(&self, input: &Var, weight_shape: &[usize], p: Conv2dParams) -> Result<Var> {
-        let value = Tensor::try_conv2d_backward_weight(self.value(), input.value(), weight_shape, p)?;
-        let op = || Op::Conv2dBackwardWeight { params: p, weight_shape: weight_shape.into() };
-        Var::apply(&[self, input], op, || Ok(value))
+        Var::apply(&[self, input], Op::Conv2dBackwardWeight { params: p, weight_shape: weight_shape.into() })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::var::Var;
 impl Var {
     /// Matrix product with `numpy.matmul` semantics.
     pub fn try_matmul(&self, rhs: &Var) -> Result<Var> {
-        Var::apply(&[self, rhs], || Op::Matmul, || self.value().try_matmul(rhs.value()))
+        Var::apply(&[self, rhs], Op::Matmul)
     }
     panicking!(
         /// Matrix product with `numpy.matmul` semantics.

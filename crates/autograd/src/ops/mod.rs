@@ -7,6 +7,7 @@ pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod movement;
 pub(crate) mod pool;
+pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;

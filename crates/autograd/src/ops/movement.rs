@@ -13,14 +13,14 @@ use crate::var::Var;
 impl Var {
     /// Reshape (one dimension may be `-1`); a view of the value when possible.
     pub fn try_reshape(&self, shape: &[isize]) -> Result<Var> {
-        self.reshaped(self.value().try_reshape(shape)?)
+        let shape = tensor::ops::movement::infer_shape("reshape", self.shape(), shape)?;
+        Var::apply(&[self], Op::Reshape { shape })
     }
 
-    /// Records `value` (this Var's value with another shape, already computed by a tensor
-    /// movement op) as a reshape of `self`.
-    fn reshaped(&self, value: Tensor) -> Result<Var> {
-        let op = || Op::Reshape { shape: Shape::from_slice(value.shape()) };
-        Var::apply(&[self], op, || Ok(value.clone()))
+    /// Records a reshape of `self` to the shape of `like` (what a tensor movement op computed
+    /// from this Var's value, used only for its shape).
+    fn reshaped(&self, like: Tensor) -> Result<Var> {
+        Var::apply(&[self], Op::Reshape { shape: Shape::from_slice(like.shape()) })
     }
     panicking!(
         /// Reshape (one dimension may be `-1`).
@@ -70,9 +70,7 @@ impl Var {
 
     /// Reorders dimensions.
     pub fn try_permute(&self, axes: &[isize]) -> Result<Var> {
-        let value = self.value().try_permute(axes)?;
-        let op = || Op::Permute { axes: Axes::from_slice(axes) };
-        Var::apply(&[self], op, || Ok(value))
+        Var::apply(&[self], Op::Permute { axes: Axes::from_slice(axes) })
     }
     panicking!(
         /// Reorders dimensions.
@@ -107,8 +105,7 @@ impl Var {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        let value = self.value().try_broadcast_to(shape)?;
-        Var::apply(&[self], || Op::BroadcastTo { shape: Shape::from_slice(shape) }, || Ok(value))
+        Var::apply(&[self], Op::BroadcastTo { shape: Shape::from_slice(shape) })
     }
     panicking!(
         /// Broadcast view to `shape`.
@@ -127,12 +124,16 @@ impl Var {
 
     /// Python-style slice `start:end:step` of one dimension.
     pub fn try_slice(&self, axis: isize, start: isize, end: isize, step: usize) -> Result<Var> {
-        let value = self.value().try_slice(axis, start, end, step)?;
         let a = normalize_axis("slice", axis, self.shape())?;
+        if step == 0 {
+            return Err(TensorError::invalid("slice", "step must be positive, got 0").into());
+        }
+        // Normalised as `Tensor::try_slice` does: Python's clamping of start and end.
         let size = self.shape()[a] as isize;
-        let first = if start < 0 { (start + size).max(0) } else { start.min(size) } as usize;
-        let op = || Op::Slice { axis: a, start: first, len: value.shape()[a], step };
-        Var::apply(&[self], op, || Ok(value.clone()))
+        let clamp = |i: isize| if i < 0 { (i + size).max(0) } else { i.min(size) } as usize;
+        let (first, last) = (clamp(start), clamp(end));
+        let len = if last > first { (last - first).div_ceil(step) } else { 0 };
+        Var::apply(&[self], Op::Slice { axis: a, start: first, len, step })
     }
     panicking!(
         /// Python-style slice `start:end:step` of one dimension.
@@ -141,9 +142,9 @@ impl Var {
 
     /// The sub-range `start..start + len` of dimension `axis`.
     pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<Var> {
-        let value = self.value().try_narrow(axis, start, len)?;
+        self.value().try_narrow(axis, start, len)?; // validation and messages as in tensor
         let a = normalize_axis("narrow", axis, self.shape())?;
-        Var::apply(&[self], || Op::Slice { axis: a, start, len, step: 1 }, || Ok(value))
+        Var::apply(&[self], Op::Slice { axis: a, start, len, step: 1 })
     }
     panicking!(
         /// The sub-range `start..start + len` of dimension `axis`.
@@ -162,11 +163,7 @@ impl Var {
 
     /// The same values in a row-major buffer (no node: the math is the identity).
     pub fn contiguous(&self) -> Var {
-        let value = self.value().contiguous();
-        match self.node_id() {
-            Some(id) => Var::tracked(value, self.tape().clone(), id),
-            None => self.constant(value),
-        }
+        self.with_value(self.value().contiguous())
     }
 }
 

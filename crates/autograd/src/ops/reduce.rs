@@ -1,7 +1,7 @@
 //! Reductions on `Var` and their backward rules.
 
 use smallvec::smallvec;
-use tensor::{normalize_axes, Shape, Tensor};
+use tensor::normalize_axes;
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
@@ -14,7 +14,7 @@ macro_rules! reduction {
         impl Var { $(
             $(#[$m])*
             pub fn $try(&self, axes: &[isize], keepdim: bool) -> Result<Var> {
-                Var::apply(&[self], || Op::$op { axes: Axes::from_slice(axes), keepdim }, || self.value().$try(axes, keepdim))
+                Var::apply(&[self], Op::$op { axes: Axes::from_slice(axes), keepdim })
             }
             panicking!($(#[$m])* $name => $try(axes: &[isize], keepdim: bool) -> Var);
         )* }
@@ -51,7 +51,7 @@ impl Var {
 
     /// Cumulative sum along `axis`.
     pub fn try_cumsum(&self, axis: isize) -> Result<Var> {
-        Var::apply(&[self], || Op::Cumsum { axis }, || self.value().try_cumsum(axis))
+        Var::apply(&[self], Op::Cumsum { axis })
     }
     panicking!(
         /// Cumulative sum along `axis`.
@@ -110,18 +110,31 @@ impl Var {
         norm => try_norm(p: f64, axes: &[isize], keepdim: bool) -> Var
     );
 
-    /// Index of the first maximum along `axis` (a constant i64 Var).
+    /// Index of the first maximum along `axis` (i64, recorded without gradient).
     pub fn try_argmax(&self, axis: isize, keepdim: bool) -> Result<Var> {
-        Ok(self.constant(self.value().try_argmax(axis, keepdim)?))
+        Var::apply(&[self], Op::Argmax { axis, keepdim })
     }
     panicking!(
         /// Index of the first maximum along `axis`.
         argmax => try_argmax(axis: isize, keepdim: bool) -> Var
     );
 
-    /// Index of the first minimum along `axis` (a constant i64 Var).
+    /// Index of the first minimum along `axis` (i64, recorded without gradient).
     pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<Var> {
-        Ok(self.constant(self.value().try_argmin(axis, keepdim)?))
+        Var::apply(&[self], Op::Argmin { axis, keepdim })
+    }
+
+    /// For each element, the product of the other elements of its group over `axes` (empty:
+    /// all), exact where the input holds zeros: `prod`'s gradient factor.
+    pub fn try_prod_exclusive(&self, axes: &[isize]) -> Result<Var> {
+        Var::apply(&[self], Op::ProdExclusive { axes: Axes::from_slice(axes) })
+    }
+
+    /// The vector-Jacobian product of [`try_prod_exclusive`](Self::try_prod_exclusive) at
+    /// `self` with cotangent `h` (it has no rule of its own: third derivatives of `prod` are
+    /// not supported).
+    pub fn try_prod_exclusive_backward(&self, h: &Var, axes: &[isize]) -> Result<Var> {
+        Var::apply(&[self, h], Op::ProdExclusiveBackward { axes: Axes::from_slice(axes) })
     }
     panicking!(
         /// Index of the first minimum along `axis`.
@@ -189,56 +202,23 @@ pub(crate) fn d_mean(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
     Ok(smallvec![Some(broadcast_back(&c.g().try_div_scalar(n as f64)?, axes, keepdim, c.shape(0))?)])
 }
 
-/// d/dx_i prod(x) = prod_{j != i} x_j: `y / x_i` when no factor is zero; with zeros, the
-/// exclusive products are computed directly (treated as constants for higher order).
+/// d/dx_i prod(x) = prod_{j != i} x_j, the exclusive product (exact with zeros, no `y / x`).
 pub(crate) fn d_prod(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
-    let x = c.input(0)?;
     let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;
-    let has_zero = x.value().eq_scalar(0.0).sum_all().item() > 0.0;
-    if !has_zero {
-        let y = broadcast_back(c.output()?, axes, keepdim, c.shape(0))?;
-        return Ok(smallvec![Some(g.try_mul(&y.try_div(x)?)?)]);
-    }
-    let others = exclusive_products(x.value(), axes)?;
-    Ok(smallvec![Some(g.try_mul(&c.constant(others))?)])
+    Ok(smallvec![Some(g.try_mul(&c.input(0)?.try_prod_exclusive(axes)?)?)])
 }
 
-/// For each element, the product of the other elements of its reduction group.
-fn exclusive_products(x: &Tensor, axes: &[isize]) -> Result<Tensor> {
-    let axes = normalize_axes("prod backward", axes, x.shape())?;
-    let kept: Vec<usize> = (0..x.rank()).filter(|d| !axes.contains(d)).collect();
-    let order: Axes = kept.iter().chain(axes.iter()).map(|&d| d as isize).collect();
-    let moved = x.try_permute(&order)?.contiguous().to_dtype(tensor::DType::F64);
-    let group: usize = axes.iter().map(|&a| x.shape()[a]).product();
-    let data = moved.to_vec::<f64>();
-    let mut out = vec![0.0; data.len()];
-    for (row, dst) in data.chunks(group.max(1)).zip(out.chunks_mut(group.max(1))) {
-        let mut prefix = 1.0;
-        for i in 0..row.len() {
-            dst[i] = prefix;
-            prefix *= row[i];
-        }
-        let mut suffix = 1.0;
-        for i in (0..row.len()).rev() {
-            dst[i] *= suffix;
-            suffix *= row[i];
-        }
-    }
-    let moved_shape: Shape = order.iter().map(|&d| x.shape()[d as usize]).collect();
-    let mut inverse: Axes = smallvec![0; order.len()];
-    for (i, &d) in order.iter().enumerate() {
-        inverse[d as usize] = i as isize;
-    }
-    Ok(Tensor::from_vec(out, &moved_shape).try_permute(&inverse)?.contiguous().to_dtype(x.dtype()))
+/// y_i = prod_{k != i} x_k: dx_j = sum_{i != j} g_i prod_{k != i, j} x_k (a fused kernel).
+pub(crate) fn d_prod_exclusive(c: &Ctx, axes: &[isize]) -> Result<Grads> {
+    Ok(smallvec![Some(c.input(0)?.try_prod_exclusive_backward(c.g(), axes)?)])
 }
 
 /// max/min: the gradient goes to the positions equal to the extremum, split equally on ties.
 pub(crate) fn d_extremum(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
     let x = c.input(0)?;
     let y = broadcast_back(&c.output()?.detach(), axes, keepdim, c.shape(0))?;
-    let hit = x.value().try_eq(y.value())?.to_dtype(x.dtype());
-    let ties = hit.try_sum(axes, true)?;
-    let share = c.constant(hit.try_div(&ties)?);
+    let hit = x.try_eq(&y)?.try_to_dtype(x.dtype())?;
+    let share = hit.try_div(&hit.try_sum(axes, true)?)?;
     let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;
     Ok(smallvec![Some(g.try_mul(&share)?)])
 }

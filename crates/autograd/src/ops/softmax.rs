@@ -1,18 +1,17 @@
 //! Softmax, log-softmax and the fused softmax cross-entropy loss, with their rules.
 
 use smallvec::smallvec;
-use tensor::{DType, Tensor, TensorError};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
 use crate::macros::panicking;
 use crate::op::Op;
-use crate::var::Var;
+use crate::var::{AsVar, Var};
 
 impl Var {
     /// Softmax along `axis` (numerically stable).
     pub fn try_softmax(&self, axis: isize) -> Result<Var> {
-        Var::apply(&[self], || Op::Softmax { axis }, || self.value().try_softmax(axis))
+        Var::apply(&[self], Op::Softmax { axis })
     }
     panicking!(
         /// Softmax along `axis`.
@@ -21,50 +20,24 @@ impl Var {
 
     /// Log-softmax along `axis` (numerically stable).
     pub fn try_log_softmax(&self, axis: isize) -> Result<Var> {
-        Var::apply(&[self], || Op::LogSoftmax { axis }, || self.value().try_log_softmax(axis))
+        Var::apply(&[self], Op::LogSoftmax { axis })
     }
     panicking!(
         /// Log-softmax along `axis`.
         log_softmax => try_log_softmax(axis: isize) -> Var
     );
 
-    /// Mean cross-entropy of logits `[N, C]` against class ids `target` (i64 `[N]`):
-    /// `mean_n(-log_softmax(logits)[n, target[n]])`, as `torch.nn.functional.cross_entropy`.
-    /// One fused op; its gradient is `(softmax(logits) - one_hot(target)) / N`.
-    pub fn try_softmax_cross_entropy(&self, target: &Tensor) -> Result<Var> {
-        let (n, _classes) = check_cross_entropy(self.value(), target)?;
-        let t = self.constant(target.clone());
-        Var::apply(
-            &[self, &t],
-            || Op::SoftmaxCrossEntropy,
-            || {
-                let picked = self.value().try_log_softmax(-1)?.try_gather(1, &target.try_reshape(&[n as isize, 1])?)?;
-                picked.try_mean(&[], false)?.try_neg()
-            },
-        )
+    /// Mean cross-entropy of logits `[N, C]` against class ids `target` (i64 `[N]`, a `Tensor`
+    /// or a `Var` such as a placeholder): `mean_n(-log_softmax(logits)[n, target[n]])`, as
+    /// `torch.nn.functional.cross_entropy`. One fused op; its gradient is
+    /// `(softmax(logits) - one_hot(target)) / N`.
+    pub fn try_softmax_cross_entropy(&self, target: &impl AsVar) -> Result<Var> {
+        Var::apply(&[self, &target.as_var(self)], Op::SoftmaxCrossEntropy)
     }
     panicking!(
         /// Mean softmax cross-entropy of logits `[N, C]` against i64 class ids `[N]`.
-        softmax_cross_entropy => try_softmax_cross_entropy(target: &Tensor) -> Var
+        softmax_cross_entropy => try_softmax_cross_entropy(target: &impl AsVar) -> Var
     );
-}
-
-fn check_cross_entropy(logits: &Tensor, target: &Tensor) -> tensor::Result<(usize, usize)> {
-    let op = "softmax_cross_entropy";
-    if logits.rank() != 2 || target.rank() != 1 || target.shape()[0] != logits.shape()[0] {
-        return Err(TensorError::invalid(
-            op,
-            format!("expected logits [N, C] and target [N], got {:?} and {:?}", logits.shape(), target.shape()),
-        ));
-    }
-    if target.dtype() != DType::I64 {
-        return Err(TensorError::DTypeMismatch { op, expected: DType::I64, got: target.dtype() });
-    }
-    let classes = logits.shape()[1];
-    if let Some(&bad) = target.to_vec::<i64>().iter().find(|&&t| t < 0 || t as usize >= classes) {
-        return Err(TensorError::IndexOutOfBounds { op, index: bad, axis: 1, size: classes });
-    }
-    Ok((logits.shape()[0], classes))
 }
 
 /// y = softmax(x): dx = y (g - sum(g y)) along the axis
@@ -84,7 +57,7 @@ pub(crate) fn d_log_softmax(c: &Ctx, axis: isize) -> Result<Grads> {
 pub(crate) fn d_softmax_cross_entropy(c: &Ctx) -> Result<Grads> {
     let (logits, target) = (c.input(0)?, c.input(1)?);
     let n = logits.shape()[0].max(1) as f64;
-    let one_hot = c.constant(target.value().try_one_hot(logits.shape()[1], logits.dtype())?);
+    let one_hot = target.try_one_hot(logits.shape()[1], logits.dtype())?;
     let d = logits.try_softmax(-1)?.try_sub(&one_hot)?.try_mul(&c.g().try_div_scalar(n)?)?;
     Ok(smallvec![Some(d), None])
 }

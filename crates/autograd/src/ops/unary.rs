@@ -8,74 +8,100 @@ use tensor::{DType, Tensor};
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
 use crate::macros::panicking;
-use crate::op::Op;
+use crate::op::{Op, Saves};
 use crate::var::Var;
 
-macro_rules! unary {
-    ($($(#[$m:meta])* $name:ident / $try:ident => $op:expr;)*) => {
+/// Declares the family of parameterless elementwise unary ops from one table: each line gives
+/// the variant, its printed name and `Tensor`/`Var` method names, the values its rule reads and
+/// the rule itself. Adding such an op is its kernel, one line here, its rule below, and one line
+/// of the gradcheck table.
+macro_rules! unary_ops {
+    ($($(#[$m:meta])* $variant:ident: $name:ident / $try:ident, saves $saves:ident, rule $rule:ident;)*) => {
+        /// A parameterless elementwise unary op.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum UnaryOp { $($(#[$m])* $variant,)* }
+
+        impl UnaryOp {
+            /// The printed name.
+            pub fn name(self) -> &'static str {
+                match self { $(UnaryOp::$variant => stringify!($name),)* }
+            }
+            pub(crate) fn saves(self) -> Saves {
+                match self { $(UnaryOp::$variant => Saves::$saves,)* }
+            }
+            /// The forward kernel.
+            pub fn eval(self, x: &Tensor) -> tensor::Result<Tensor> {
+                match self { $(UnaryOp::$variant => x.$try(),)* }
+            }
+            pub(crate) fn rule(self, c: &Ctx) -> Result<Grads> {
+                match self { $(UnaryOp::$variant => $rule(c),)* }
+            }
+        }
+
         impl Var { $(
             $(#[$m])*
             pub fn $try(&self) -> Result<Var> {
-                Var::apply(&[self], || $op, || self.value().$try())
+                Var::apply(&[self], Op::Unary(UnaryOp::$variant))
             }
             panicking!($(#[$m])* $name => $try() -> Var);
         )* }
     };
 }
 
-unary! {
+unary_ops! {
     /// `-x`.
-    neg / try_neg => Op::Neg;
+    Neg: neg / try_neg, saves NONE, rule d_neg;
     /// `|x|`.
-    abs / try_abs => Op::Abs;
+    Abs: abs / try_abs, saves INPUT0, rule d_abs;
     /// `e^x`.
-    exp / try_exp => Op::Exp;
+    Exp: exp / try_exp, saves OUTPUT, rule d_exp;
     /// Natural logarithm.
-    log / try_log => Op::Log;
+    Log: log / try_log, saves INPUT0, rule d_log;
     /// `ln(1 + x)`.
-    log1p / try_log1p => Op::Log1p;
+    Log1p: log1p / try_log1p, saves INPUT0, rule d_log1p;
     /// `e^x - 1`.
-    expm1 / try_expm1 => Op::Expm1;
+    Expm1: expm1 / try_expm1, saves OUTPUT, rule d_expm1;
     /// Square root.
-    sqrt / try_sqrt => Op::Sqrt;
+    Sqrt: sqrt / try_sqrt, saves OUTPUT, rule d_sqrt;
     /// `1 / sqrt(x)`.
-    rsqrt / try_rsqrt => Op::Rsqrt;
+    Rsqrt: rsqrt / try_rsqrt, saves OUTPUT, rule d_rsqrt;
     /// Sine.
-    sin / try_sin => Op::Sin;
+    Sin: sin / try_sin, saves INPUT0, rule d_sin;
     /// Cosine.
-    cos / try_cos => Op::Cos;
+    Cos: cos / try_cos, saves INPUT0, rule d_cos;
     /// Hyperbolic tangent.
-    tanh / try_tanh => Op::Tanh;
+    Tanh: tanh / try_tanh, saves OUTPUT, rule d_tanh;
     /// Logistic sigmoid.
-    sigmoid / try_sigmoid => Op::Sigmoid;
+    Sigmoid: sigmoid / try_sigmoid, saves OUTPUT, rule d_sigmoid;
     /// `max(x, 0)`.
-    relu / try_relu => Op::Relu;
+    Relu: relu / try_relu, saves INPUT0, rule d_relu;
     /// GELU, exact (erf) form.
-    gelu / try_gelu => Op::Gelu;
+    Gelu: gelu / try_gelu, saves INPUT0, rule d_gelu;
     /// GELU, tanh approximation.
-    gelu_tanh / try_gelu_tanh => Op::GeluTanh;
+    GeluTanh: gelu_tanh / try_gelu_tanh, saves INPUT0, rule d_gelu_tanh;
     /// `x * sigmoid(x)`.
-    silu / try_silu => Op::Silu;
+    Silu: silu / try_silu, saves INPUT0, rule d_silu;
     /// `ln(1 + e^x)` (linear above 20).
-    softplus / try_softplus => Op::Softplus;
+    Softplus: softplus / try_softplus, saves INPUT0, rule d_softplus;
     /// Sign (zero gradient).
-    sign / try_sign => Op::Sign;
+    Sign: sign / try_sign, saves NONE, rule d_piecewise_constant;
     /// Round down (zero gradient).
-    floor / try_floor => Op::Floor;
+    Floor: floor / try_floor, saves NONE, rule d_piecewise_constant;
     /// Round up (zero gradient).
-    ceil / try_ceil => Op::Ceil;
+    Ceil: ceil / try_ceil, saves NONE, rule d_piecewise_constant;
     /// Round half to even (zero gradient).
-    round / try_round => Op::Round;
+    Round: round / try_round, saves NONE, rule d_piecewise_constant;
     /// `1 / x`.
-    recip / try_recip => Op::Recip;
+    Recip: recip / try_recip, saves OUTPUT, rule d_recip;
     /// `x^2`.
-    square / try_square => Op::Square;
+    Square: square / try_square, saves INPUT0, rule d_square;
 }
 
 impl Var {
     /// `x if x > 0 else negative_slope * x`.
     pub fn try_leaky_relu(&self, negative_slope: f64) -> Result<Var> {
-        Var::apply(&[self], || Op::LeakyRelu { negative_slope }, || self.value().try_leaky_relu(negative_slope))
+        Var::apply(&[self], Op::LeakyRelu { negative_slope })
     }
     panicking!(
         /// `x if x > 0 else negative_slope * x`.
@@ -84,7 +110,7 @@ impl Var {
 
     /// `x if x > 0 else alpha * (e^x - 1)`.
     pub fn try_elu(&self, alpha: f64) -> Result<Var> {
-        Var::apply(&[self], || Op::Elu { alpha }, || self.value().try_elu(alpha))
+        Var::apply(&[self], Op::Elu { alpha })
     }
     panicking!(
         /// `x if x > 0 else alpha * (e^x - 1)`.
@@ -93,7 +119,7 @@ impl Var {
 
     /// `x^exponent` for a scalar exponent.
     pub fn try_powf(&self, exponent: f64) -> Result<Var> {
-        Var::apply(&[self], || Op::Powf { exponent }, || self.value().try_powf(exponent))
+        Var::apply(&[self], Op::Powf { exponent })
     }
     panicking!(
         /// `x^exponent` for a scalar exponent.
@@ -102,7 +128,7 @@ impl Var {
 
     /// Limits values to `[min, max]`.
     pub fn try_clamp(&self, min: f64, max: f64) -> Result<Var> {
-        Var::apply(&[self], || Op::Clamp { min, max }, || self.value().try_clamp(min, max))
+        Var::apply(&[self], Op::Clamp { min, max })
     }
     panicking!(
         /// Limits values to `[min, max]`.
@@ -111,7 +137,7 @@ impl Var {
 
     /// `x + scalar`.
     pub fn try_add_scalar(&self, scalar: f64) -> Result<Var> {
-        Var::apply(&[self], || Op::AddScalar { scalar }, || self.value().try_add_scalar(scalar))
+        Var::apply(&[self], Op::AddScalar { scalar })
     }
     panicking!(
         /// `x + scalar`.
@@ -129,7 +155,7 @@ impl Var {
 
     /// `x * scalar`.
     pub fn try_mul_scalar(&self, scalar: f64) -> Result<Var> {
-        Var::apply(&[self], || Op::MulScalar { scalar }, || self.value().try_mul_scalar(scalar))
+        Var::apply(&[self], Op::MulScalar { scalar })
     }
     panicking!(
         /// `x * scalar`.
@@ -177,32 +203,12 @@ impl Var {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        Var::apply(&[self], || Op::ToDType { dtype }, || Ok(self.value().to_dtype(dtype)))
+        Var::apply(&[self], Op::ToDType { dtype })
     }
     panicking!(
         /// Converts to another dtype; gradients convert back.
         to_dtype => try_to_dtype(dtype: DType) -> Var
     );
-
-    /// `grad * (1 - y^2)` with `self = y = tanh(x)`: tanh's fused backward kernel as an op.
-    pub fn try_tanh_backward(&self, grad: &Var) -> Result<Var> {
-        Var::apply(&[self, grad], || Op::TanhBackward, || self.value().try_tanh_backward(grad.value()))
-    }
-
-    /// `grad * y * (1 - y)` with `self = y = sigmoid(x)`.
-    pub fn try_sigmoid_backward(&self, grad: &Var) -> Result<Var> {
-        Var::apply(&[self, grad], || Op::SigmoidBackward, || self.value().try_sigmoid_backward(grad.value()))
-    }
-
-    /// `grad * (Phi(x) + x phi(x))` with `self = x`: exact GELU's derivative.
-    pub fn try_gelu_backward(&self, grad: &Var) -> Result<Var> {
-        Var::apply(&[self, grad], || Op::GeluBackward, || self.value().try_gelu_backward(grad.value()))
-    }
-
-    /// A constant mask-like factor built from this Var's value.
-    fn const_from(&self, f: impl FnOnce(&Tensor) -> tensor::Result<Tensor>) -> Result<Var> {
-        Ok(self.constant(f(self.value())?))
-    }
 }
 
 fn one(g: Var) -> Result<Grads> {
@@ -216,8 +222,7 @@ pub(crate) fn d_neg(c: &Ctx) -> Result<Grads> {
 
 /// d/dx |x| = sign(x)
 pub(crate) fn d_abs(c: &Ctx) -> Result<Grads> {
-    let sign = c.input(0)?.const_from(|x| x.try_sign())?;
-    one(c.g().try_mul(&sign)?)
+    one(c.g().try_mul(&c.input(0)?.try_sign()?)?)
 }
 
 /// d/dx e^x = e^x (the output)
@@ -272,22 +277,21 @@ pub(crate) fn d_sigmoid(c: &Ctx) -> Result<Grads> {
 
 /// d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as torch).
 pub(crate) fn d_relu(c: &Ctx) -> Result<Grads> {
-    let off = c.input(0)?.const_from(|x| x.try_le_scalar(0.0))?;
+    let off = c.input(0)?.try_le_scalar(0.0)?;
     one(c.g().try_masked_fill(&off, 0.0)?)
 }
 
 /// d/dx leaky_relu(x) = 1 if x > 0 else negative_slope
 pub(crate) fn d_leaky_relu(c: &Ctx, negative_slope: f64) -> Result<Grads> {
-    let factor = c.input(0)?.const_from(|x| {
-        let dt = x.dtype();
-        x.try_gt_scalar(0.0)?.try_where_cond(&Tensor::full(&[], 1.0, dt), &Tensor::full(&[], negative_slope, dt))
-    })?;
+    let dt = c.g().dtype();
+    let (one_, slope) = (c.constant(Tensor::full(&[], 1.0, dt)), c.constant(Tensor::full(&[], negative_slope, dt)));
+    let factor = c.input(0)?.try_gt_scalar(0.0)?.try_where_cond(&one_, &slope)?;
     one(c.g().try_mul(&factor)?)
 }
 
 /// d/dx elu(x) = 1 if x > 0 else alpha e^x = y + alpha
 pub(crate) fn d_elu(c: &Ctx, alpha: f64) -> Result<Grads> {
-    let pos = c.input(0)?.const_from(|x| x.try_gt_scalar(0.0))?;
+    let pos = c.input(0)?.try_gt_scalar(0.0)?;
     let one_ = c.constant(Tensor::full(&[], 1.0, c.g().dtype()));
     let factor = pos.try_where_cond(&one_, &c.output()?.try_add_scalar(alpha)?)?;
     one(c.g().try_mul(&factor)?)
@@ -323,7 +327,7 @@ pub(crate) fn d_silu(c: &Ctx) -> Result<Grads> {
 /// d/dx ln(1 + e^x) = sigmoid(x) (1 above the linear threshold 20)
 pub(crate) fn d_softplus(c: &Ctx) -> Result<Grads> {
     let x = c.input(0)?;
-    let linear = x.const_from(|x| x.try_gt_scalar(20.0))?;
+    let linear = x.try_gt_scalar(20.0)?;
     let one_ = c.constant(Tensor::full(&[], 1.0, x.dtype()));
     one(c.g().try_mul(&linear.try_where_cond(&one_, &x.try_sigmoid()?)?)?)
 }
@@ -352,12 +356,8 @@ pub(crate) fn d_powf(c: &Ctx, p: f64) -> Result<Grads> {
 
 /// d/dx clamp(x, lo, hi) = 1 inside [lo, hi], 0 outside
 pub(crate) fn d_clamp(c: &Ctx, min: f64, max: f64) -> Result<Grads> {
-    let outside = c.input(0)?.const_from(|x| {
-        let below = x.try_lt_scalar(min)?.to_dtype(DType::U8);
-        let above = x.try_gt_scalar(max)?.to_dtype(DType::U8);
-        below.try_maximum(&above).map(|m| m.to_dtype(DType::Bool))
-    })?;
-    one(c.g().try_masked_fill(&outside, 0.0)?)
+    let x = c.input(0)?;
+    one(c.g().try_masked_fill(&x.try_lt_scalar(min)?, 0.0)?.try_masked_fill(&x.try_gt_scalar(max)?, 0.0)?)
 }
 
 /// d/dx (x + s) = 1
@@ -374,39 +374,4 @@ pub(crate) fn d_mul_scalar(c: &Ctx, s: f64) -> Result<Grads> {
 pub(crate) fn d_to_dtype(c: &Ctx) -> Result<Grads> {
     let dtype = c.input_dtype(0);
     one(c.g().try_to_dtype(dtype)?)
-}
-
-/// tanh_backward(y, g) = g (1 - y^2): d/dy = -2 y g, d/dg = 1 - y^2
-pub(crate) fn d_tanh_backward(c: &Ctx) -> Result<Grads> {
-    let (y, g) = (c.input(0)?, c.input(1)?);
-    let dy = if c.needs(0) { Some(c.g().try_mul(&y.try_mul(g)?.try_mul_scalar(-2.0)?)?) } else { None };
-    let dg = if c.needs(1) { Some(y.try_tanh_backward(c.g())?) } else { None };
-    Ok(smallvec![dy, dg])
-}
-
-/// sigmoid_backward(y, g) = g y (1 - y): d/dy = g (1 - 2y), d/dg = y (1 - y)
-pub(crate) fn d_sigmoid_backward(c: &Ctx) -> Result<Grads> {
-    let (y, g) = (c.input(0)?, c.input(1)?);
-    let dy = if c.needs(0) {
-        Some(c.g().try_mul(&g.try_mul(&y.try_mul_scalar(-2.0)?.try_add_scalar(1.0)?)?)?)
-    } else {
-        None
-    };
-    let dg = if c.needs(1) { Some(y.try_sigmoid_backward(c.g())?) } else { None };
-    Ok(smallvec![dy, dg])
-}
-
-/// gelu_backward(x, g) = g (Phi + x phi): d/dx = g phi (2 - x^2), d/dg = Phi + x phi
-pub(crate) fn d_gelu_backward(c: &Ctx) -> Result<Grads> {
-    let (x, g) = (c.input(0)?, c.input(1)?);
-    let dx = if c.needs(0) {
-        // phi(x) = exp(-x^2/2) / sqrt(2 pi)
-        let x2 = x.try_square()?;
-        let phi = x2.try_mul_scalar(-0.5)?.try_exp()?.try_mul_scalar(0.398_942_280_401_432_7)?;
-        Some(c.g().try_mul(&g.try_mul(&phi.try_mul(&x2.try_rsub_scalar(2.0)?)?)?)?)
-    } else {
-        None
-    };
-    let dg = if c.needs(1) { Some(x.try_gelu_backward(c.g())?) } else { None };
-    Ok(smallvec![dx, dg])
 }

@@ -10,6 +10,7 @@ pub mod index;
 pub mod matmul;
 pub mod movement;
 pub mod pool;
+pub mod prod_exclusive;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

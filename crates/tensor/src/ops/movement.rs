@@ -7,8 +7,8 @@ use crate::layout::{normalize_axis, normalize_insert_axis, Layout, Shape, Stride
 use crate::macros::panicking;
 use crate::Tensor;
 
-/// Resolves a target shape with at most one `-1` (inferred) dimension.
-fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Shape> {
+/// Resolves a target shape with at most one `-1` (inferred) dimension, as `reshape` does.
+pub fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Shape> {
     let numel: usize = from.iter().product();
     let mut infer = None;
     let mut known = 1usize;

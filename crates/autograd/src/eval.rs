@@ -1,0 +1,296 @@
+//! `Op::eval`: the one forward of every primitive.
+//!
+//! Eager `Var` ops and [`Function::run`](crate::Function::run) both compute a node's value
+//! here, from its input values and the op's static parameters, so a replay computes exactly
+//! what the eager run did. Validation lives here too: a replay on new data checks what the
+//! eager call checked (class ids in range, masks of the right dtype, ...).
+
+use tensor::{ConvTranspose2dParams, Tensor, TensorError};
+
+use crate::error::{AutogradError, Result};
+use crate::op::Op;
+
+/// A node's value, and the second tensor some kernels return with it (max pooling's argmax
+/// indices), which a plain backward pass reuses instead of recomputing.
+pub(crate) type Evaluated = (Tensor, Option<Tensor>);
+
+fn arity(op: &Op, inputs: &[&Tensor], n: usize) -> Result<()> {
+    if inputs.len() == n {
+        return Ok(());
+    }
+    Err(AutogradError::Invalid { op: "eval", msg: format!("`{op}` takes {n} inputs, got {}", inputs.len()) })
+}
+
+impl Op {
+    /// Computes the op's output from its inputs' values (a leaf has no forward: its value is
+    /// bound, not computed).
+    pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        Ok(self.eval_with_extra(inputs)?.0)
+    }
+
+    pub(crate) fn eval_with_extra(&self, x: &[&Tensor]) -> Result<Evaluated> {
+        let fixed = |n: usize| arity(self, x, n);
+        let one = |t: tensor::Result<Tensor>| -> Result<Evaluated> { Ok((t?, None)) };
+        match self {
+            Op::Leaf | Op::Param(_) | Op::Input | Op::Const => Err(AutogradError::Invalid {
+                op: "eval",
+                msg: format!("`{}` is a leaf: its value is bound, not computed", self.name()),
+            }),
+            Op::Unary(u) => {
+                fixed(1)?;
+                one(u.eval(x[0]))
+            }
+            Op::Binary(b) => {
+                fixed(2)?;
+                one(b.eval(x[0], x[1]))
+            }
+            Op::Compare(c) => {
+                fixed(2)?;
+                one(c.eval(x[0], x[1]))
+            }
+            Op::CompareScalar { cmp, scalar } => {
+                fixed(1)?;
+                one(cmp.eval_scalar(x[0], *scalar))
+            }
+            Op::LeakyRelu { negative_slope } => {
+                fixed(1)?;
+                one(x[0].try_leaky_relu(*negative_slope))
+            }
+            Op::Elu { alpha } => {
+                fixed(1)?;
+                one(x[0].try_elu(*alpha))
+            }
+            Op::Powf { exponent } => {
+                fixed(1)?;
+                one(x[0].try_powf(*exponent))
+            }
+            Op::Clamp { min, max } => {
+                fixed(1)?;
+                one(x[0].try_clamp(*min, *max))
+            }
+            Op::AddScalar { scalar } => {
+                fixed(1)?;
+                one(x[0].try_add_scalar(*scalar))
+            }
+            Op::MulScalar { scalar } => {
+                fixed(1)?;
+                one(x[0].try_mul_scalar(*scalar))
+            }
+            Op::ToDType { dtype } => {
+                fixed(1)?;
+                one(Ok(x[0].to_dtype(*dtype)))
+            }
+            Op::StopGradient => {
+                fixed(1)?;
+                one(Ok(x[0].clone()))
+            }
+            Op::Sum { axes, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_sum(axes, *keepdim))
+            }
+            Op::Mean { axes, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_mean(axes, *keepdim))
+            }
+            Op::Prod { axes, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_prod(axes, *keepdim))
+            }
+            Op::Max { axes, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_max(axes, *keepdim))
+            }
+            Op::Min { axes, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_min(axes, *keepdim))
+            }
+            Op::LogSumExp { axes, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_logsumexp(axes, *keepdim))
+            }
+            Op::Argmax { axis, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_argmax(*axis, *keepdim))
+            }
+            Op::Argmin { axis, keepdim } => {
+                fixed(1)?;
+                one(x[0].try_argmin(*axis, *keepdim))
+            }
+            Op::Softmax { axis } => {
+                fixed(1)?;
+                one(x[0].try_softmax(*axis))
+            }
+            Op::LogSoftmax { axis } => {
+                fixed(1)?;
+                one(x[0].try_log_softmax(*axis))
+            }
+            Op::Cumsum { axis } => {
+                fixed(1)?;
+                one(x[0].try_cumsum(*axis))
+            }
+            Op::ProdExclusive { axes } => {
+                fixed(1)?;
+                one(x[0].try_prod_exclusive(axes))
+            }
+            Op::ProdExclusiveBackward { axes } => {
+                fixed(2)?;
+                one(x[0].try_prod_exclusive_backward(x[1], axes))
+            }
+            Op::Reshape { shape } => {
+                fixed(1)?;
+                let to: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
+                one(x[0].try_reshape(&to))
+            }
+            Op::Permute { axes } => {
+                fixed(1)?;
+                one(x[0].try_permute(axes))
+            }
+            Op::BroadcastTo { shape } => {
+                fixed(1)?;
+                one(x[0].try_broadcast_to(shape))
+            }
+            Op::Slice { axis, start, len, step } => {
+                fixed(1)?;
+                // The recorded (normalised) slice as a Python slice: `len` elements from `start`.
+                let end = if *len == 0 { *start } else { start + (len - 1) * step + 1 };
+                one(x[0].try_slice(*axis as isize, *start as isize, end as isize, *step))
+            }
+            Op::Pad { pads, value } => {
+                fixed(1)?;
+                one(x[0].try_pad(pads, *value))
+            }
+            Op::Repeat { reps } => {
+                fixed(1)?;
+                one(x[0].try_repeat(reps))
+            }
+            Op::Cat { axis } => {
+                let parts: Vec<Tensor> = x.iter().map(|&t| t.clone()).collect();
+                one(Tensor::try_cat(&parts, *axis as isize))
+            }
+            Op::IndexSelect { axis } => {
+                fixed(2)?;
+                one(x[0].try_index_select(*axis as isize, x[1]))
+            }
+            Op::Gather { axis } => {
+                fixed(2)?;
+                one(x[0].try_gather(*axis as isize, x[1]))
+            }
+            Op::ScatterAdd { axis } => {
+                fixed(3)?;
+                one(x[0].try_scatter_add(*axis as isize, x[1], x[2]))
+            }
+            Op::WhereCond => {
+                fixed(3)?;
+                one(x[0].try_where_cond(x[1], x[2]))
+            }
+            Op::MaskedFill { value } => {
+                fixed(2)?;
+                one(x[0].try_masked_fill(x[1], *value))
+            }
+            Op::OneHot { classes, dtype } => {
+                fixed(1)?;
+                one(x[0].try_one_hot(*classes, *dtype))
+            }
+            Op::Matmul => {
+                fixed(2)?;
+                one(x[0].try_matmul(x[1]))
+            }
+            Op::Conv2d { params } => {
+                if x.len() != 3 {
+                    fixed(2)?;
+                }
+                one(x[0].try_conv2d(x[1], x.get(2).copied(), *params))
+            }
+            Op::ConvTranspose2d { params, output_padding } => {
+                if x.len() != 3 {
+                    fixed(2)?;
+                }
+                let p = ConvTranspose2dParams {
+                    stride: params.stride,
+                    padding: params.padding,
+                    output_padding: *output_padding,
+                    dilation: params.dilation,
+                    groups: params.groups,
+                };
+                one(x[0].try_conv_transpose2d(x[1], x.get(2).copied(), p))
+            }
+            Op::MaxPool2d { kernel, stride, padding } => {
+                fixed(1)?;
+                let (values, indices) = x[0].try_max_pool2d(*kernel, *stride, *padding)?;
+                Ok((values, Some(indices)))
+            }
+            Op::MaxPool2dIndices { kernel, stride, padding } => {
+                fixed(1)?;
+                one(x[0].try_max_pool2d(*kernel, *stride, *padding).map(|(_, indices)| indices))
+            }
+            Op::AvgPool2d { kernel, stride, padding, count_include_pad } => {
+                fixed(1)?;
+                one(x[0].try_avg_pool2d(*kernel, *stride, *padding, *count_include_pad))
+            }
+            Op::Conv2dBackwardInput { params, input_shape } => {
+                fixed(2)?;
+                one(Tensor::try_conv2d_backward_input(x[0], x[1], input_shape, *params))
+            }
+            Op::Conv2dBackwardWeight { params, weight_shape } => {
+                fixed(2)?;
+                one(Tensor::try_conv2d_backward_weight(x[0], x[1], weight_shape, *params))
+            }
+            Op::MaxPool2dBackward { input_shape } => {
+                fixed(2)?;
+                one(Tensor::try_max_pool2d_backward(x[0], x[1], input_shape))
+            }
+            Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, input_shape } => {
+                fixed(1)?;
+                one(Tensor::try_avg_pool2d_backward(x[0], input_shape, *kernel, *stride, *padding, *count_include_pad))
+            }
+            Op::SoftmaxCrossEntropy => {
+                fixed(2)?;
+                one(softmax_cross_entropy(x[0], x[1]))
+            }
+            Op::DropoutMask { p, shape, dtype } => {
+                fixed(1)?;
+                let seed = seed_of(x[0])?;
+                one(Tensor::try_dropout_mask(shape, *p, *dtype, seed))
+            }
+            Op::Custom(c) => one(c.forward(x)),
+        }
+    }
+}
+
+/// `mean_n(-log_softmax(logits)[n, target[n]])` after checking logits `[N, C]` against i64
+/// class ids `[N]` in `0..C`.
+pub(crate) fn softmax_cross_entropy(logits: &Tensor, target: &Tensor) -> tensor::Result<Tensor> {
+    let n = check_cross_entropy(logits, target)?;
+    let picked = logits.try_log_softmax(-1)?.try_gather(1, &target.try_reshape(&[n as isize, 1])?)?;
+    picked.try_mean(&[], false)?.try_neg()
+}
+
+/// Validates cross-entropy's inputs; returns the batch size.
+pub(crate) fn check_cross_entropy(logits: &Tensor, target: &Tensor) -> tensor::Result<usize> {
+    let op = "softmax_cross_entropy";
+    if logits.rank() != 2 || target.rank() != 1 || target.shape()[0] != logits.shape()[0] {
+        return Err(TensorError::invalid(
+            op,
+            format!("expected logits [N, C] and target [N], got {:?} and {:?}", logits.shape(), target.shape()),
+        ));
+    }
+    if target.dtype() != tensor::DType::I64 {
+        return Err(TensorError::DTypeMismatch { op, expected: tensor::DType::I64, got: target.dtype() });
+    }
+    let classes = logits.shape()[1];
+    if let Some(&bad) = target.to_vec::<i64>().iter().find(|&&t| t < 0 || t as usize >= classes) {
+        return Err(TensorError::IndexOutOfBounds { op, index: bad, axis: 1, size: classes });
+    }
+    Ok(logits.shape()[0])
+}
+
+/// A random op's seed: a one-element i64 tensor.
+fn seed_of(t: &Tensor) -> Result<u64> {
+    if t.dtype() != tensor::DType::I64 || t.numel() != 1 {
+        return Err(AutogradError::Invalid {
+            op: "dropout",
+            msg: format!("the seed must be a one-element i64 tensor, got {} {:?}", t.dtype(), t.shape()),
+        });
+    }
+    Ok(t.to_vec::<i64>()[0] as u64)
+}

@@ -1,0 +1,242 @@
+//! Replay: a recorded graph run on new inputs without running the user's model code again.
+//!
+//! [`Tape::function`] cuts the program that computes some outputs from some placeholders out
+//! of the tape (only the nodes the outputs need), and [`Function::run`] evaluates it node by
+//! node with [`Op::eval`](crate::Op::eval), the same forward the eager ops call: a replay on
+//! the values of the eager run gives the eager results bit for bit. Parameters are read when
+//! the function runs, so an optimizer's updates between runs are seen.
+//!
+//! Record a training step once, with `grad(.., create_graph = true)` so the backward pass is in
+//! the graph too, then run it on every batch:
+//!
+//! ```
+//! use autograd::{grad, Param, Tape};
+//! use tensor::{DType, Tensor};
+//! let w = Param::new(Tensor::from_vec(vec![0.5f64, -0.5], &[2, 1]));
+//! let tape = Tape::new();
+//! let x = tape.input(Tensor::zeros(&[3, 2], DType::F64));
+//! let y = tape.input(Tensor::zeros(&[3, 1], DType::F64));
+//! let wv = tape.param(&w);
+//! let loss = (x.matmul(&wv) - &y).square().mean_all();
+//! let dw = grad(&[loss.clone()], &[wv], true).unwrap()[0].clone().unwrap();
+//! let step = tape.function(&[x, y], &[loss, dw]).unwrap();
+//! for _ in 0..3 {
+//!     let out = step.run(&[Tensor::ones(&[3, 2], DType::F64), Tensor::ones(&[3, 1], DType::F64)]).unwrap();
+//!     w.set(w.value() - &out[1] * 0.1); // SGD on the replayed gradient
+//! }
+//! ```
+
+use std::fmt;
+
+use tensor::{DType, Shape, Tensor};
+
+use crate::error::{AutogradError, Result};
+use crate::op::Op;
+use crate::print;
+use crate::tape::{Node, NodeId, Tape};
+use crate::var::Var;
+
+/// A runnable program cut from a tape: its placeholders in argument order, the nodes the
+/// outputs need (in recording order, renumbered), and its outputs. It owns its nodes, so it
+/// outlives the tape's next `clear`, and it is `Send + Sync`.
+#[derive(Clone)]
+pub struct Function {
+    nodes: Vec<Node>,
+    /// For each node, the argument that binds it (placeholders and bound leaves).
+    binding: Vec<Option<usize>>,
+    args: Vec<Arg>,
+    outputs: Vec<usize>,
+    /// For each node, the last node that reads it (its value is dropped after that).
+    last_use: Vec<usize>,
+}
+
+/// An argument: what its values must be.
+#[derive(Clone)]
+struct Arg {
+    /// Its name on the tape, for error messages.
+    name: String,
+    shape: Shape,
+    dtype: DType,
+}
+
+fn invalid(msg: String) -> AutogradError {
+    AutogradError::Invalid { op: "function", msg }
+}
+
+impl Tape {
+    /// The program computing `outputs` from `inputs`, ready to [`run`](Function::run) on new
+    /// values. `inputs` are placeholders ([`Tape::input`]) or `Tape::var` leaves of the current
+    /// recording; every placeholder the outputs depend on must be among them. Leaves not listed
+    /// keep their recorded values, constants keep theirs, parameters are read at each run.
+    pub fn function(&self, inputs: &[Var], outputs: &[Var]) -> Result<Function> {
+        let g = self.0.borrow();
+        let current = |v: &Var, what: &str, k: usize| -> Result<usize> {
+            if !v.tape().same(self) {
+                return Err(AutogradError::DifferentTapes { op: "function".into() });
+            }
+            let id = v.node_id().ok_or_else(|| invalid(format!("{what} {k} is not recorded on the tape")))?;
+            if v.generation() != g.generation {
+                return Err(AutogradError::StaleVar { op: "function".into() });
+            }
+            Ok(id.index())
+        };
+        let mut args = Vec::with_capacity(inputs.len());
+        for (k, v) in inputs.iter().enumerate() {
+            let i = current(v, "input", k)?;
+            if !matches!(g.nodes[i].op, Op::Input | Op::Leaf) {
+                return Err(invalid(format!(
+                    "input {k} ({}) is a `{}` node; inputs are placeholders (Tape::input) or Tape::var leaves",
+                    print::name(i),
+                    g.nodes[i].op
+                )));
+            }
+            args.push(i);
+        }
+        let outs: Vec<usize> =
+            outputs.iter().enumerate().map(|(k, v)| current(v, "output", k)).collect::<Result<_>>()?;
+
+        // The nodes the outputs need, found by one reverse pass (recording order is topological).
+        let end = outs.iter().map(|&i| i + 1).max().unwrap_or(0);
+        let mut needed = vec![false; end];
+        for &i in &outs {
+            needed[i] = true;
+        }
+        for i in (0..end).rev() {
+            if needed[i] {
+                for id in &g.nodes[i].inputs {
+                    needed[id.index()] = true;
+                }
+            }
+        }
+        let mut new_index = vec![usize::MAX; end];
+        let mut nodes = Vec::new();
+        let mut names = Vec::new();
+        for (i, node) in g.nodes[..end].iter().enumerate() {
+            if !needed[i] {
+                continue;
+            }
+            let mut copy = node.clone();
+            copy.value = None;
+            copy.extra = None;
+            for id in copy.inputs.iter_mut() {
+                *id = NodeId(new_index[id.index()] as u32);
+            }
+            new_index[i] = nodes.len();
+            nodes.push(copy);
+            names.push(print::name(i));
+        }
+        let mut binding = vec![None; nodes.len()];
+        let mut bound = Vec::with_capacity(args.len());
+        for (k, &i) in args.iter().enumerate() {
+            // An input the outputs do not depend on is still an argument: checked, then unused.
+            if let Some(j) = new_index.get(i).copied().filter(|&j| j != usize::MAX) {
+                binding[j] = Some(k);
+            }
+            let n = &g.nodes[i];
+            bound.push(Arg { name: print::name(i), shape: n.shape.clone(), dtype: n.dtype });
+        }
+        if let Some(j) = (0..nodes.len()).find(|&j| matches!(nodes[j].op, Op::Input) && binding[j].is_none()) {
+            return Err(invalid(format!("placeholder `{}` feeds the outputs but is not among the inputs", names[j])));
+        }
+        let outputs: Vec<usize> = outs.iter().map(|&i| new_index[i]).collect();
+        let mut last_use: Vec<usize> = (0..nodes.len()).collect();
+        for (j, node) in nodes.iter().enumerate() {
+            for id in &node.inputs {
+                last_use[id.index()] = j;
+            }
+        }
+        for &o in &outputs {
+            last_use[o] = usize::MAX;
+        }
+        Ok(Function { nodes, binding, args: bound, outputs, last_use })
+    }
+}
+
+impl Function {
+    /// Runs the program on `inputs` (one per argument, in order), returning the outputs.
+    /// Shapes and dtypes must be the recorded ones: a mismatch is an
+    /// [`AutogradError::InputMismatch`] naming the argument (record again for new shapes).
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        if inputs.len() != self.args.len() {
+            return Err(AutogradError::Invalid {
+                op: "run",
+                msg: format!("the function takes {} inputs, got {}", self.args.len(), inputs.len()),
+            });
+        }
+        for (index, (arg, t)) in self.args.iter().zip(inputs).enumerate() {
+            if t.shape() != arg.shape.as_slice() || t.dtype() != arg.dtype {
+                return Err(AutogradError::InputMismatch {
+                    index,
+                    name: arg.name.clone(),
+                    expected: arg.shape.to_vec(),
+                    expected_dtype: arg.dtype,
+                    got: t.shape().to_vec(),
+                    got_dtype: t.dtype(),
+                });
+            }
+        }
+        let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
+        for (j, node) in self.nodes.iter().enumerate() {
+            let value = match (&node.op, self.binding[j]) {
+                (_, Some(k)) => inputs[k].clone(),
+                (Op::Param(p), None) => {
+                    let v = p.value();
+                    if v.shape() != node.shape.as_slice() || v.dtype() != node.dtype {
+                        return Err(AutogradError::Invalid {
+                            op: "run",
+                            msg: format!(
+                                "parameter {} was recorded as {}{:?} but is now {}{:?}; record the graph again",
+                                p.id().0,
+                                node.dtype,
+                                node.shape.as_slice(),
+                                v.dtype(),
+                                v.shape()
+                            ),
+                        });
+                    }
+                    v
+                }
+                (op, None) if op.is_leaf() => node.data.clone().ok_or_else(|| AutogradError::Invalid {
+                    op: "run",
+                    msg: format!("leaf `{op}` has no recorded value"),
+                })?,
+                (op, None) => {
+                    let args: Vec<&Tensor> = node
+                        .inputs
+                        .iter()
+                        .map(|id| values[id.index()].as_ref().expect("inputs are computed before their consumers"))
+                        .collect();
+                    op.eval(&args)?
+                }
+            };
+            values[j] = Some(value);
+            for id in &node.inputs {
+                if self.last_use[id.index()] == j {
+                    values[id.index()] = None;
+                }
+            }
+        }
+        Ok(self.outputs.iter().map(|&o| values[o].clone().expect("outputs are kept")).collect())
+    }
+
+    /// Number of nodes in the program (after dropping what the outputs do not need).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        print::write_program(f, &self.nodes, Some(&self.outputs))
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
