@@ -92,13 +92,23 @@ impl Tape {
             }
             args.push(i);
         }
-        let outs: Vec<usize> =
-            outputs.iter().enumerate().map(|(k, v)| current(v, "output", k)).collect::<Result<_>>()?;
+        let constant_count = outputs.iter().filter(|v| !v.is_recorded() && v.tape().same(self)).count();
+        // An output may be a constant (a rule's zeros): it becomes a `const` node of the program.
+        let mut outs = Vec::with_capacity(outputs.len());
+        let mut constant_outs = Vec::new();
+        for (k, v) in outputs.iter().enumerate() {
+            if v.is_recorded() || !v.tape().same(self) {
+                outs.push(Some(current(v, "output", k)?));
+            } else {
+                outs.push(None);
+                constant_outs.push(v.tensor());
+            }
+        }
 
         // The nodes the outputs need, found by one reverse pass (recording order is topological).
-        let end = outs.iter().map(|&i| i + 1).max().unwrap_or(0);
+        let end = outs.iter().flatten().map(|&i| i + 1).max().unwrap_or(0);
         let mut needed = vec![false; end];
-        for &i in &outs {
+        for &i in outs.iter().flatten() {
             needed[i] = true;
         }
         for i in (0..end).rev() {
@@ -125,7 +135,7 @@ impl Tape {
             nodes.push(copy);
             names.push(print::name(i));
         }
-        let mut binding = vec![None; nodes.len()];
+        let mut binding = vec![None; nodes.len() + constant_count];
         let mut bound = Vec::with_capacity(args.len());
         for (k, &i) in args.iter().enumerate() {
             // An input the outputs do not depend on is still an argument: checked, then unused.
@@ -138,7 +148,20 @@ impl Tape {
         if let Some(j) = (0..nodes.len()).find(|&j| matches!(nodes[j].op, Op::Input) && binding[j].is_none()) {
             return Err(invalid(format!("placeholder `{}` feeds the outputs but is not among the inputs", names[j])));
         }
-        let outputs: Vec<usize> = outs.iter().map(|&i| new_index[i]).collect();
+        let mut constants = constant_outs.into_iter();
+        let mut outputs = Vec::with_capacity(outs.len());
+        for out in &outs {
+            outputs.push(match out {
+                Some(i) => new_index[*i],
+                None => {
+                    let value = constants.next().expect("one constant per unrecorded output");
+                    let mut node = Node::leaf(Op::Const, &value, false);
+                    node.data = Some(value);
+                    nodes.push(node);
+                    nodes.len() - 1
+                }
+            });
+        }
         let mut last_use: Vec<usize> = (0..nodes.len()).collect();
         for (j, node) in nodes.iter().enumerate() {
             for id in &node.inputs {

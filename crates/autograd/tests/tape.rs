@@ -219,3 +219,34 @@ fn custom_op_without_rule_is_an_error_at_backward() {
         "opaque: has no backward rule, so gradients cannot flow through it"
     );
 }
+
+#[test]
+fn placeholders_constants_and_no_grad_nodes_print_distinctly() {
+    let tape = Tape::new();
+    let x = tape.input(Tensor::ones(&[4, 2], DType::F32));
+    let w = Param::new(Tensor::ones(&[2, 3], DType::F32));
+    let h = x.matmul(&tape.param(&w));
+    let mask = h.gt(&tape.constant(Tensor::scalar(0.5f32)));
+    let big = tape.constant(Tensor::ones(&[4, 3], DType::F32));
+    let y = (h.masked_fill(&mask, 0.0) + big).sum_all();
+    let _ = y;
+    assert_eq!(
+        tape.to_string(),
+        "{ lambda d:f32[]=0.5 g:f32[4,3] ; input a:f32[4,2] b:f32[2,3]. let\n    c:f32[4,3] = matmul a b\n    e:bool[4,3] = gt c d    # no grad\n    f:f32[4,3] = masked_fill[value=0] c e\n    h:f32[4,3] = add f g\n    i:f32[] = sum[axes=()] h\n  in (i) }"
+    );
+    let dot = tape.to_dot();
+    assert!(dot.contains("n0 [label=\"a = input\\nf32[4,2]\" shape=invhouse];"), "{dot}");
+    assert!(dot.contains("n3 [label=\"d = const\\nf32[]\" shape=note];"), "{dot}");
+    assert!(dot.contains("n4 [label=\"e = gt\\nbool[4,3]\" shape=box style=dashed];"), "{dot}");
+}
+
+#[test]
+fn masks_built_by_backward_rules_are_recorded_nodes() {
+    let tape = Tape::new();
+    let x = tape.var(v(&[-1.0, 2.0]));
+    let y = x.relu().sum_all();
+    let _ = grad(&[y], &[x], true).unwrap();
+    let s = tape.to_string();
+    assert!(s.contains("le_scalar[scalar=0] a    # no grad"), "{s}");
+    assert!(!s.contains("lambda d:bool"), "the relu mask is not a frozen constant: {s}");
+}

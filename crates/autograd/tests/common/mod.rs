@@ -148,6 +148,22 @@ pub fn cases() -> Vec<Case> {
         case("masked_fill", &[&[3, 4]], |v| {
             v[0].try_masked_fill(&v[0].try_lt(&v[0].constant(Tensor::scalar(0.0f64)))?, 2.0)?.try_square()
         }),
+        // Recorded non-differentiable nodes that a gradient passes around.
+        case("compare_scalar_mask", M, |v| v[0].try_masked_fill(&v[0].try_gt_scalar(0.2)?, 0.0)?.try_square()),
+        case("argmax_gather", M, |v| v[0].try_gather(1, &v[0].try_argmax(1, true)?)?.try_exp()),
+        case("argmin_one_hot", M, |v| {
+            let pick = v[0].try_argmin(1, false)?.try_one_hot(4, DType::F64)?;
+            v[0].try_mul(&pick)?.try_sum(&[1], false)?.try_square()
+        }),
+        // A detached factor that is locally constant, so finite differences agree with the rule.
+        case("stop_gradient", M, |v| v[0].try_mul(&v[0].detach().try_sign()?)),
+        case("dropout", M, |v| v[0].try_dropout(0.3, &Tensor::scalar(11i64))?.try_square()),
+        case("prod_with_zeros", M, |v| v[0].try_masked_fill(&v[0].try_lt_scalar(-0.5)?, 0.0)?.try_prod(&[1], false)),
+        case("max_pool2d_indices_gather", &[&[1, 2, 4, 4]], |v| {
+            let (pooled, idx) = v[0].try_max_pool2d_with_indices([2, 2], [2, 2], [0, 0])?;
+            let flat = v[0].try_reshape(&[1, 2, 16])?.try_gather(2, &idx.try_reshape(&[1, 2, 4])?)?;
+            pooled.try_reshape(&[1, 2, 4])?.try_mul(&flat)
+        }),
         // Linear algebra.
         case("matmul_2d", &[&[3, 4], &[4, 5]], |v| v[0].try_matmul(&v[1])),
         case("matmul_vec_mat", &[&[4], &[4, 2]], |v| v[0].try_matmul(&v[1])),

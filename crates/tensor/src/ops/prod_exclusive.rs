@@ -83,14 +83,14 @@ impl Tensor {
         let mut out = vec![0.0; xg.rows.len()];
         let (mut rest_x, mut rest_h, mut excl) = (Vec::with_capacity(n), Vec::with_capacity(n), vec![0.0; n]);
         for ((xr, hr), dst) in xg.rows.chunks(n).zip(hg.rows.chunks(n)).zip(out.chunks_mut(n)) {
-            for j in 0..xr.len() {
+            for (j, out) in dst.iter_mut().enumerate() {
                 rest_x.clear();
                 rest_h.clear();
                 rest_x.extend(xr.iter().enumerate().filter(|&(i, _)| i != j).map(|(_, &v)| v));
                 rest_h.extend(hr.iter().enumerate().filter(|&(i, _)| i != j).map(|(_, &v)| v));
                 let e = &mut excl[..rest_x.len()];
                 exclusive(&rest_x, e);
-                dst[j] = e.iter().zip(&rest_h).map(|(a, b)| a * b).sum();
+                *out = e.iter().zip(&rest_h).map(|(a, b)| a * b).sum();
             }
         }
         xg.finish(out, self.dtype())
