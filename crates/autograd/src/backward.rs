@@ -10,6 +10,7 @@ use crate::error::{AutogradError, Result};
 use crate::gradients::{Gradients, LeafKey};
 use crate::op::Op;
 use crate::ops;
+use crate::param::ParamId;
 use crate::tape::{NodeId, Tape};
 use crate::var::Var;
 
@@ -86,7 +87,8 @@ pub struct BackwardOptions {
 
 /// Result of a sweep: gradients of leaves, and of specifically requested nodes.
 struct Swept {
-    leaves: Vec<(NodeId, Op, Var)>,
+    /// Each leaf reached, with its parameter when it is one.
+    leaves: Vec<(NodeId, Option<ParamId>, Var)>,
     wanted: Vec<Option<Var>>,
 }
 
@@ -119,7 +121,8 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
             let node = &graph.nodes[i];
             if node.op.is_leaf() {
                 if node.requires_grad {
-                    out.leaves.push((NodeId(i as u32), node.op.clone(), g));
+                    let param = if let Op::Param(p) = &node.op { Some(p.id()) } else { None };
+                    out.leaves.push((NodeId(i as u32), param, g));
                 }
                 drop(graph);
                 if !retain {
@@ -306,10 +309,10 @@ impl Var {
         let id = differentiable(self, "backward")?;
         let swept = sweep(self.tape(), vec![(id, self.constant(seed.clone()))], &[], opts)?;
         let (tape, generation) = (self.tape().id(), self.generation());
-        for (node, op, g) in swept.leaves {
-            match op {
-                Op::Param(p) => grads.accumulate_param(p.id(), g.tensor())?,
-                _ => grads.accumulate_leaf(LeafKey { tape, generation, node }, g.tensor())?,
+        for (node, param, g) in swept.leaves {
+            match param {
+                Some(id) => grads.accumulate_param(id, g.tensor())?,
+                None => grads.accumulate_leaf(LeafKey { tape, generation, node }, g.tensor())?,
             }
         }
         Ok(())

@@ -14,197 +14,118 @@ use crate::op::Op;
 /// indices), which a plain backward pass reuses instead of recomputing.
 pub(crate) type Evaluated = (Tensor, Option<Tensor>);
 
-fn arity(op: &Op, inputs: &[&Tensor], n: usize) -> Result<()> {
-    if inputs.len() == n {
-        return Ok(());
-    }
-    Err(AutogradError::Invalid { op: "eval", msg: format!("`{op}` takes {n} inputs, got {}", inputs.len()) })
-}
-
 impl Op {
+    /// How many inputs the op takes (`None`: any number, or a choice checked by its kernel).
+    fn arity(&self) -> Option<usize> {
+        Some(match self {
+            Op::Leaf | Op::Param(_) | Op::Input | Op::Const => 0,
+            Op::Binary(_) | Op::Compare(_) | Op::ProdExclusiveBackward { .. } => 2,
+            Op::IndexSelect { .. } | Op::Gather { .. } | Op::MaskedFill { .. } | Op::Matmul => 2,
+            Op::Conv2dBackwardInput { .. } | Op::Conv2dBackwardWeight { .. } | Op::MaxPool2dBackward { .. } => 2,
+            Op::SoftmaxCrossEntropy => 2,
+            Op::ScatterAdd { .. } | Op::WhereCond => 3,
+            Op::Cat { .. } | Op::Custom(_) => return None,
+            Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => return None,
+            _ => 1,
+        })
+    }
+
     /// Computes the op's output from its inputs' values (a leaf has no forward: its value is
     /// bound, not computed).
+    #[inline]
     pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        Ok(self.eval_with_extra(inputs)?.0)
+        self.check_arity(inputs)?;
+        Ok(self.kernel(inputs)?)
     }
 
+    /// [`eval`](Self::eval), plus the second tensor some kernels return (max pooling's argmax
+    /// indices).
     pub(crate) fn eval_with_extra(&self, x: &[&Tensor]) -> Result<Evaluated> {
-        let fixed = |n: usize| arity(self, x, n);
-        let one = |t: tensor::Result<Tensor>| -> Result<Evaluated> { Ok((t?, None)) };
+        self.check_arity(x)?;
+        if let Op::MaxPool2d { kernel, stride, padding } = self {
+            let (values, indices) = x[0].try_max_pool2d(*kernel, *stride, *padding)?;
+            return Ok((values, Some(indices)));
+        }
+        Ok((self.kernel(x)?, None))
+    }
+
+    #[inline]
+    fn check_arity(&self, x: &[&Tensor]) -> Result<()> {
+        let ok = match self.arity() {
+            Some(n) => x.len() == n,
+            None => match self {
+                Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => x.len() == 2 || x.len() == 3,
+                _ => !x.is_empty(),
+            },
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(AutogradError::Invalid { op: "eval", msg: format!("`{self}` cannot take {} inputs", x.len()) })
+    }
+
+    /// The forward kernel of every op, on inputs of the right number.
+    fn kernel(&self, x: &[&Tensor]) -> tensor::Result<Tensor> {
         match self {
-            Op::Leaf | Op::Param(_) | Op::Input | Op::Const => Err(AutogradError::Invalid {
-                op: "eval",
-                msg: format!("`{}` is a leaf: its value is bound, not computed", self.name()),
-            }),
-            Op::Unary(u) => {
-                fixed(1)?;
-                one(u.eval(x[0]))
-            }
-            Op::Binary(b) => {
-                fixed(2)?;
-                one(b.eval(x[0], x[1]))
-            }
-            Op::Compare(c) => {
-                fixed(2)?;
-                one(c.eval(x[0], x[1]))
-            }
-            Op::CompareScalar { cmp, scalar } => {
-                fixed(1)?;
-                one(cmp.eval_scalar(x[0], *scalar))
-            }
-            Op::LeakyRelu { negative_slope } => {
-                fixed(1)?;
-                one(x[0].try_leaky_relu(*negative_slope))
-            }
-            Op::Elu { alpha } => {
-                fixed(1)?;
-                one(x[0].try_elu(*alpha))
-            }
-            Op::Powf { exponent } => {
-                fixed(1)?;
-                one(x[0].try_powf(*exponent))
-            }
-            Op::Clamp { min, max } => {
-                fixed(1)?;
-                one(x[0].try_clamp(*min, *max))
-            }
-            Op::AddScalar { scalar } => {
-                fixed(1)?;
-                one(x[0].try_add_scalar(*scalar))
-            }
-            Op::MulScalar { scalar } => {
-                fixed(1)?;
-                one(x[0].try_mul_scalar(*scalar))
-            }
-            Op::ToDType { dtype } => {
-                fixed(1)?;
-                one(Ok(x[0].to_dtype(*dtype)))
-            }
-            Op::StopGradient => {
-                fixed(1)?;
-                one(Ok(x[0].clone()))
-            }
-            Op::Sum { axes, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_sum(axes, *keepdim))
-            }
-            Op::Mean { axes, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_mean(axes, *keepdim))
-            }
-            Op::Prod { axes, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_prod(axes, *keepdim))
-            }
-            Op::Max { axes, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_max(axes, *keepdim))
-            }
-            Op::Min { axes, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_min(axes, *keepdim))
-            }
-            Op::LogSumExp { axes, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_logsumexp(axes, *keepdim))
-            }
-            Op::Argmax { axis, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_argmax(*axis, *keepdim))
-            }
-            Op::Argmin { axis, keepdim } => {
-                fixed(1)?;
-                one(x[0].try_argmin(*axis, *keepdim))
-            }
-            Op::Softmax { axis } => {
-                fixed(1)?;
-                one(x[0].try_softmax(*axis))
-            }
-            Op::LogSoftmax { axis } => {
-                fixed(1)?;
-                one(x[0].try_log_softmax(*axis))
-            }
-            Op::Cumsum { axis } => {
-                fixed(1)?;
-                one(x[0].try_cumsum(*axis))
-            }
-            Op::ProdExclusive { axes } => {
-                fixed(1)?;
-                one(x[0].try_prod_exclusive(axes))
-            }
-            Op::ProdExclusiveBackward { axes } => {
-                fixed(2)?;
-                one(x[0].try_prod_exclusive_backward(x[1], axes))
-            }
+            Op::Leaf | Op::Param(_) | Op::Input | Op::Const => Err(TensorError::invalid(
+                "eval",
+                format!("`{}` is a leaf: its value is bound, not computed", self.name()),
+            )),
+            Op::Unary(u) => u.eval(x[0]),
+            Op::Binary(b) => b.eval(x[0], x[1]),
+            Op::Compare(c) => c.eval(x[0], x[1]),
+            Op::CompareScalar { cmp, scalar } => cmp.eval_scalar(x[0], *scalar),
+            Op::LeakyRelu { negative_slope } => x[0].try_leaky_relu(*negative_slope),
+            Op::Elu { alpha } => x[0].try_elu(*alpha),
+            Op::Powf { exponent } => x[0].try_powf(*exponent),
+            Op::Clamp { min, max } => x[0].try_clamp(*min, *max),
+            Op::AddScalar { scalar } => x[0].try_add_scalar(*scalar),
+            Op::MulScalar { scalar } => x[0].try_mul_scalar(*scalar),
+            Op::ToDType { dtype } => Ok(x[0].to_dtype(*dtype)),
+            Op::StopGradient => Ok(x[0].clone()),
+            Op::Sum { axes, keepdim } => x[0].try_sum(axes, *keepdim),
+            Op::Mean { axes, keepdim } => x[0].try_mean(axes, *keepdim),
+            Op::Prod { axes, keepdim } => x[0].try_prod(axes, *keepdim),
+            Op::Max { axes, keepdim } => x[0].try_max(axes, *keepdim),
+            Op::Min { axes, keepdim } => x[0].try_min(axes, *keepdim),
+            Op::LogSumExp { axes, keepdim } => x[0].try_logsumexp(axes, *keepdim),
+            Op::Argmax { axis, keepdim } => x[0].try_argmax(*axis, *keepdim),
+            Op::Argmin { axis, keepdim } => x[0].try_argmin(*axis, *keepdim),
+            Op::Softmax { axis } => x[0].try_softmax(*axis),
+            Op::LogSoftmax { axis } => x[0].try_log_softmax(*axis),
+            Op::Cumsum { axis } => x[0].try_cumsum(*axis),
+            Op::ProdExclusive { axes } => x[0].try_prod_exclusive(axes),
+            Op::ProdExclusiveBackward { axes } => x[0].try_prod_exclusive_backward(x[1], axes),
             Op::Reshape { shape } => {
-                fixed(1)?;
-                let to: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
-                one(x[0].try_reshape(&to))
+                let to: smallvec::SmallVec<[isize; 6]> = shape.iter().map(|&d| d as isize).collect();
+                x[0].try_reshape(&to)
             }
-            Op::Permute { axes } => {
-                fixed(1)?;
-                one(x[0].try_permute(axes))
-            }
-            Op::BroadcastTo { shape } => {
-                fixed(1)?;
-                one(x[0].try_broadcast_to(shape))
-            }
+            Op::Permute { axes } => x[0].try_permute(axes),
+            Op::BroadcastTo { shape } => x[0].try_broadcast_to(shape),
             Op::Slice { axis, start, len, step } => {
-                fixed(1)?;
                 // The recorded (normalised) slice as a Python slice: `len` elements from `start`.
                 let end = if *len == 0 { *start } else { start + (len - 1) * step + 1 };
-                one(x[0].try_slice(*axis as isize, *start as isize, end as isize, *step))
+                x[0].try_slice(*axis as isize, *start as isize, end as isize, *step)
             }
-            Op::Pad { pads, value } => {
-                fixed(1)?;
-                one(x[0].try_pad(pads, *value))
-            }
-            Op::Repeat { reps } => {
-                fixed(1)?;
-                one(x[0].try_repeat(reps))
-            }
+            Op::Pad { pads, value } => x[0].try_pad(pads, *value),
+            Op::Repeat { reps } => x[0].try_repeat(reps),
             Op::Cat { axis } => {
                 let parts: Vec<Tensor> = x.iter().map(|&t| t.clone()).collect();
-                one(Tensor::try_cat(&parts, *axis as isize))
+                Tensor::try_cat(&parts, *axis as isize)
             }
-            Op::IndexSelect { axis } => {
-                fixed(2)?;
-                one(x[0].try_index_select(*axis as isize, x[1]))
-            }
-            Op::Gather { axis } => {
-                fixed(2)?;
-                one(x[0].try_gather(*axis as isize, x[1]))
-            }
-            Op::ScatterAdd { axis } => {
-                fixed(3)?;
-                one(x[0].try_scatter_add(*axis as isize, x[1], x[2]))
-            }
-            Op::WhereCond => {
-                fixed(3)?;
-                one(x[0].try_where_cond(x[1], x[2]))
-            }
-            Op::MaskedFill { value } => {
-                fixed(2)?;
-                one(x[0].try_masked_fill(x[1], *value))
-            }
-            Op::OneHot { classes, dtype } => {
-                fixed(1)?;
-                one(x[0].try_one_hot(*classes, *dtype))
-            }
-            Op::Matmul => {
-                fixed(2)?;
-                one(x[0].try_matmul(x[1]))
-            }
+            Op::IndexSelect { axis } => x[0].try_index_select(*axis as isize, x[1]),
+            Op::Gather { axis } => x[0].try_gather(*axis as isize, x[1]),
+            Op::ScatterAdd { axis } => x[0].try_scatter_add(*axis as isize, x[1], x[2]),
+            Op::WhereCond => x[0].try_where_cond(x[1], x[2]),
+            Op::MaskedFill { value } => x[0].try_masked_fill(x[1], *value),
+            Op::OneHot { classes, dtype } => x[0].try_one_hot(*classes, *dtype),
+            Op::Matmul => x[0].try_matmul(x[1]),
             Op::Conv2d { params } => {
-                if x.len() != 3 {
-                    fixed(2)?;
-                }
-                one(x[0].try_conv2d(x[1], x.get(2).copied(), *params))
+                if x.len() != 3 {}
+                x[0].try_conv2d(x[1], x.get(2).copied(), *params)
             }
             Op::ConvTranspose2d { params, output_padding } => {
-                if x.len() != 3 {
-                    fixed(2)?;
-                }
+                if x.len() != 3 {}
                 let p = ConvTranspose2dParams {
                     stride: params.stride,
                     padding: params.padding,
@@ -212,47 +133,31 @@ impl Op {
                     dilation: params.dilation,
                     groups: params.groups,
                 };
-                one(x[0].try_conv_transpose2d(x[1], x.get(2).copied(), p))
+                x[0].try_conv_transpose2d(x[1], x.get(2).copied(), p)
             }
-            Op::MaxPool2d { kernel, stride, padding } => {
-                fixed(1)?;
-                let (values, indices) = x[0].try_max_pool2d(*kernel, *stride, *padding)?;
-                Ok((values, Some(indices)))
-            }
+            Op::MaxPool2d { kernel, stride, padding } => Ok(x[0].try_max_pool2d(*kernel, *stride, *padding)?.0),
             Op::MaxPool2dIndices { kernel, stride, padding } => {
-                fixed(1)?;
-                one(x[0].try_max_pool2d(*kernel, *stride, *padding).map(|(_, indices)| indices))
+                x[0].try_max_pool2d(*kernel, *stride, *padding).map(|(_, indices)| indices)
             }
             Op::AvgPool2d { kernel, stride, padding, count_include_pad } => {
-                fixed(1)?;
-                one(x[0].try_avg_pool2d(*kernel, *stride, *padding, *count_include_pad))
+                x[0].try_avg_pool2d(*kernel, *stride, *padding, *count_include_pad)
             }
             Op::Conv2dBackwardInput { params, input_shape } => {
-                fixed(2)?;
-                one(Tensor::try_conv2d_backward_input(x[0], x[1], input_shape, *params))
+                Tensor::try_conv2d_backward_input(x[0], x[1], input_shape, *params)
             }
             Op::Conv2dBackwardWeight { params, weight_shape } => {
-                fixed(2)?;
-                one(Tensor::try_conv2d_backward_weight(x[0], x[1], weight_shape, *params))
+                Tensor::try_conv2d_backward_weight(x[0], x[1], weight_shape, *params)
             }
-            Op::MaxPool2dBackward { input_shape } => {
-                fixed(2)?;
-                one(Tensor::try_max_pool2d_backward(x[0], x[1], input_shape))
-            }
+            Op::MaxPool2dBackward { input_shape } => Tensor::try_max_pool2d_backward(x[0], x[1], input_shape),
             Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, input_shape } => {
-                fixed(1)?;
-                one(Tensor::try_avg_pool2d_backward(x[0], input_shape, *kernel, *stride, *padding, *count_include_pad))
+                Tensor::try_avg_pool2d_backward(x[0], input_shape, *kernel, *stride, *padding, *count_include_pad)
             }
-            Op::SoftmaxCrossEntropy => {
-                fixed(2)?;
-                one(softmax_cross_entropy(x[0], x[1]))
-            }
+            Op::SoftmaxCrossEntropy => softmax_cross_entropy(x[0], x[1]),
             Op::DropoutMask { p, shape, dtype } => {
-                fixed(1)?;
                 let seed = seed_of(x[0])?;
-                one(Tensor::try_dropout_mask(shape, *p, *dtype, seed))
+                Tensor::try_dropout_mask(shape, *p, *dtype, seed)
             }
-            Op::Custom(c) => one(c.forward(x)),
+            Op::Custom(c) => c.forward(x),
         }
     }
 }
@@ -285,12 +190,12 @@ pub(crate) fn check_cross_entropy(logits: &Tensor, target: &Tensor) -> tensor::R
 }
 
 /// A random op's seed: a one-element i64 tensor.
-fn seed_of(t: &Tensor) -> Result<u64> {
+fn seed_of(t: &Tensor) -> tensor::Result<u64> {
     if t.dtype() != tensor::DType::I64 || t.numel() != 1 {
-        return Err(AutogradError::Invalid {
-            op: "dropout",
-            msg: format!("the seed must be a one-element i64 tensor, got {} {:?}", t.dtype(), t.shape()),
-        });
+        return Err(TensorError::invalid(
+            "dropout",
+            format!("the seed must be a one-element i64 tensor, got {} {:?}", t.dtype(), t.shape()),
+        ));
     }
     Ok(t.to_vec::<i64>()[0] as u64)
 }

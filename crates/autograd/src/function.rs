@@ -66,8 +66,8 @@ fn invalid(msg: String) -> AutogradError {
 impl Tape {
     /// The program computing `outputs` from `inputs`, ready to [`run`](Function::run) on new
     /// values. `inputs` are placeholders ([`Tape::input`]) or `Tape::var` leaves of the current
-    /// recording; every placeholder the outputs depend on must be among them. Leaves not listed
-    /// keep their recorded values, constants keep theirs, parameters are read at each run.
+    /// recording; every one the outputs depend on must be among them (they are the program's
+    /// arguments). Constants keep their recorded values; parameters are read at each run.
     pub fn function(&self, inputs: &[Var], outputs: &[Var]) -> Result<Function> {
         let g = self.0.borrow();
         let current = |v: &Var, what: &str, k: usize| -> Result<usize> {
@@ -145,8 +145,10 @@ impl Tape {
             let n = &g.nodes[i];
             bound.push(Arg { name: print::name(i), shape: n.shape.clone(), dtype: n.dtype });
         }
-        if let Some(j) = (0..nodes.len()).find(|&j| matches!(nodes[j].op, Op::Input) && binding[j].is_none()) {
-            return Err(invalid(format!("placeholder `{}` feeds the outputs but is not among the inputs", names[j])));
+        if let Some(j) = (0..nodes.len()).find(|&j| matches!(nodes[j].op, Op::Input | Op::Leaf) && binding[j].is_none())
+        {
+            let what = if matches!(nodes[j].op, Op::Input) { "placeholder" } else { "leaf" };
+            return Err(invalid(format!("{what} `{}` feeds the outputs but is not among the inputs", names[j])));
         }
         let mut constants = constant_outs.into_iter();
         let mut outputs = Vec::with_capacity(outs.len());
@@ -219,6 +221,7 @@ impl Function {
                     }
                     v
                 }
+                // Only constants are left unbound (`function` checked the arguments).
                 (op, None) if op.is_leaf() => node.data.clone().ok_or_else(|| AutogradError::Invalid {
                     op: "run",
                     msg: format!("leaf `{op}` has no recorded value"),

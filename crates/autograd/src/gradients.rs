@@ -5,6 +5,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use indexmap::IndexMap;
 use tensor::Tensor;
 
+use crate::op::Op;
 use crate::param::{Param, ParamId};
 use crate::tape::NodeId;
 use crate::var::Var;
@@ -35,11 +36,19 @@ type IdMap<K, V> = IndexMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Where a non-parameter leaf lives: its tape, the recording (generation) and its node. Two
 /// tapes, or two recordings of one tape, never share a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LeafKey {
     pub tape: u64,
     pub generation: u32,
     pub node: NodeId,
+}
+
+impl std::hash::Hash for LeafKey {
+    /// One word for the hasher (equality still compares all three fields).
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let recording = (self.generation as u64) << 32 | self.node.0 as u64;
+        state.write_u64(self.tape.rotate_left(47) ^ recording);
+    }
 }
 
 /// Gradients of the leaves of a tape: parameters keyed by [`ParamId`], other leaves
@@ -61,10 +70,13 @@ impl Gradients {
     /// its gradient summed over every place it was used, as [`param`](Self::param)).
     pub fn get(&self, v: &Var) -> Option<&Tensor> {
         let node = v.node_id()?;
-        if let Some(pid) = v.tape().param_of(node, v.generation()) {
-            return self.params.get(&pid);
+        let graph = v.tape().0.borrow();
+        if graph.generation == v.generation() {
+            if let Some(Op::Param(p)) = graph.nodes.get(node.index()).map(|n| &n.op) {
+                return self.params.get(&p.id());
+            }
         }
-        self.leaves.get(&LeafKey { tape: v.tape().id(), generation: v.generation(), node })
+        self.leaves.get(&LeafKey { tape: graph.id, generation: v.generation(), node })
     }
 
     /// The gradient of a parameter, summed over every place it was used.

@@ -10,7 +10,7 @@ use tensor::{DType, Shape, Tensor};
 
 use crate::error::{AutogradError, Result};
 use crate::op::{Op, Saves};
-use crate::param::{Param, ParamId};
+use crate::param::Param;
 use crate::var::Var;
 
 /// Index of a node on its tape.
@@ -36,8 +36,8 @@ pub struct Node {
     pub(crate) value: Option<Tensor>,
     /// A second saved tensor some ops need (max pooling's argmax indices).
     pub(crate) extra: Option<Tensor>,
-    /// A leaf's own value (`Tape::var`, `Tape::input`, constants), kept for printing and as
-    /// the default a replay starts from; never released by backward.
+    /// A constant's value, part of the program (kept for printing and replay; never
+    /// released by backward).
     pub(crate) data: Option<Tensor>,
 }
 
@@ -57,7 +57,7 @@ impl Node {
     pub fn requires_grad(&self) -> bool {
         self.requires_grad
     }
-    /// The value of a constant or leaf as recorded (`None` for computed nodes and params).
+    /// The value of a constant as recorded (`None` for every other node).
     pub fn data(&self) -> Option<&Tensor> {
         self.data.as_ref()
     }
@@ -173,12 +173,12 @@ impl Tape {
         Var::recorded(value, self.clone(), id, generation, requires_grad)
     }
 
+    /// Records an argument of the program (its value is bound by whoever runs it, so the node
+    /// keeps only its shape and dtype).
     fn leaf(&self, op: Op, value: Tensor, requires_grad: bool) -> Var {
         let mut g = self.0.borrow_mut();
         let id = NodeId(g.nodes.len() as u32);
-        let mut node = Node::leaf(op, &value, requires_grad);
-        node.data = Some(value.clone());
-        g.nodes.push(node);
+        g.nodes.push(Node::leaf(op, &value, requires_grad));
         let generation = g.generation;
         drop(g);
         Var::recorded(value, self.clone(), id, generation, requires_grad)
@@ -204,7 +204,9 @@ impl Tape {
     pub fn clear(&self) {
         let mut g = self.0.borrow_mut();
         g.nodes.clear();
-        g.generation = g.generation.wrapping_add(1);
+        // 31 bits, as a `Var` stores it: a stale Var is recognised unless exactly 2^31 clears
+        // happened in between.
+        g.generation = g.generation.wrapping_add(1) & (u32::MAX >> 1);
     }
 
     /// This tape's identity, unique in the process.
@@ -214,32 +216,6 @@ impl Tape {
 
     pub(crate) fn generation(&self) -> u32 {
         self.0.borrow().generation
-    }
-
-    /// The parameter bound to leaf `id` of recording `generation`, if it is one.
-    pub(crate) fn param_of(&self, id: NodeId, generation: u32) -> Option<ParamId> {
-        let g = self.0.borrow();
-        if g.generation != generation {
-            return None;
-        }
-        match g.nodes.get(id.index()).map(|n| &n.op) {
-            Some(Op::Param(p)) => Some(p.id()),
-            _ => None,
-        }
-    }
-
-    /// Errors if a recorded input belongs to an earlier recording (before a `clear`).
-    pub(crate) fn check_current(&self, op: &str, inputs: &[&Var]) -> Result<()> {
-        let generation = self.0.borrow().generation;
-        if inputs.iter().any(|v| v.is_recorded() && v.generation() != generation) {
-            return Err(AutogradError::StaleVar { op: op.to_string() });
-        }
-        Ok(())
-    }
-
-    /// A copy of node `id` (op, inputs, shape, dtype).
-    pub fn node(&self, id: NodeId) -> Option<Node> {
-        self.0.borrow().nodes.get(id.index()).cloned()
     }
 
     /// Turns anomaly detection on or off: when on, recording or differentiating a value that
@@ -256,10 +232,10 @@ impl Tape {
         Rc::ptr_eq(&self.0, &other.0)
     }
 
-    /// Records `op(inputs) = value` (inputs already checked to be current). Unrecorded inputs
-    /// become `Const` nodes holding their values; the values the op's rule reads are kept on
-    /// the nodes when the output requires grad, everything else is not. Returns the node and
-    /// the recording's generation.
+    /// Records `op(inputs) = value`. Unrecorded inputs become `Const` nodes holding their
+    /// values; the values the op's rule reads are kept on the nodes when the output requires
+    /// grad, everything else is not. Returns the node and the recording's generation, or
+    /// [`AutogradError::StaleVar`] (recording nothing) if an input is from an earlier recording.
     pub(crate) fn record(
         &self,
         op: Op,
@@ -267,9 +243,12 @@ impl Tape {
         value: &Tensor,
         extra: Option<Tensor>,
         requires_grad: bool,
-    ) -> (NodeId, u32) {
+    ) -> Result<(NodeId, u32)> {
         let saves = if requires_grad { op.saves() } else { Saves::default() };
         let mut g = self.0.borrow_mut();
+        if inputs.iter().any(|v| v.is_recorded() && v.generation() != g.generation) {
+            return Err(AutogradError::StaleVar { op: op.name().to_string() });
+        }
         let mut ids: SmallVec<[NodeId; 3]> = SmallVec::with_capacity(inputs.len());
         for (k, v) in inputs.iter().enumerate() {
             let id = match v.node_id() {
@@ -301,7 +280,7 @@ impl Tape {
             extra: if requires_grad { extra } else { None },
             data: None,
         });
-        (id, g.generation)
+        Ok((id, g.generation))
     }
 
     /// Checks a freshly computed value in anomaly mode.

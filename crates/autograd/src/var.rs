@@ -28,11 +28,14 @@ use crate::tape::{is_grad_enabled, NodeId, Tape};
 pub struct Var {
     value: Tensor,
     tape: Tape,
-    id: Option<NodeId>,
-    /// The tape's generation when this Var was recorded (see [`Tape::clear`]).
-    generation: u32,
-    requires_grad: bool,
+    /// The node's index, `UNRECORDED` for a constant.
+    id: u32,
+    /// The tape's generation when this Var was recorded (see [`Tape::clear`]), shifted left
+    /// by one, and whether it requires grad in the low bit: a `Var` stays three words.
+    meta: u32,
 }
+
+const UNRECORDED: u32 = u32::MAX;
 
 /// An argument that may be a `Var` or a plain `Tensor` (taken as a constant on the other
 /// operand's tape): indices, masks, class targets, random seeds. Passing a `Var` (a
@@ -57,11 +60,11 @@ impl AsVar for Tensor {
 
 impl Var {
     pub(crate) fn recorded(value: Tensor, tape: Tape, id: NodeId, generation: u32, requires_grad: bool) -> Var {
-        Var { value, tape, id: Some(id), generation, requires_grad }
+        Var { value, tape, id: id.0, meta: (generation << 1) | requires_grad as u32 }
     }
 
     pub(crate) fn untracked(value: Tensor, tape: Tape) -> Var {
-        Var { value, tape, id: None, generation: 0, requires_grad: false }
+        Var { value, tape, id: UNRECORDED, meta: 0 }
     }
 
     /// The value.
@@ -102,17 +105,17 @@ impl Var {
 
     /// The node of a recorded `Var`; `None` for constants.
     pub fn node_id(&self) -> Option<NodeId> {
-        self.id
+        (self.id != UNRECORDED).then_some(NodeId(self.id))
     }
 
     /// Whether this `Var` has a node on its tape.
     pub fn is_recorded(&self) -> bool {
-        self.id.is_some()
+        self.id != UNRECORDED
     }
 
     /// Whether gradients flow to this `Var`.
     pub fn requires_grad(&self) -> bool {
-        self.requires_grad
+        self.meta & 1 == 1
     }
 
     /// The same node (or constant) with another tensor holding the same values.
@@ -120,8 +123,9 @@ impl Var {
         Var { value, ..self.clone() }
     }
 
+    /// The recording this Var belongs to (31 bits; see [`Tape::clear`]).
     pub(crate) fn generation(&self) -> u32 {
-        self.generation
+        self.meta >> 1
     }
 
     /// The same value, cut from the gradient: no gradient flows through the result. On a
@@ -147,21 +151,28 @@ impl Var {
     /// and, when an input is recorded and recording is on, records `op` on the tape. The output
     /// requires grad when the op is differentiable, the output is a float, and an input
     /// requires grad.
+    ///
+    /// Inlined so that, with the op known at the call site, `eval`'s dispatch folds to a
+    /// direct kernel call (what a closure per op gave, without the closure).
+    #[inline]
     pub(crate) fn apply(inputs: &[&Var], op: Op) -> Result<Var> {
         let tape = &inputs[0].tape;
         if inputs[1..].iter().any(|v| !v.tape.same(tape)) {
             return Err(AutogradError::DifferentTapes { op: op.name().to_string() });
         }
-        let values: SmallVec<[&Tensor; 4]> = inputs.iter().map(|v| &v.value).collect();
-        let record = inputs.iter().any(|v| v.id.is_some()) && is_grad_enabled();
+        let values: SmallVec<[&Tensor; 4]> = match inputs {
+            [a] => smallvec::smallvec![&a.value],
+            [a, b] => smallvec::smallvec![&a.value, &b.value],
+            _ => inputs.iter().map(|v| &v.value).collect(),
+        };
+        let record = inputs.iter().any(|v| v.is_recorded()) && is_grad_enabled();
         if !record {
             return Ok(Var::untracked(op.eval(&values)?, tape.clone()));
         }
-        tape.check_current(op.name(), inputs)?;
         let (value, extra) = op.eval_with_extra(&values)?;
         let requires_grad =
-            value.dtype().is_float() && op.is_differentiable() && inputs.iter().any(|v| v.requires_grad);
-        let (id, generation) = tape.record(op, inputs, &value, extra, requires_grad);
+            value.dtype().is_float() && op.is_differentiable() && inputs.iter().any(|v| v.requires_grad());
+        let (id, generation) = tape.record(op, inputs, &value, extra, requires_grad)?;
         tape.check_anomaly("forward value", id, &value)?;
         Ok(Var::recorded(value, tape.clone(), id, generation, requires_grad))
     }
@@ -175,8 +186,8 @@ impl fmt::Display for Var {
 
 impl fmt::Debug for Var {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.id {
-            Some(id) if self.requires_grad => write!(f, "Var(node {}, {})", id.0, self.value),
+        match self.node_id() {
+            Some(id) if self.requires_grad() => write!(f, "Var(node {}, {})", id.0, self.value),
             Some(id) => write!(f, "Var(node {}, no grad, {})", id.0, self.value),
             None => write!(f, "Var(constant, {})", self.value),
         }

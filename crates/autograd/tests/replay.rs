@@ -143,7 +143,7 @@ fn dropout_replays_with_a_new_mask_per_seed() {
     let tape = Tape::new();
     let x = tape.input(Tensor::ones(&[64], DType::F64));
     let seed = tape.input(Tensor::scalar(0i64));
-    let w = tape.var(Tensor::full(&[64], 2.0, DType::F64));
+    let w = tape.param(&Param::new(Tensor::full(&[64], 2.0, DType::F64)));
     let y = (&x * &w).dropout(0.5, &seed);
     let dw = grad(&[y.sum_all()], &[w], true).unwrap()[0].clone().unwrap();
     let f = tape.function(&[x, seed], &[y, dw]).unwrap();
@@ -215,10 +215,16 @@ fn every_placeholder_the_outputs_need_must_be_an_input() {
         tape.function(std::slice::from_ref(&x), std::slice::from_ref(&z)).unwrap_err().to_string(),
         "function: placeholder `b` feeds the outputs but is not among the inputs"
     );
+    let w = tape.var(Tensor::ones(&[2], DType::F64));
+    let wz = (&z * &w).sum_all();
+    assert_eq!(
+        tape.function(&[x.clone(), y.clone()], &[wz]).unwrap_err().to_string(),
+        "function: leaf `e` feeds the outputs but is not among the inputs"
+    );
     let m = x.gt_scalar(0.0);
     assert_eq!(
         tape.function(&[m], &[z]).unwrap_err().to_string(),
-        "function: input 0 (e) is a `gt_scalar[scalar=0]` node; inputs are placeholders (Tape::input) or Tape::var leaves"
+        "function: input 0 (h) is a `gt_scalar[scalar=0]` node; inputs are placeholders (Tape::input) or Tape::var leaves"
     );
 }
 
@@ -228,7 +234,7 @@ fn a_function_prints_its_program_and_crosses_threads() {
     send_sync::<Function>();
     let tape = Tape::new();
     let x = tape.input(Tensor::ones(&[3], DType::F64));
-    let w = tape.var(Tensor::full(&[3], 2.0, DType::F64));
+    let w = tape.param(&Param::new(Tensor::full(&[3], 2.0, DType::F64)));
     let _unused = w.exp(); // not needed by the output: pruned
     let y = (&x * &w).relu().sum_all();
     let f = tape.function(&[x], &[y]).unwrap();

@@ -32,6 +32,7 @@ macro_rules! binary_ops {
                 match self { $(BinaryOp::$variant => Saves::$saves,)* }
             }
             /// The forward kernel.
+            #[inline]
             pub fn eval(self, a: &Tensor, b: &Tensor) -> tensor::Result<Tensor> {
                 match self { $(BinaryOp::$variant => a.$try(b),)* }
             }

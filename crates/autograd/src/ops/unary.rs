@@ -31,6 +31,7 @@ macro_rules! unary_ops {
                 match self { $(UnaryOp::$variant => Saves::$saves,)* }
             }
             /// The forward kernel.
+            #[inline]
             pub fn eval(self, x: &Tensor) -> tensor::Result<Tensor> {
                 match self { $(UnaryOp::$variant => x.$try(),)* }
             }
