@@ -120,12 +120,8 @@ impl Op {
             Op::MaskedFill { value } => x[0].try_masked_fill(x[1], *value),
             Op::OneHot { classes, dtype } => x[0].try_one_hot(*classes, *dtype),
             Op::Matmul => x[0].try_matmul(x[1]),
-            Op::Conv2d { params } => {
-                if x.len() != 3 {}
-                x[0].try_conv2d(x[1], x.get(2).copied(), *params)
-            }
+            Op::Conv2d { params } => x[0].try_conv2d(x[1], x.get(2).copied(), *params),
             Op::ConvTranspose2d { params, output_padding } => {
-                if x.len() != 3 {}
                 let p = ConvTranspose2dParams {
                     stride: params.stride,
                     padding: params.padding,
