@@ -3,20 +3,35 @@
 //! - A [`Tape`] is a Wengert list of [`Node`]s in recording order, which is topological: the
 //!   backward pass is one reverse loop, no graph search. Each node holds its primitive [`Op`]
 //!   as data, its input ids, its output shape and dtype, and only the tensors its rule reads.
-//! - [`Var`] is the differentiable handle; every differentiable op of `tensor` has a `Var`
-//!   counterpart. [`Param`]s live outside tapes with stable ids; `backward` returns
-//!   [`Gradients`] keyed by them.
+//! - The tape is a program, not a log: every op computes its value with [`Op::eval`], the one
+//!   forward that eager `Var` ops and replay share. [`Tape::function`] cuts the program that
+//!   computes some outputs from some placeholders ([`Tape::input`]) out of the tape, and
+//!   [`Function::run`] runs it on new data without the model's Rust code: with
+//!   `grad(.., create_graph = true)` that program is a whole training step, forward and
+//!   backward.
+//! - [`Var`] is the handle; every differentiable op of `tensor` has a `Var` counterpart.
+//!   [`Param`]s live outside tapes with stable ids; `backward` returns [`Gradients`] keyed by
+//!   them.
 //! - Backward rules are written with `Var` ops, so with `create_graph` the backward pass records
 //!   onto the tape and can be differentiated again ([`grad`], [`hvp`], [`hessian`]).
 //!
 //! Design notes:
-//! - Constants (inputs, targets, masks) are untracked `Var`s with no node; they join the graph
-//!   as `const` nodes only where a tracked op consumes them, so `no_grad` code and the
-//!   non-recorded backward pass touch the tape not at all.
+//! - Recording is separate from requiring a gradient. Everything computed from a recorded value
+//!   is recorded: comparisons, casts, `argmax`, one-hot, `stop_gradient` (what `detach` records),
+//!   dropout's mask (its seed an input), and the masks that backward rules build; such nodes take
+//!   no gradient. Values that depend on no recorded value (constants) are plain `Var`s with no
+//!   node; they join the graph as `const` nodes, with their values, only where a recorded op
+//!   consumes them, so `no_grad` code and the non-recorded backward pass touch the tape not at
+//!   all.
+//! - A `Var` remembers its tape's generation: after [`Tape::clear`] it is stale, and using it
+//!   is [`AutogradError::StaleVar`], never an alias of a new node.
 //! - Each node keeps only the values its rule reads (`Op::saves`); the sweep drops them as it
 //!   passes, so memory after `backward` is back to the parameters.
 //! - Without `create_graph`, rules run the same `Var` code on untracked values: one rule per op
 //!   serves first order and higher order.
+//! - Elementwise ops without parameters are declared by one table per family
+//!   (`ops/unary.rs`, `ops/binary.rs`): a new one is its kernel in `tensor`, one table line, its
+//!   rule beside the table, and one line in the gradcheck table.
 //!
 //! ```
 //! use autograd::Tape;
