@@ -1,12 +1,14 @@
 //! Autograd overhead benchmarks (see `../shared/WORKLOADS.md`):
 //! - W2: `((a*b + c).tanh()).sum()` forward + backward on `[4]` tensors, grads read;
-//! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration.
+//! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration;
+//!   `w6_replay`: the same step recorded once (forward and backward) and replayed with
+//!   `Function::run`, the SGD update applied to the returned gradients.
 //!
 //! `cargo bench --bench autograd`; the PyTorch reference is `benches/pytorch/autograd.py`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use backprop::autograd::{Param, Tape, Var};
+use backprop::autograd::{grad, Function, Param, Tape, Var};
 use backprop::tensor::{DType, Rng, Tensor};
 
 fn w2(c: &mut Criterion) {
@@ -84,6 +86,45 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The training step as a program: placeholders for the batch, outputs the loss and one
+    /// gradient per parameter.
+    fn record(&self, x: &Tensor, y: &Tensor) -> Function {
+        let tape = Tape::new();
+        let (xs, ys) = (tape.input(x.clone()), tape.input(y.clone()));
+        let last = self.layers.len() - 1;
+        let mut h = xs.clone();
+        let mut params = Vec::new();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            let (wv, bv) = (tape.param(w), tape.param(b));
+            h = h.matmul(&wv) + &bv;
+            if i < last {
+                h = h.tanh();
+            }
+            params.extend([wv, bv]);
+        }
+        let loss = (h - &ys).square().mean_all();
+        let grads = grad(std::slice::from_ref(&loss), &params, true).expect("scalar loss");
+        let outputs: Vec<Var> = std::iter::once(loss).chain(grads.into_iter().map(|g| g.expect("used"))).collect();
+        tape.function(&[xs, ys], &outputs).expect("x and y are the placeholders")
+    }
+
+    fn replayed_step(&self, step: &Function, x: &Tensor, y: &Tensor, lr: f32) -> f32 {
+        let out = step.run(&[x.clone(), y.clone()]).expect("recorded shapes");
+        let params = self.layers.iter().flat_map(|(w, b)| [w, b]);
+        for (p, g) in params.zip(&out[1..]) {
+            let g = g.contiguous();
+            let g = g.as_slice::<f32>().expect("f32 gradient");
+            p.update(|t| {
+                for (v, &d) in t.try_as_mut_slice::<f32>().expect("f32 parameter").iter_mut().zip(g) {
+                    *v -= lr * d;
+                }
+            });
+        }
+        out[0].to_scalar::<f32>()
+    }
+}
+
 fn w6(c: &mut Criterion) {
     let mut rng = Rng::seed(6);
     let mlp = Mlp::new(&[2, 16, 16, 1], &mut rng);
@@ -96,6 +137,14 @@ fn w6(c: &mut Criterion) {
         bench.iter(|| {
             for _ in 0..1000 {
                 black_box(mlp.step(&tape, &x, &y, 0.1));
+            }
+        })
+    });
+    let step = mlp.record(&x, &y);
+    g.bench_function("1000_replayed_sgd_steps", |bench| {
+        bench.iter(|| {
+            for _ in 0..1000 {
+                black_box(mlp.replayed_step(&step, &x, &y, 0.1));
             }
         })
     });
