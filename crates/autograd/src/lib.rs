@@ -29,9 +29,11 @@
 //!   passes, so memory after `backward` is back to the parameters.
 //! - Without `create_graph`, rules run the same `Var` code on untracked values: one rule per op
 //!   serves first order and higher order.
-//! - Elementwise ops without parameters are declared by one table per family
-//!   (`ops/unary.rs`, `ops/binary.rs`): a new one is its kernel in `tensor`, one table line, its
-//!   rule beside the table, and one line in the gradcheck table.
+//! - Op families are declared by one table each ([`UnaryOp`], [`ScalarOp`], [`BinaryOp`],
+//!   [`CompareOp`], [`ReduceOp`], in `ops/<family>.rs`): a line names the kernel, the printed
+//!   name, the `Var` methods, the values the rule reads and the rule. A new elementwise op is
+//!   its kernel in `tensor`, one table line, its rule beside the table, and one line in the
+//!   gradcheck table.
 //!
 //! ```
 //! use autograd::Tape;
@@ -76,7 +78,7 @@ pub use function::Function;
 pub use functional::{hessian, hvp, jacobian};
 pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, Mismatch};
 pub use gradients::Gradients;
-pub use op::{Axes, BinaryOp, CompareOp, Op, UnaryOp};
+pub use op::{Axes, BinaryOp, CompareOp, Op, ReduceOp, ScalarOp, UnaryOp};
 pub use param::{Param, ParamId};
 pub use tape::{is_grad_enabled, no_grad, Node, NodeId, Tape};
 pub use var::{AsVar, Var};

@@ -14,7 +14,8 @@ use tensor::{Conv2dParams, DType, Shape};
 
 use crate::custom::CustomOp;
 pub use crate::ops::binary::{BinaryOp, CompareOp};
-pub use crate::ops::unary::UnaryOp;
+pub use crate::ops::reduce::ReduceOp;
+pub use crate::ops::unary::{ScalarOp, UnaryOp};
 use crate::param::Param;
 
 /// Axes of a reduction or permutation, inline for ordinary ranks.
@@ -22,9 +23,9 @@ pub type Axes = SmallVec<[isize; 6]>;
 
 /// A primitive op of the IR.
 ///
-/// Elementwise ops without parameters come in families ([`UnaryOp`], [`BinaryOp`],
-/// [`CompareOp`]), each declared by one table in its `ops/<family>.rs` together with its
-/// kernel, saved values and backward rule; the other ops are variants here.
+/// Elementwise ops and reductions come in families ([`UnaryOp`], [`ScalarOp`], [`BinaryOp`],
+/// [`CompareOp`], [`ReduceOp`]), each declared by one table in its `ops/<family>.rs` together
+/// with its kernel, saved values and backward rule; the other ops are variants here.
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Op {
@@ -51,24 +52,14 @@ pub enum Op {
         cmp: CompareOp,
         scalar: f64,
     },
-    LeakyRelu {
-        negative_slope: f64,
-    },
-    Elu {
-        alpha: f64,
-    },
-    Powf {
-        exponent: f64,
+    /// `f(x; scalar)`, elementwise (`leaky_relu`, `elu`, `powf`, `add_scalar`, `mul_scalar`).
+    Scalar {
+        op: ScalarOp,
+        scalar: f64,
     },
     Clamp {
         min: f64,
         max: f64,
-    },
-    AddScalar {
-        scalar: f64,
-    },
-    MulScalar {
-        scalar: f64,
     },
     /// A dtype conversion; differentiable between float dtypes.
     ToDType {
@@ -78,27 +69,9 @@ pub enum Op {
     StopGradient,
 
     // Reductions and normalisations.
-    Sum {
-        axes: Axes,
-        keepdim: bool,
-    },
-    Mean {
-        axes: Axes,
-        keepdim: bool,
-    },
-    Prod {
-        axes: Axes,
-        keepdim: bool,
-    },
-    Max {
-        axes: Axes,
-        keepdim: bool,
-    },
-    Min {
-        axes: Axes,
-        keepdim: bool,
-    },
-    LogSumExp {
+    /// A reduction over `axes` (empty: all): `sum`, `mean`, `prod`, `max`, `min`, `logsumexp`.
+    Reduce {
+        op: ReduceOp,
         axes: Axes,
         keepdim: bool,
     },
@@ -274,20 +247,11 @@ impl Op {
             Op::Binary(b) => b.name(),
             Op::Compare(c) => c.name(),
             Op::CompareScalar { cmp, .. } => cmp.scalar_name(),
-            Op::LeakyRelu { .. } => "leaky_relu",
-            Op::Elu { .. } => "elu",
-            Op::Powf { .. } => "powf",
+            Op::Scalar { op, .. } => op.name(),
             Op::Clamp { .. } => "clamp",
-            Op::AddScalar { .. } => "add_scalar",
-            Op::MulScalar { .. } => "mul_scalar",
             Op::ToDType { .. } => "to_dtype",
             Op::StopGradient => "stop_gradient",
-            Op::Sum { .. } => "sum",
-            Op::Mean { .. } => "mean",
-            Op::Prod { .. } => "prod",
-            Op::Max { .. } => "max",
-            Op::Min { .. } => "min",
-            Op::LogSumExp { .. } => "logsumexp",
+            Op::Reduce { op, .. } => op.name(),
             Op::Argmax { .. } => "argmax",
             Op::Argmin { .. } => "argmin",
             Op::Softmax { .. } => "softmax",
@@ -355,12 +319,10 @@ impl Op {
             Op::Unary(u) => u.saves(),
             Op::Binary(b) => b.saves(),
             Op::Compare(_) | Op::CompareScalar { .. } | Op::StopGradient => Saves::NONE,
-            Op::AddScalar { .. } | Op::MulScalar { .. } | Op::ToDType { .. } => Saves::NONE,
-            Op::LeakyRelu { .. } | Op::Powf { .. } | Op::Clamp { .. } => Saves::INPUT0,
-            Op::Elu { .. } => Saves::INPUT0_OUTPUT,
-            Op::Sum { .. } | Op::Mean { .. } | Op::Cumsum { .. } => Saves::NONE,
-            Op::Prod { .. } => Saves::INPUT0,
-            Op::Max { .. } | Op::Min { .. } | Op::LogSumExp { .. } => Saves::INPUT0_OUTPUT,
+            Op::Scalar { op, .. } => op.saves(),
+            Op::Reduce { op, .. } => op.saves(),
+            Op::ToDType { .. } | Op::Cumsum { .. } => Saves::NONE,
+            Op::Clamp { .. } => Saves::INPUT0,
             Op::Argmax { .. } | Op::Argmin { .. } => Saves::NONE,
             Op::Softmax { .. } | Op::LogSoftmax { .. } => Saves::OUTPUT,
             Op::ProdExclusive { .. } => Saves::INPUT0,
@@ -447,18 +409,10 @@ impl Op {
                 format!("kernel={} stride={} padding={}", pair(*kernel), pair(*stride), pair(*padding))
             }
             Op::DropoutMask { p, shape: s, dtype } => format!("p={p} shape={} dtype={dtype}", shape(s)),
-            Op::LeakyRelu { negative_slope } => format!("negative_slope={negative_slope}"),
-            Op::Elu { alpha } => format!("alpha={alpha}"),
-            Op::Powf { exponent } => format!("exponent={exponent}"),
+            Op::Scalar { op, scalar } => format!("{}={scalar}", op.param_name()),
             Op::Clamp { min, max } => format!("min={min} max={max}"),
-            Op::AddScalar { scalar } | Op::MulScalar { scalar } => format!("scalar={scalar}"),
             Op::ToDType { dtype } => format!("dtype={dtype}"),
-            Op::Sum { axes: a, keepdim }
-            | Op::Mean { axes: a, keepdim }
-            | Op::Prod { axes: a, keepdim }
-            | Op::Max { axes: a, keepdim }
-            | Op::Min { axes: a, keepdim }
-            | Op::LogSumExp { axes: a, keepdim } => axes(a, *keepdim),
+            Op::Reduce { axes: a, keepdim, .. } => axes(a, *keepdim),
             Op::Softmax { axis } | Op::LogSoftmax { axis } | Op::Cumsum { axis } => format!("axis={axis}"),
             Op::Reshape { shape: s } | Op::BroadcastTo { shape: s } => format!("shape={}", shape(s)),
             Op::Permute { axes: a } => format!("axes={}", tuple(a.iter().map(|x| x.to_string()))),

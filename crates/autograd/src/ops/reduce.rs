@@ -1,39 +1,64 @@
 //! Reductions on `Var` and their backward rules.
 
 use smallvec::smallvec;
-use tensor::normalize_axes;
+use tensor::{normalize_axes, Tensor};
 
 use crate::backward::{Ctx, Grads};
 use crate::error::Result;
 use crate::macros::panicking;
-use crate::op::{Axes, Op};
+use crate::op::{Axes, Op, Saves};
 use crate::var::Var;
 
-macro_rules! reduction {
-    ($($(#[$m:meta])* $name:ident / $try:ident => $op:ident;)*) => {
+/// Declares the reductions over axes from one table: variant, printed name and method names,
+/// saved values, rule (which receives the axes and `keepdim`).
+macro_rules! reduce_ops {
+    ($($(#[$m:meta])* $variant:ident: $name:ident / $try:ident, saves $saves:ident, rule $rule:ident;)*) => {
+        /// A reduction over axes.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ReduceOp { $($(#[$m])* $variant,)* }
+
+        impl ReduceOp {
+            /// The printed name.
+            pub fn name(self) -> &'static str {
+                match self { $(ReduceOp::$variant => stringify!($name),)* }
+            }
+            pub(crate) fn saves(self) -> Saves {
+                match self { $(ReduceOp::$variant => Saves::$saves,)* }
+            }
+            /// The forward kernel.
+            #[inline]
+            pub fn eval(self, x: &Tensor, axes: &[isize], keepdim: bool) -> tensor::Result<Tensor> {
+                match self { $(ReduceOp::$variant => x.$try(axes, keepdim),)* }
+            }
+            pub(crate) fn rule(self, c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+                match self { $(ReduceOp::$variant => $rule(c, axes, keepdim),)* }
+            }
+        }
+
         impl Var { $(
             $(#[$m])*
             pub fn $try(&self, axes: &[isize], keepdim: bool) -> Result<Var> {
-                Var::apply(&[self], Op::$op { axes: Axes::from_slice(axes), keepdim })
+                Var::apply(&[self], Op::Reduce { op: ReduceOp::$variant, axes: Axes::from_slice(axes), keepdim })
             }
             panicking!($(#[$m])* $name => $try(axes: &[isize], keepdim: bool) -> Var);
         )* }
     };
 }
 
-reduction! {
+reduce_ops! {
     /// Sum over `axes` (empty: all).
-    sum / try_sum => Sum;
+    Sum: sum / try_sum, saves NONE, rule d_sum;
     /// Mean over `axes` (empty: all).
-    mean / try_mean => Mean;
+    Mean: mean / try_mean, saves NONE, rule d_mean;
     /// Product over `axes` (empty: all).
-    prod / try_prod => Prod;
+    Prod: prod / try_prod, saves INPUT0, rule d_prod;
     /// Maximum over `axes`; ties share the gradient equally (as `torch.amax`).
-    max / try_max => Max;
+    Max: max / try_max, saves INPUT0_OUTPUT, rule d_extremum;
     /// Minimum over `axes`; ties share the gradient equally (as `torch.amin`).
-    min / try_min => Min;
+    Min: min / try_min, saves INPUT0_OUTPUT, rule d_extremum;
     /// `log(sum(exp(x)))` over `axes`, numerically stable.
-    logsumexp / try_logsumexp => LogSumExp;
+    LogSumExp: logsumexp / try_logsumexp, saves INPUT0_OUTPUT, rule d_logsumexp;
 }
 
 impl Var {

@@ -99,34 +99,62 @@ unary_ops! {
     Square: square / try_square, saves INPUT0, rule d_square;
 }
 
-impl Var {
+/// Declares the elementwise ops with one scalar parameter from one table: variant, printed
+/// name, method names and the parameter's name (as printed: `leaky_relu[negative_slope=0.1]`),
+/// saved values, rule (which receives the parameter).
+macro_rules! scalar_ops {
+    ($($(#[$m:meta])* $variant:ident: $name:ident / $try:ident ($param:ident), saves $saves:ident, rule $rule:ident;)*) => {
+        /// An elementwise op with one scalar parameter.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ScalarOp { $($(#[$m])* $variant,)* }
+
+        impl ScalarOp {
+            /// The printed name.
+            pub fn name(self) -> &'static str {
+                match self { $(ScalarOp::$variant => stringify!($name),)* }
+            }
+            /// The parameter's printed name.
+            pub fn param_name(self) -> &'static str {
+                match self { $(ScalarOp::$variant => stringify!($param),)* }
+            }
+            pub(crate) fn saves(self) -> Saves {
+                match self { $(ScalarOp::$variant => Saves::$saves,)* }
+            }
+            /// The forward kernel.
+            #[inline]
+            pub fn eval(self, x: &Tensor, scalar: f64) -> tensor::Result<Tensor> {
+                match self { $(ScalarOp::$variant => x.$try(scalar),)* }
+            }
+            pub(crate) fn rule(self, c: &Ctx, scalar: f64) -> Result<Grads> {
+                match self { $(ScalarOp::$variant => $rule(c, scalar),)* }
+            }
+        }
+
+        impl Var { $(
+            $(#[$m])*
+            pub fn $try(&self, $param: f64) -> Result<Var> {
+                Var::apply(&[self], Op::Scalar { op: ScalarOp::$variant, scalar: $param })
+            }
+            panicking!($(#[$m])* $name => $try($param: f64) -> Var);
+        )* }
+    };
+}
+
+scalar_ops! {
     /// `x if x > 0 else negative_slope * x`.
-    pub fn try_leaky_relu(&self, negative_slope: f64) -> Result<Var> {
-        Var::apply(&[self], Op::LeakyRelu { negative_slope })
-    }
-    panicking!(
-        /// `x if x > 0 else negative_slope * x`.
-        leaky_relu => try_leaky_relu(negative_slope: f64) -> Var
-    );
-
+    LeakyRelu: leaky_relu / try_leaky_relu (negative_slope), saves INPUT0, rule d_leaky_relu;
     /// `x if x > 0 else alpha * (e^x - 1)`.
-    pub fn try_elu(&self, alpha: f64) -> Result<Var> {
-        Var::apply(&[self], Op::Elu { alpha })
-    }
-    panicking!(
-        /// `x if x > 0 else alpha * (e^x - 1)`.
-        elu => try_elu(alpha: f64) -> Var
-    );
-
+    Elu: elu / try_elu (alpha), saves INPUT0_OUTPUT, rule d_elu;
     /// `x^exponent` for a scalar exponent.
-    pub fn try_powf(&self, exponent: f64) -> Result<Var> {
-        Var::apply(&[self], Op::Powf { exponent })
-    }
-    panicking!(
-        /// `x^exponent` for a scalar exponent.
-        powf => try_powf(exponent: f64) -> Var
-    );
+    Powf: powf / try_powf (exponent), saves INPUT0, rule d_powf;
+    /// `x + scalar`.
+    AddScalar: add_scalar / try_add_scalar (scalar), saves NONE, rule d_add_scalar;
+    /// `x * scalar`.
+    MulScalar: mul_scalar / try_mul_scalar (scalar), saves NONE, rule d_mul_scalar;
+}
 
+impl Var {
     /// Limits values to `[min, max]`.
     pub fn try_clamp(&self, min: f64, max: f64) -> Result<Var> {
         Var::apply(&[self], Op::Clamp { min, max })
@@ -136,15 +164,6 @@ impl Var {
         clamp => try_clamp(min: f64, max: f64) -> Var
     );
 
-    /// `x + scalar`.
-    pub fn try_add_scalar(&self, scalar: f64) -> Result<Var> {
-        Var::apply(&[self], Op::AddScalar { scalar })
-    }
-    panicking!(
-        /// `x + scalar`.
-        add_scalar => try_add_scalar(scalar: f64) -> Var
-    );
-
     /// `x - scalar`.
     pub fn try_sub_scalar(&self, scalar: f64) -> Result<Var> {
         self.try_add_scalar(-scalar)
@@ -152,15 +171,6 @@ impl Var {
     panicking!(
         /// `x - scalar`.
         sub_scalar => try_sub_scalar(scalar: f64) -> Var
-    );
-
-    /// `x * scalar`.
-    pub fn try_mul_scalar(&self, scalar: f64) -> Result<Var> {
-        Var::apply(&[self], Op::MulScalar { scalar })
-    }
-    panicking!(
-        /// `x * scalar`.
-        mul_scalar => try_mul_scalar(scalar: f64) -> Var
     );
 
     /// `x / scalar`.
@@ -362,7 +372,7 @@ pub(crate) fn d_clamp(c: &Ctx, min: f64, max: f64) -> Result<Grads> {
 }
 
 /// d/dx (x + s) = 1
-pub(crate) fn d_add_scalar(c: &Ctx) -> Result<Grads> {
+pub(crate) fn d_add_scalar(c: &Ctx, _s: f64) -> Result<Grads> {
     one(c.g().clone())
 }
 
