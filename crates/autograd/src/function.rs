@@ -6,6 +6,11 @@
 //! the values of the eager run gives the eager results bit for bit. Parameters are read when
 //! the function runs, so an optimizer's updates between runs are seen.
 //!
+//! What is not recorded is a constant of the program: a value computed under
+//! [`no_grad`](crate::no_grad), or read out of a `Var` (`.value()`, `.tensor()`) and brought back
+//! with `Tape::constant`, keeps the value it had when recorded. Control flow in the model's Rust
+//! code is fixed at recording too (as in a JAX trace): record again when it would go another way.
+//!
 //! Record a training step once, with `grad(.., create_graph = true)` so the backward pass is in
 //! the graph too, then run it on every batch:
 //!
