@@ -302,9 +302,10 @@ impl Var {
         let swept = sweep(self.tape(), vec![(id, self.constant(seed.clone()))], &[], opts)?;
         let (tape, generation) = (self.tape().id(), self.generation());
         for (node, param, g) in swept.leaves {
+            let leaf = LeafKey { tape, generation, node };
             match param {
-                Some(id) => grads.accumulate_param(id, g.tensor())?,
-                None => grads.accumulate_leaf(LeafKey { tape, generation, node }, g.tensor())?,
+                Some(id) => grads.accumulate_param(id, leaf, g.tensor())?,
+                None => grads.accumulate_leaf(leaf, g.tensor())?,
             }
         }
         Ok(())

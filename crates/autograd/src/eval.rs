@@ -95,8 +95,23 @@ impl Op {
             Op::BroadcastTo { shape } => x[0].try_broadcast_to(shape),
             Op::Slice { axis, start, len, step } => {
                 // The recorded (normalised) slice as a Python slice: `len` elements from `start`.
-                let end = if *len == 0 { *start } else { start + (len - 1) * step + 1 };
-                x[0].try_slice(*axis as isize, *start as isize, end as isize, *step)
+                let end = match len {
+                    0 => Some(*start),
+                    _ => (len - 1).checked_mul(*step).and_then(|d| d.checked_add(start + 1)),
+                };
+                let end =
+                    end.filter(|&e| e <= isize::MAX as usize && *start <= isize::MAX as usize).ok_or_else(|| {
+                        TensorError::invalid("slice", format!("start {start}, {len} elements of step {step} overflow"))
+                    })?;
+                let got = x[0].try_slice(*axis as isize, *start as isize, end as isize, *step)?;
+                // Python slicing clamps; a recorded slice must be exactly what it says.
+                if got.shape().get(*axis) != Some(len) {
+                    return Err(TensorError::invalid(
+                        "slice",
+                        format!("{len} elements from {start} step {step} do not fit axis {axis} of {:?}", x[0].shape()),
+                    ));
+                }
+                Ok(got)
             }
             Op::Pad { pads, value } => x[0].try_pad(pads, *value),
             Op::Repeat { reps } => x[0].try_repeat(reps),

@@ -53,6 +53,9 @@ pub struct Function {
     outputs: Vec<usize>,
     /// For each node, the last node that reads it (its value is dropped after that).
     last_use: Vec<usize>,
+    /// Each node's name on the tape it was cut from: printing and errors name nodes as the
+    /// tape's listing does.
+    names: Vec<String>,
 }
 
 /// An argument: what its values must be.
@@ -94,6 +97,9 @@ impl Tape {
                     print::name(i),
                     g.nodes[i].op
                 )));
+            }
+            if let Some(j) = args.iter().position(|&a| a == i) {
+                return Err(invalid(format!("input {k} ({}) is input {j} again", print::name(i))));
             }
             args.push(i);
         }
@@ -165,6 +171,7 @@ impl Tape {
                     let mut node = Node::leaf(Op::Const, &value, false);
                     node.data = Some(value);
                     nodes.push(node);
+                    names.push(format!("const{}", nodes.len() - 1));
                     nodes.len() - 1
                 }
             });
@@ -178,7 +185,7 @@ impl Tape {
         for &o in &outputs {
             last_use[o] = usize::MAX;
         }
-        Ok(Function { nodes, binding, args: bound, outputs, last_use })
+        Ok(Function { nodes, binding, args: bound, outputs, last_use, names })
     }
 }
 
@@ -262,7 +269,7 @@ impl Function {
 
 impl fmt::Display for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        print::write_program(f, &self.nodes, Some(&self.outputs))
+        print::write_program(f, &self.nodes, Some(&self.outputs), &|i| self.names[i].clone())
     }
 }
 

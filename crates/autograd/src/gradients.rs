@@ -59,6 +59,9 @@ impl std::hash::Hash for LeafKey {
 pub struct Gradients {
     params: IdMap<ParamId, Tensor>,
     leaves: IdMap<LeafKey, Tensor>,
+    /// The parameter behind each parameter leaf a backward pass reached, so `get` answers for
+    /// a parameter's `Var` after its tape moved on.
+    param_leaves: IdMap<LeafKey, ParamId>,
 }
 
 impl Gradients {
@@ -67,16 +70,24 @@ impl Gradients {
     }
 
     /// The gradient of a leaf `Var` (made by `Tape::var` or `Tape::param`; for a parameter,
-    /// its gradient summed over every place it was used, as [`param`](Self::param)).
+    /// its gradient summed over every place it was used, as [`param`](Self::param)). A `Var`
+    /// from an earlier recording (before `Tape::clear`) still finds the gradients of its own
+    /// recording, never those of a new node with the same index.
     pub fn get(&self, v: &Var) -> Option<&Tensor> {
         let node = v.node_id()?;
         let graph = v.tape().0.borrow();
-        if graph.generation == v.generation() {
-            if let Some(Op::Param(p)) = graph.nodes.get(node.index()).map(|n| &n.op) {
-                return self.params.get(&p.id());
-            }
+        let key = LeafKey { tape: graph.id, generation: v.generation(), node };
+        if let Some(g) = self.leaves.get(&key) {
+            return Some(g);
         }
-        self.leaves.get(&LeafKey { tape: graph.id, generation: v.generation(), node })
+        let param = self.param_leaves.get(&key).copied().or_else(|| {
+            // A parameter leaf of the current recording that no backward pass reached.
+            match graph.nodes.get(node.index()).map(|n| &n.op) {
+                Some(Op::Param(p)) if graph.generation == v.generation() => Some(p.id()),
+                _ => None,
+            }
+        })?;
+        self.params.get(&param)
     }
 
     /// The gradient of a parameter, summed over every place it was used.
@@ -103,13 +114,15 @@ impl Gradients {
     pub fn clear(&mut self) {
         self.params.clear();
         self.leaves.clear();
+        self.param_leaves.clear();
     }
 
     pub fn is_empty(&self) -> bool {
         self.params.is_empty() && self.leaves.is_empty()
     }
 
-    pub(crate) fn accumulate_param(&mut self, id: ParamId, g: Tensor) -> tensor::Result<()> {
+    pub(crate) fn accumulate_param(&mut self, id: ParamId, leaf: LeafKey, g: Tensor) -> tensor::Result<()> {
+        self.param_leaves.insert(leaf, id);
         accumulate(self.params.entry(id), g)
     }
 

@@ -218,20 +218,23 @@ pub enum Op {
 pub(crate) struct Saves {
     pub inputs: u8,
     pub output: bool,
+    /// Every input, however many (custom ops).
+    pub all_inputs: bool,
 }
 
 impl Saves {
-    pub(crate) const NONE: Saves = Saves { inputs: 0, output: false };
-    pub(crate) const OUTPUT: Saves = Saves { inputs: 0, output: true };
-    pub(crate) const INPUT0: Saves = Saves { inputs: 1, output: false };
-    pub(crate) const BOTH: Saves = Saves { inputs: 0b11, output: false };
-    pub(crate) const INPUT0_OUTPUT: Saves = Saves { inputs: 1, output: true };
-    pub(crate) const BOTH_OUTPUT: Saves = Saves { inputs: 0b11, output: true };
+    pub(crate) const NONE: Saves = Saves::inputs(0);
+    pub(crate) const OUTPUT: Saves = Saves { output: true, ..Saves::NONE };
+    pub(crate) const INPUT0: Saves = Saves::inputs(1);
+    pub(crate) const BOTH: Saves = Saves::inputs(0b11);
+    pub(crate) const INPUT0_OUTPUT: Saves = Saves { output: true, ..Saves::INPUT0 };
+    pub(crate) const BOTH_OUTPUT: Saves = Saves { output: true, ..Saves::BOTH };
+    const ALL: Saves = Saves { inputs: 0, output: true, all_inputs: true };
     const fn inputs(mask: u8) -> Saves {
-        Saves { inputs: mask, output: false }
+        Saves { inputs: mask, output: false, all_inputs: false }
     }
     pub fn input(&self, k: usize) -> bool {
-        k < 8 && self.inputs & (1 << k) != 0
+        self.all_inputs || (k < 8 && self.inputs & (1 << k) != 0)
     }
 }
 
@@ -350,7 +353,7 @@ impl Op {
             Op::AvgPool2dBackward { .. } => Saves::NONE,
             Op::SoftmaxCrossEntropy => Saves::BOTH,
             Op::DropoutMask { .. } => Saves::NONE,
-            Op::Custom(_) => Saves { inputs: u8::MAX, output: true },
+            Op::Custom(_) => Saves::ALL,
         }
     }
 }

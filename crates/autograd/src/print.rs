@@ -37,7 +37,10 @@ fn ty(node: &Node) -> String {
 /// Constants of up to this many elements print their values.
 const SHOWN_CONSTANT: usize = 6;
 
-fn binder(nodes: &[Node], i: usize) -> String {
+/// How a program names its nodes: the tape's letters, or a `Function`'s names from its tape.
+type Names<'a> = &'a dyn Fn(usize) -> String;
+
+fn binder(nodes: &[Node], i: usize, name: Names) -> String {
     let node = &nodes[i];
     let mut s = format!("{}:{}", name(i), ty(node));
     match (&node.op, &node.data) {
@@ -56,7 +59,7 @@ fn binder(nodes: &[Node], i: usize) -> String {
     s
 }
 
-fn equation(nodes: &[Node], i: usize) -> String {
+fn equation(nodes: &[Node], i: usize, name: Names) -> String {
     let node = &nodes[i];
     let args: Vec<String> = node.inputs.iter().map(|id| name(id.index())).collect();
     let mut s = format!("{}:{} = {} {}", name(i), ty(node), node.op, args.join(" "));
@@ -69,14 +72,19 @@ fn equation(nodes: &[Node], i: usize) -> String {
 /// The printed line number (1-based) and text of node `id`'s equation.
 pub(crate) fn equation_line(nodes: &[Node], id: NodeId) -> (usize, String) {
     let before = nodes[..id.index()].iter().filter(|n| !n.op.is_leaf()).count();
-    (2 + before, equation(nodes, id.index()))
+    (2 + before, equation(nodes, id.index(), &name))
 }
 
 /// Writes `nodes` as a program returning `outputs` (by default: every computed value that no
-/// other node consumes).
-pub(crate) fn write_program(f: &mut fmt::Formatter<'_>, nodes: &[Node], outputs: Option<&[usize]>) -> fmt::Result {
+/// other node consumes), naming node `i` `name(i)`.
+pub(crate) fn write_program(
+    f: &mut fmt::Formatter<'_>,
+    nodes: &[Node],
+    outputs: Option<&[usize]>,
+    name: Names,
+) -> fmt::Result {
     let binders = |keep: fn(&Op) -> bool| -> Vec<String> {
-        (0..nodes.len()).filter(|&i| keep(&nodes[i].op)).map(|i| binder(nodes, i)).collect()
+        (0..nodes.len()).filter(|&i| keep(&nodes[i].op)).map(|i| binder(nodes, i, name)).collect()
     };
     let consts = binders(|op| matches!(op, Op::Const));
     let args = binders(|op| matches!(op, Op::Leaf | Op::Param(_) | Op::Input));
@@ -87,7 +95,7 @@ pub(crate) fn write_program(f: &mut fmt::Formatter<'_>, nodes: &[Node], outputs:
     writeln!(f, "{}. let", args.join(" "))?;
     for (i, n) in nodes.iter().enumerate() {
         if !n.op.is_leaf() {
-            writeln!(f, "    {}", equation(nodes, i))?;
+            writeln!(f, "    {}", equation(nodes, i, name))?;
         }
     }
     let outputs: Vec<String> = match outputs {
@@ -107,7 +115,7 @@ pub(crate) fn write_program(f: &mut fmt::Formatter<'_>, nodes: &[Node], outputs:
 
 impl fmt::Display for Tape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_program(f, &self.0.borrow().nodes, None)
+        write_program(f, &self.0.borrow().nodes, None, &name)
     }
 }
 

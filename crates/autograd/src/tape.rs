@@ -131,9 +131,11 @@ impl Tape {
     }
 
     /// A leaf that requires grad (`torch.tensor(..., requires_grad=True)`); its gradient is
-    /// reported in [`Gradients`](crate::Gradients) under this `Var`.
+    /// reported in [`Gradients`](crate::Gradients) under this `Var`. Only float values take
+    /// gradients: an integer or bool leaf is recorded without.
     pub fn var(&self, value: Tensor) -> Var {
-        self.leaf(Op::Leaf, value, true)
+        let requires_grad = value.dtype().is_float();
+        self.leaf(Op::Leaf, value, requires_grad)
     }
 
     /// A placeholder for data (inputs, targets, seeds): recorded, never differentiated. `value`
@@ -164,7 +166,7 @@ impl Tape {
     /// time it runs. A frozen parameter is recorded the same way, without gradient.
     pub fn param(&self, p: &Param) -> Var {
         let value = p.value();
-        let requires_grad = p.requires_grad();
+        let requires_grad = p.requires_grad() && value.dtype().is_float();
         let mut g = self.0.borrow_mut();
         let id = NodeId(g.nodes.len() as u32);
         g.nodes.push(Node::leaf(Op::Param(p.clone()), &value, requires_grad));

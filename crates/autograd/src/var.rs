@@ -130,16 +130,24 @@ impl Var {
 
     /// The same value, cut from the gradient: no gradient flows through the result. On a
     /// recorded `Var` this records `stop_gradient`, so the result stays part of the graph (a
-    /// replay recomputes it from new inputs); it is an untracked copy otherwise.
-    pub fn detach(&self) -> Var {
+    /// replay recomputes it from new inputs); on a constant, or under
+    /// [`no_grad`](crate::no_grad), it is a plain copy of the handle. Errors as every op does: a
+    /// stale `Var` is [`AutogradError::StaleVar`].
+    pub fn try_detach(&self) -> Result<Var> {
         if !self.is_recorded() || !is_grad_enabled() {
-            return Var::untracked(self.value.clone(), self.tape.clone());
+            return Ok(Var::untracked(self.value.clone(), self.tape.clone()));
         }
-        match Var::apply(&[self], Op::StopGradient) {
-            Ok(v) => v,
-            // Only a stale Var gets here; its value is still a valid constant.
-            Err(_) => Var::untracked(self.value.clone(), self.tape.clone()),
-        }
+        Var::apply(&[self], Op::StopGradient)
+    }
+
+    /// The same value, cut from the gradient.
+    ///
+    /// # Panics
+    /// As [`try_detach`](Self::try_detach) errors (a stale `Var`, or anomaly mode on a
+    /// non-finite value).
+    #[track_caller]
+    pub fn detach(&self) -> Var {
+        crate::error::ok(self.try_detach())
     }
 
     /// A constant on the same tape (for building masks, targets, scalars next to this `Var`).

@@ -1,7 +1,9 @@
 //! Safe handles: a `Var` from an earlier recording is a typed error, never an alias of a new
 //! node, and gradients of leaves from different tapes or recordings never merge.
 
-use autograd::{grad, AutogradError, Gradients, Param, Tape};
+use std::sync::Arc;
+
+use autograd::{grad, AutogradError, CustomOp, Gradients, Op, Param, Tape, Var};
 use tensor::{DType, Tensor};
 
 fn v(data: &[f64]) -> Tensor {
@@ -104,4 +106,81 @@ fn placeholders_and_masks_do_not_require_grad_and_cannot_be_differentiated() {
     let no_grad = "the Var does not require grad (a placeholder, a mask or index, or a value that depends on no Tape::var leaf or trainable parameter)";
     assert_eq!(z.backward().unwrap_err().to_string(), format!("backward: {no_grad}"));
     assert_eq!(grad(&[y], &[x], false).unwrap_err().to_string(), format!("grad input: {no_grad}"));
+}
+
+#[test]
+fn detach_of_a_stale_var_is_an_error_too() {
+    let tape = Tape::new();
+    let x = tape.var(v(&[1.0]));
+    tape.clear();
+    assert_eq!(x.try_detach().unwrap_err().to_string(), format!("stop_gradient: {STALE}"));
+    let c = tape.constant(v(&[1.0]));
+    assert!(!c.try_detach().unwrap().is_recorded(), "a constant detaches to a constant");
+}
+
+#[test]
+fn a_param_var_finds_its_gradient_after_the_tape_moved_on() {
+    let w = Param::new(v(&[1.0, 2.0]));
+    let tape = Tape::new();
+    let wv = tape.param(&w);
+    let grads = wv.square().sum_all().backward().unwrap();
+    tape.clear();
+    let _next_step = tape.param(&w);
+    assert_eq!(grads.get(&wv).unwrap().to_vec::<f64>(), vec![2.0, 4.0]);
+}
+
+#[test]
+fn integer_leaves_take_no_gradient() {
+    let tape = Tape::new();
+    let ids = tape.var(Tensor::from_vec(vec![1i64, 2], &[2]));
+    assert!(ids.is_recorded() && !ids.requires_grad());
+    let y = ids.to_dtype(DType::F64).sum_all();
+    assert!(matches!(y.backward(), Err(AutogradError::NoGrad { .. })));
+}
+
+#[test]
+fn ne_scalar_is_the_negation_of_eq_scalar_on_integers() {
+    let tape = Tape::new();
+    let x = tape.input(Tensor::from_vec(vec![0i64, 1], &[2]));
+    for s in [0.5, -1.0, 1.0, f64::NAN] {
+        let eq = x.eq_scalar(s).tensor().to_vec::<bool>();
+        let ne = x.ne_scalar(s).tensor().to_vec::<bool>();
+        assert!(eq.iter().zip(&ne).all(|(a, b)| a != b), "scalar {s}: eq {eq:?} ne {ne:?}");
+    }
+}
+
+#[test]
+fn a_hand_built_op_with_bad_parameters_is_an_error_not_a_panic() {
+    let x = Tensor::ones(&[4], DType::F64);
+    let huge = Op::Slice { axis: 0, start: 1, len: usize::MAX, step: 2 };
+    assert!(huge.eval(&[&x]).is_err());
+    let past_end = Op::Slice { axis: 0, start: 2, len: 3, step: 1 };
+    assert_eq!(
+        past_end.eval(&[&x]).unwrap_err().to_string(),
+        "slice: 3 elements from 2 step 1 do not fit axis 0 of [4]"
+    );
+    assert_eq!(Op::Matmul.eval(&[&x]).unwrap_err().to_string(), "eval: `matmul` cannot take 1 inputs");
+}
+
+#[test]
+fn a_custom_op_with_many_inputs_keeps_them_all_for_backward() {
+    struct SumAll;
+    impl CustomOp for SumAll {
+        fn name(&self) -> &str {
+            "sum_inputs"
+        }
+        fn forward(&self, inputs: &[&Tensor]) -> tensor::Result<Tensor> {
+            inputs[1..].iter().try_fold(inputs[0].clone(), |acc, t| acc.try_add(t))
+        }
+        fn backward(&self, inputs: &[Var], _: &Var, grad: &Var) -> autograd::Result<Vec<Option<Var>>> {
+            // Reads every input (as a rule that needs them would), so all must have been kept.
+            inputs.iter().map(|x| Ok(Some(grad.try_mul(&x.try_mul_scalar(0.0)?.try_add_scalar(1.0)?)?))).collect()
+        }
+    }
+    let tape = Tape::new();
+    let xs: Vec<Var> = (0..10).map(|k| tape.var(v(&[k as f64]))).collect();
+    let refs: Vec<&Var> = xs.iter().collect();
+    let y = Var::custom(Arc::new(SumAll), &refs).sum_all();
+    let g = y.backward().unwrap();
+    assert!(xs.iter().all(|x| g.get(x).unwrap().to_vec::<f64>() == vec![1.0]));
 }

@@ -221,6 +221,10 @@ fn every_placeholder_the_outputs_need_must_be_an_input() {
         tape.function(&[x.clone(), y.clone()], &[wz]).unwrap_err().to_string(),
         "function: leaf `e` feeds the outputs but is not among the inputs"
     );
+    assert_eq!(
+        tape.function(&[x.clone(), x.clone()], std::slice::from_ref(&z)).unwrap_err().to_string(),
+        "function: input 1 (a) is input 0 again"
+    );
     let m = x.gt_scalar(0.0);
     assert_eq!(
         tape.function(&[m], &[z]).unwrap_err().to_string(),
@@ -240,7 +244,7 @@ fn a_function_prints_its_program_and_crosses_threads() {
     let f = tape.function(&[x], &[y]).unwrap();
     assert_eq!(
         f.to_string(),
-        "{ lambda input a:f64[3] b:f64[3]. let\n    c:f64[3] = mul a b\n    d:f64[3] = relu c\n    e:f64[] = sum[axes=()] d\n  in (e) }"
+        "{ lambda input a:f64[3] b:f64[3]. let\n    d:f64[3] = mul a b\n    e:f64[3] = relu d\n    f:f64[] = sum[axes=()] e\n  in (f) }"
     );
     assert_eq!(f.len(), 5);
     let out =

@@ -87,7 +87,7 @@ fn gradients_accumulate_across_backward_calls_until_cleared() {
 }
 
 #[test]
-fn no_grad_detach_and_frozen_params_record_nothing() {
+fn no_grad_records_nothing_and_detached_or_frozen_values_take_no_gradient() {
     let tape = Tape::new();
     let x = tape.var(v(&[1.0]));
     let before = tape.len();

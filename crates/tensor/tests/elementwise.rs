@@ -155,6 +155,10 @@ fn comparisons_return_bool_masks() {
     assert_eq!(a.gt_scalar(1.5).to_vec::<bool>(), vec![false, true, true]);
     let i = Tensor::from_vec(vec![1i64, 5, -3], &[3]);
     assert_eq!(i.ge_scalar(1.0).to_vec::<bool>(), vec![true, true, false]);
+    assert_eq!(a.ne_scalar(2.0).to_vec::<bool>(), vec![true, false, true]);
+    // Integers against a scalar they cannot hold compare in f64: nothing equals 0.5 or NaN.
+    assert_eq!(i.ne_scalar(0.5).to_vec::<bool>(), vec![true, true, true]);
+    assert_eq!(i.ne_scalar(f64::NAN).to_vec::<bool>(), vec![true, true, true]);
 }
 
 #[test]

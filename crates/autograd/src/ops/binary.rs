@@ -96,6 +96,10 @@ macro_rules! compare_ops {
             pub fn eval(self, a: &Tensor, b: &Tensor) -> tensor::Result<Tensor> {
                 match self { $(CompareOp::$variant => a.$try(b),)* }
             }
+            /// `x <cmp> scalar`, comparing as `tensor`'s scalar comparisons do.
+            pub fn eval_scalar(self, x: &Tensor, scalar: f64) -> tensor::Result<Tensor> {
+                match self { $(CompareOp::$variant => x.$try_scalar(scalar),)* }
+            }
         }
 
         impl Var { $(
@@ -129,21 +133,6 @@ compare_ops! {
     Gt: gt / try_gt, gt_scalar / try_gt_scalar;
     /// `a >= b`.
     Ge: ge / try_ge, ge_scalar / try_ge_scalar;
-}
-
-impl CompareOp {
-    /// `x <cmp> scalar`, comparing as `tensor`'s scalar comparisons do.
-    pub fn eval_scalar(self, x: &Tensor, scalar: f64) -> tensor::Result<Tensor> {
-        match self {
-            CompareOp::Eq => x.try_eq_scalar(scalar),
-            CompareOp::Lt => x.try_lt_scalar(scalar),
-            CompareOp::Le => x.try_le_scalar(scalar),
-            CompareOp::Gt => x.try_gt_scalar(scalar),
-            CompareOp::Ge => x.try_ge_scalar(scalar),
-            // `tensor` has no `ne_scalar`: compare with the scalar as a 0-d tensor of x's dtype.
-            CompareOp::Ne => x.try_ne(&Tensor::full(&[], scalar, x.dtype())),
-        }
-    }
 }
 
 /// d/da (a + b) = 1, d/db (a + b) = 1

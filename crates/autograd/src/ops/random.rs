@@ -10,8 +10,10 @@ use crate::var::{AsVar, Var};
 
 impl Var {
     /// Dropout's keep-mask for this Var's shape and dtype: `0` with probability `p`, else
-    /// `1 / (1 - p)`, drawn from `seed` (a one-element i64 `Tensor` or `Var`, such as a
-    /// placeholder fed a new value each step). Recorded without gradient.
+    /// `1 / (1 - p)`, drawn from `seed` (a one-element i64 `Tensor` or `Var`). With a recorded
+    /// seed (a placeholder fed a new value each step) the mask is a `dropout_mask` node without
+    /// gradient, drawn anew by each replay; with a constant seed it is a constant of the graph,
+    /// the same in every replay.
     pub fn try_dropout_mask(&self, p: f64, seed: &impl AsVar) -> Result<Var> {
         let op = Op::DropoutMask { p, shape: Shape::from_slice(self.shape()), dtype: self.dtype() };
         Var::apply(&[&seed.as_var(self)], op)

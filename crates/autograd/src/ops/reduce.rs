@@ -148,12 +148,20 @@ impl Var {
     pub fn try_argmin(&self, axis: isize, keepdim: bool) -> Result<Var> {
         Var::apply(&[self], Op::Argmin { axis, keepdim })
     }
+    panicking!(
+        /// Index of the first minimum along `axis`.
+        argmin => try_argmin(axis: isize, keepdim: bool) -> Var
+    );
 
     /// For each element, the product of the other elements of its group over `axes` (empty:
     /// all), exact where the input holds zeros: `prod`'s gradient factor.
     pub fn try_prod_exclusive(&self, axes: &[isize]) -> Result<Var> {
         Var::apply(&[self], Op::ProdExclusive { axes: Axes::from_slice(axes) })
     }
+    panicking!(
+        /// For each element, the product of the other elements of its group over `axes`.
+        prod_exclusive => try_prod_exclusive(axes: &[isize]) -> Var
+    );
 
     /// The vector-Jacobian product of [`try_prod_exclusive`](Self::try_prod_exclusive) at
     /// `self` with cotangent `h` (it has no rule of its own: third derivatives of `prod` are
@@ -162,8 +170,8 @@ impl Var {
         Var::apply(&[self, h], Op::ProdExclusiveBackward { axes: Axes::from_slice(axes) })
     }
     panicking!(
-        /// Index of the first minimum along `axis`.
-        argmin => try_argmin(axis: isize, keepdim: bool) -> Var
+        /// The vector-Jacobian product of `prod_exclusive` at `self` with cotangent `h`.
+        prod_exclusive_backward => try_prod_exclusive_backward(h: &Var, axes: &[isize]) -> Var
     );
 
     /// Sums broadcast dimensions away so the result has `shape` (the adjoint of
@@ -241,7 +249,7 @@ pub(crate) fn d_prod_exclusive(c: &Ctx, axes: &[isize]) -> Result<Grads> {
 /// max/min: the gradient goes to the positions equal to the extremum, split equally on ties.
 pub(crate) fn d_extremum(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
     let x = c.input(0)?;
-    let y = broadcast_back(&c.output()?.detach(), axes, keepdim, c.shape(0))?;
+    let y = broadcast_back(&c.output()?.try_detach()?, axes, keepdim, c.shape(0))?;
     let hit = x.try_eq(&y)?.try_to_dtype(x.dtype())?;
     let share = hit.try_div(&hit.try_sum(axes, true)?)?;
     let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;

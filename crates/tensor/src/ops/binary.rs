@@ -199,6 +199,10 @@ impl Tensor {
     pub fn try_le_scalar(&self, scalar: f64) -> Result<Tensor> {
         self.compare_scalar("le_scalar", scalar, |o| matches!(o, Some(Ordering::Less | Ordering::Equal)))
     }
+    /// `x != scalar` as a bool mask (true against NaN, as IEEE `!=`).
+    pub fn try_ne_scalar(&self, scalar: f64) -> Result<Tensor> {
+        self.compare_scalar("ne_scalar", scalar, |o| o != Some(Ordering::Equal))
+    }
     panicking!(
         /// `x == scalar` as a bool mask.
         eq_scalar => try_eq_scalar(scalar: f64) -> Tensor
@@ -218,6 +222,10 @@ impl Tensor {
     panicking!(
         /// `x <= scalar` as a bool mask.
         le_scalar => try_le_scalar(scalar: f64) -> Tensor
+    );
+    panicking!(
+        /// `x != scalar` as a bool mask.
+        ne_scalar => try_ne_scalar(scalar: f64) -> Tensor
     );
 }
 
