@@ -175,7 +175,14 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
             tape.check_anomaly("gradient", NodeId(i as u32), gk.value())?;
             let slot = &mut grads[input.id.index()];
             *slot = Some(match slot.take() {
-                Some(prev) => prev.try_add(&gk)?,
+                // A recorded sum, so the gradient stays differentiable.
+                Some(prev) if opts.create_graph => prev.try_add(&gk)?,
+                // In place when the sweep owns the buffer (copy-on-write otherwise).
+                Some(prev) => {
+                    let mut sum = prev.into_tensor();
+                    sum.try_add_assign(gk.value())?;
+                    Var::untracked(sum, tape.clone())
+                }
                 None => gk,
             });
         }
@@ -304,8 +311,10 @@ impl Var {
         for (node, param, g) in swept.leaves {
             let leaf = LeafKey { tape, generation, node };
             match param {
-                Some(id) => grads.accumulate_param(id, leaf, g.tensor())?,
-                None => grads.accumulate_leaf(leaf, g.tensor())?,
+                // Contiguous, so optimizers walk a parameter and its gradient in one order
+                // (`x @ w.t()` leaves a transposed view otherwise).
+                Some(id) => grads.accumulate_param(id, leaf, g.into_tensor().contiguous())?,
+                None => grads.accumulate_leaf(leaf, g.into_tensor())?,
             }
         }
         Ok(())

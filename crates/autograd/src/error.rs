@@ -49,6 +49,15 @@ pub enum AutogradError {
     #[error("anomaly: {what} of `{op}` contains {kind} (line {line} of the printed graph: `{equation}`)")]
     Anomaly { what: &'static str, op: String, kind: &'static str, line: usize, equation: String },
 
+    #[error("Param::set: parameter {id} is {expected_dtype}{expected:?}, got {got_dtype}{got:?} (Param::replace changes the shape)")]
+    ParamMismatch {
+        id: u64,
+        expected: Vec<usize>,
+        expected_dtype: tensor::DType,
+        got: Vec<usize>,
+        got_dtype: tensor::DType,
+    },
+
     #[error("{op}: {msg}")]
     Invalid { op: &'static str, msg: String },
 }

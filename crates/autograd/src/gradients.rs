@@ -110,6 +110,35 @@ impl Gradients {
         self.params.insert(id, grad);
     }
 
+    /// A parameter's gradient, to transform in place (clipping, scaling, noise): write through
+    /// [`Tensor::try_as_mut_slice`], which does not copy a gradient that `backward` produced
+    /// (it owns its buffer).
+    pub fn param_mut(&mut self, p: &Param) -> Option<&mut Tensor> {
+        self.params.get_mut(&p.id())
+    }
+
+    /// The gradient for a parameter id, mutably.
+    pub fn by_id_mut(&mut self, id: ParamId) -> Option<&mut Tensor> {
+        self.params.get_mut(&id)
+    }
+
+    /// Parameter gradients in the order the parameters were first seen, mutably.
+    pub fn params_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Tensor)> {
+        self.params.iter_mut().map(|(k, v)| (*k, v))
+    }
+
+    /// Removes and returns a parameter's gradient (an optimizer that consumes it can then
+    /// update state in its buffer).
+    pub fn take(&mut self, p: &Param) -> Option<Tensor> {
+        self.remove(p.id())
+    }
+
+    /// Removes and returns the gradient for a parameter id, keeping the others' order.
+    pub fn remove(&mut self, id: ParamId) -> Option<Tensor> {
+        self.param_leaves.retain(|_, &mut pid| pid != id);
+        self.params.shift_remove(&id)
+    }
+
     /// Forgets every gradient (`zero_grad`).
     pub fn clear(&mut self) {
         self.params.clear();
@@ -131,12 +160,10 @@ impl Gradients {
     }
 }
 
+/// Adds `g` into an entry: in place when the stored gradient owns its buffer.
 fn accumulate<K: std::hash::Hash + Eq>(entry: indexmap::map::Entry<'_, K, Tensor>, g: Tensor) -> tensor::Result<()> {
     match entry {
-        indexmap::map::Entry::Occupied(mut e) => {
-            let sum = e.get().try_add(&g)?;
-            e.insert(sum);
-        }
+        indexmap::map::Entry::Occupied(mut e) => e.get_mut().try_add_assign(&g)?,
         indexmap::map::Entry::Vacant(e) => {
             e.insert(g);
         }

@@ -5,6 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use tensor::Tensor;
 
+use crate::error::{AutogradError, Result};
+
 /// A parameter's stable identity, unique in the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParamId(pub u64);
@@ -53,14 +55,52 @@ impl Param {
         self.0.value.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Replaces the value.
+    /// Replaces the value with one of the same shape and dtype; anything else is
+    /// [`AutogradError::ParamMismatch`] and the value is unchanged.
+    pub fn try_set(&self, value: Tensor) -> Result<()> {
+        let mut current = self.0.value.write().unwrap_or_else(|e| e.into_inner());
+        if value.shape() != current.shape() || value.dtype() != current.dtype() {
+            return Err(AutogradError::ParamMismatch {
+                id: self.0.id.0,
+                expected: current.shape().to_vec(),
+                expected_dtype: current.dtype(),
+                got: value.shape().to_vec(),
+                got_dtype: value.dtype(),
+            });
+        }
+        *current = value;
+        Ok(())
+    }
+
+    /// Replaces the value with one of the same shape and dtype.
+    ///
+    /// # Panics
+    /// As [`try_set`](Self::try_set) errors; [`replace`](Self::replace) changes the shape.
+    #[track_caller]
     pub fn set(&self, value: Tensor) {
+        crate::error::ok(self.try_set(value))
+    }
+
+    /// Replaces the value, whatever its shape or dtype (a recorded
+    /// [`Function`](crate::Function) that reads the parameter then refuses to run).
+    pub fn replace(&self, value: Tensor) {
         *self.0.value.write().unwrap_or_else(|e| e.into_inner()) = value;
     }
 
-    /// Updates the value in place (copy-on-write: in place when no one else holds the buffer).
+    /// Updates the value through `&mut Tensor`. Writing with [`Tensor::try_as_mut_slice`] is in
+    /// place exactly when [`is_exclusive`](Self::is_exclusive) holds; otherwise the buffer is
+    /// copied first (copy-on-write), so a `Var` or `Tensor` that still shares the old value
+    /// (a tape's saved inputs before `backward` released them, a clone the caller kept) never
+    /// sees the write.
     pub fn update<R>(&self, f: impl FnOnce(&mut Tensor) -> R) -> R {
         f(&mut self.0.value.write().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether an [`update`](Self::update) would write in place: no other handle shares the
+    /// value's buffer. After `backward` has released the tape's saved tensors and the step's
+    /// `Var`s are dropped, it holds.
+    pub fn is_exclusive(&self) -> bool {
+        self.0.value.read().unwrap_or_else(|e| e.into_inner()).is_exclusive()
     }
 
     pub fn requires_grad(&self) -> bool {

@@ -77,6 +77,11 @@ impl Var {
         self.value.clone()
     }
 
+    /// The value, giving up the handle (no reference count is added).
+    pub fn into_tensor(self) -> Tensor {
+        self.value
+    }
+
     pub fn shape(&self) -> &[usize] {
         self.value.shape()
     }

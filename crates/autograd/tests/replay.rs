@@ -174,7 +174,7 @@ fn parameters_are_read_when_the_function_runs() {
     assert_eq!(f.run(std::slice::from_ref(&ones)).unwrap()[0].item(), 3.0);
     w.set(Tensor::from_vec(vec![10.0f64, 20.0], &[2]));
     assert_eq!(f.run(&[ones]).unwrap()[0].item(), 30.0);
-    w.set(Tensor::zeros(&[3], DType::F64));
+    w.replace(Tensor::zeros(&[3], DType::F64));
     assert_eq!(
         f.run(&[Tensor::ones(&[2], DType::F64)]).unwrap_err().to_string(),
         format!("run: parameter {} was recorded as f64[2] but is now f64[3]; record the graph again", w.id().0)

@@ -34,6 +34,7 @@ mod dtype;
 mod elementwise;
 mod error;
 pub mod fastmath;
+pub mod lanes;
 mod layout;
 pub mod ops;
 pub mod parallel;

@@ -206,6 +206,41 @@ impl Tensor {
         }
     }
 
+    /// Whether writing through [`try_as_mut_slice`](Self::try_as_mut_slice) would write in place:
+    /// the tensor is the only handle on a contiguous buffer of exactly its elements. When it is
+    /// not, an in-place update copies first, so no other holder ever sees the write.
+    pub fn is_exclusive(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+            && Arc::strong_count(&self.storage) == 1
+            && self.is_contiguous()
+            && self.layout.offset == 0
+            && self.storage.len() == self.numel()
+    }
+
+    /// `self += rhs`, with `rhs` broadcast to `self`'s shape: in place when `self` is
+    /// [exclusive](Self::is_exclusive), into a fresh buffer otherwise (copy-on-write). For
+    /// accumulating gradients without allocating.
+    pub fn try_add_assign(&mut self, rhs: &Tensor) -> Result<()> {
+        let op = "add_assign";
+        self.same_dtype(op, rhs)?;
+        if crate::layout::broadcast_shapes(op, self.shape(), rhs.shape())?.as_slice() != self.shape() {
+            return Err(TensorError::Broadcast { op, lhs: self.shape_vec(), rhs: rhs.shape_vec() });
+        }
+        if !self.is_exclusive() {
+            *self = self.try_add(rhs)?;
+            return Ok(());
+        }
+        let rhs = rhs.try_broadcast_to(self.shape())?.contiguous();
+        crate::macros::numeric_dispatch!(op, self.dtype(), T => {
+            let src = rhs.storage_slice::<T>();
+            let src = &src[rhs.layout.offset..rhs.layout.offset + rhs.numel()];
+            for (d, &s) in self.try_as_mut_slice::<T>()?.iter_mut().zip(src) {
+                *d = crate::Numeric::num_add(*d, s);
+            }
+            Ok(())
+        })
+    }
+
     pub(crate) fn expect_dtype(&self, op: &'static str, dtype: DType) -> Result<()> {
         if self.dtype() != dtype {
             return Err(TensorError::DTypeMismatch { op, expected: dtype, got: self.dtype() });
