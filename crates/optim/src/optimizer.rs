@@ -1,0 +1,222 @@
+//! The driver every algorithm shares: param groups, per-parameter state, the checks that make
+//! a failed step change nothing, and skipping parameters without a gradient.
+
+use std::fmt;
+
+use autograd::{Gradients, Param, ParamId};
+use indexmap::IndexMap;
+use tensor::{DType, Element, Tensor};
+
+use crate::error::{OptimError, Result};
+
+/// What a training loop calls: one step from the gradients of a backward pass, and the
+/// learning rate of each param group (what schedulers drive).
+pub trait Optimizer {
+    /// Updates every parameter that has a gradient in `grads`; parameters without one are
+    /// skipped and their state does not advance (as in torch). On error nothing changes.
+    fn step(&mut self, grads: &Gradients) -> Result<()>;
+
+    /// Number of param groups.
+    fn num_groups(&self) -> usize;
+
+    /// The learning rate of group `group`.
+    fn lr(&self, group: usize) -> Result<f64>;
+
+    /// Sets the learning rate of group `group` (validated at the next step).
+    fn set_lr(&mut self, group: usize, lr: f64) -> Result<()>;
+}
+
+/// One optimization algorithm: its hyperparameters are the value itself (torch.optim's names,
+/// `Default` = torch's defaults), and it updates one parameter at a time. Implement it for your
+/// own algorithm and [`Optim`] gives you param groups, state and the checks.
+pub trait Algorithm: Clone + fmt::Debug + Send + 'static {
+    /// Per-parameter state (moments, step count), created at a parameter's first step.
+    type State: Send;
+
+    /// The name errors use (`"Adam"`).
+    const NAME: &'static str;
+
+    /// Rejects hyperparameters torch would reject, naming the offending one.
+    fn validate(&self) -> Result<()>;
+
+    fn lr(&self) -> f64;
+    fn set_lr(&mut self, lr: f64);
+
+    /// The state of a parameter before its first update.
+    fn init_state(&self, param: &Tensor) -> Result<Self::State>;
+
+    /// One update of `param` (f32 or f64, same dtype and shape as the contiguous `grad`), in
+    /// place.
+    fn update(&self, state: &mut Self::State, param: &mut Tensor, grad: &Tensor) -> Result<()>;
+}
+
+/// Parameters sharing hyperparameters (e.g. no weight decay on biases).
+#[derive(Clone, Debug)]
+pub struct ParamGroup<A> {
+    pub params: Vec<Param>,
+    pub config: A,
+}
+
+/// An optimizer: param groups of algorithm `A` and each parameter's state.
+///
+/// ```
+/// use autograd::{Param, Tape};
+/// use optim::{Optim, Optimizer, Sgd};
+/// use tensor::{DType, Tensor};
+/// let w = Param::new(Tensor::ones(&[2], DType::F64));
+/// let mut opt = Optim::new([w.clone()], Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() }).unwrap();
+/// let tape = Tape::new();
+/// let grads = tape.param(&w).square().sum_all().backward().unwrap();
+/// opt.step(&grads).unwrap();
+/// assert_eq!(w.value().to_vec::<f64>(), vec![0.8, 0.8]); // 1 - 0.1 * 2
+/// ```
+pub struct Optim<A: Algorithm> {
+    groups: Vec<ParamGroup<A>>,
+    state: IndexMap<ParamId, A::State>,
+}
+
+impl<A: Algorithm> Optim<A> {
+    /// One group of `params` with hyperparameters `config`.
+    pub fn new(params: impl IntoIterator<Item = Param>, config: A) -> Result<Optim<A>> {
+        let mut opt = Optim { groups: Vec::new(), state: IndexMap::new() };
+        opt.add_param_group(params, config)?;
+        Ok(opt)
+    }
+
+    /// Adds a group (torch's `add_param_group`). A parameter already in a group is an error.
+    pub fn add_param_group(&mut self, params: impl IntoIterator<Item = Param>, config: A) -> Result<()> {
+        config.validate()?;
+        let params: Vec<Param> = params.into_iter().collect();
+        for (k, p) in params.iter().enumerate() {
+            let earlier = self.groups.iter().position(|g| g.params.iter().any(|q| q.id() == p.id()));
+            let here = params[..k].iter().any(|q| q.id() == p.id()).then_some(self.groups.len());
+            if let Some(group) = earlier.or(here) {
+                return Err(OptimError::DuplicateParam { optimizer: A::NAME, param: p.id().0, group });
+            }
+            float_dtype::<A>(p, p.value().dtype())?;
+        }
+        self.groups.push(ParamGroup { params, config });
+        Ok(())
+    }
+
+    /// The param groups.
+    pub fn groups(&self) -> &[ParamGroup<A>] {
+        &self.groups
+    }
+
+    /// A group's hyperparameters, to change between steps (validated at the next step).
+    pub fn config_mut(&mut self, group: usize) -> Result<&mut A> {
+        let groups = self.groups.len();
+        match self.groups.get_mut(group) {
+            Some(g) => Ok(&mut g.config),
+            None => Err(OptimError::NoSuchGroup { optimizer: A::NAME, group, groups }),
+        }
+    }
+
+    /// A parameter's state, once it has taken a step.
+    pub fn state(&self, p: &Param) -> Option<&A::State> {
+        self.state.get(&p.id())
+    }
+
+    fn group(&self, group: usize) -> Result<&ParamGroup<A>> {
+        let groups = self.groups.len();
+        self.groups.get(group).ok_or(OptimError::NoSuchGroup { optimizer: A::NAME, group, groups })
+    }
+}
+
+fn float_dtype<A: Algorithm>(p: &Param, dtype: DType) -> Result<()> {
+    if dtype.is_float() {
+        return Ok(());
+    }
+    Err(OptimError::UnsupportedDType { optimizer: A::NAME, param: p.id().0, dtype })
+}
+
+impl<A: Algorithm> Optimizer for Optim<A> {
+    fn step(&mut self, grads: &Gradients) -> Result<()> {
+        // Every check first, so an error leaves parameters and state as they were.
+        let mut work = Vec::new();
+        for group in &self.groups {
+            group.config.validate()?;
+            for p in &group.params {
+                let Some(g) = grads.param(p) else { continue };
+                let value = p.value();
+                float_dtype::<A>(p, value.dtype())?;
+                if g.shape() != value.shape() || g.dtype() != value.dtype() {
+                    return Err(OptimError::GradientMismatch {
+                        optimizer: A::NAME,
+                        param: p.id().0,
+                        shape: value.shape().to_vec(),
+                        param_dtype: value.dtype(),
+                        grad: g.shape().to_vec(),
+                        grad_dtype: g.dtype(),
+                    });
+                }
+                work.push((&group.config, p, g.contiguous()));
+            }
+        }
+        for (config, p, g) in work {
+            if !self.state.contains_key(&p.id()) {
+                let init = config.init_state(&p.value())?;
+                self.state.insert(p.id(), init);
+            }
+            let state = self.state.get_mut(&p.id()).expect("inserted just above");
+            p.update(|value| config.update(state, value, &g))?;
+        }
+        Ok(())
+    }
+
+    fn num_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn lr(&self, group: usize) -> Result<f64> {
+        Ok(self.group(group)?.config.lr())
+    }
+
+    fn set_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+        self.config_mut(group)?.set_lr(lr);
+        Ok(())
+    }
+}
+
+/// `a·b + c` with one rounding, as ATen's CPU kernels compute `c.add_(b, alpha=a)` (an FMA),
+/// which is what makes trajectories match torch's bit for bit.
+#[inline(always)]
+pub(crate) fn fma<T: tensor::Float>(a: T, b: T, c: T) -> T {
+    a.mul_add(b, c)
+}
+
+/// A state buffer shaped like `param`, filled with `value`.
+pub(crate) fn buffer_like(param: &Tensor, value: f64) -> Tensor {
+    Tensor::full(param.shape(), value, param.dtype())
+}
+
+/// The elements of a contiguous tensor (gradients are made contiguous before `update`).
+pub(crate) fn elements<'a, T: Element>(t: &'a Tensor, what: &'static str) -> Result<&'a [T]> {
+    t.as_slice::<T>().ok_or_else(|| {
+        OptimError::Tensor(tensor::TensorError::invalid(what, format!("expected a contiguous {} tensor", T::DTYPE)))
+    })
+}
+
+/// Runs `$body` with `$T` the element type of `$dtype` (f32 or f64).
+macro_rules! float_kernel {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            other => Err($crate::error::OptimError::Tensor(tensor::TensorError::UnsupportedDType {
+                op: "optimizer step",
+                dtype: other,
+                expected: "f32 or f64",
+            })),
+        }
+    };
+}
+
+pub(crate) use float_kernel;

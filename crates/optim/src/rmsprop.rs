@@ -1,0 +1,145 @@
+//! RMSprop (`torch.optim.RMSprop`).
+
+use tensor::lanes::zip_lanes;
+use tensor::{Float, Tensor};
+
+use crate::adam::lerp;
+use crate::error::{check, Result};
+use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+
+/// RMSprop (Hinton, Lecture 6e of "Neural Networks for Machine Learning", 2012), optionally
+/// centered (Graves, 2013) and with momentum. Per element:
+///
+/// ```text
+/// g ← -∇ if maximize else ∇
+/// g ← g + weight_decay·θ                   if weight_decay ≠ 0
+/// v ← α·v + (1 - α)·g²
+/// if centered: ḡ ← lerp(ḡ, g, 1 - α); a ← √(v - ḡ²) + eps
+/// else:        a ← √v + eps
+/// if momentum > 0: b ← momentum·b + g / a; θ ← θ - lr·b
+/// else:            θ ← θ - lr·g / a
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RmsProp {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub centered: bool,
+    pub maximize: bool,
+}
+
+impl Default for RmsProp {
+    /// torch's defaults: `lr = 1e-2`, `alpha = 0.99`, `eps = 1e-8`.
+    fn default() -> RmsProp {
+        RmsProp { lr: 1e-2, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, centered: false, maximize: false }
+    }
+}
+
+/// RMSprop's per-parameter state.
+#[derive(Clone, Debug)]
+pub struct RmsPropState {
+    pub step: u64,
+    pub square_avg: Tensor,
+    /// With `momentum > 0`.
+    pub momentum_buffer: Option<Tensor>,
+    /// With `centered`.
+    pub grad_avg: Option<Tensor>,
+}
+
+impl Algorithm for RmsProp {
+    type State = RmsPropState;
+    const NAME: &'static str = "RMSprop";
+
+    fn validate(&self) -> Result<()> {
+        check("RMSprop", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
+        check("RMSprop", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
+        check("RMSprop", "alpha", self.alpha, self.alpha >= 0.0, "must be >= 0")?;
+        check("RMSprop", "momentum", self.momentum, self.momentum >= 0.0, "must be >= 0")?;
+        check("RMSprop", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn init_state(&self, param: &Tensor) -> Result<RmsPropState> {
+        Ok(RmsPropState {
+            step: 0,
+            square_avg: buffer_like(param, 0.0),
+            momentum_buffer: (self.momentum > 0.0).then(|| buffer_like(param, 0.0)),
+            grad_avg: self.centered.then(|| buffer_like(param, 0.0)),
+        })
+    }
+
+    fn update(&self, state: &mut RmsPropState, param: &mut Tensor, grad: &Tensor) -> Result<()> {
+        float_kernel!(param.dtype(), T => self.update_typed::<T>(state, param, grad))
+    }
+}
+
+impl RmsProp {
+    fn update_typed<T: Float>(&self, st: &mut RmsPropState, param: &mut Tensor, grad: &Tensor) -> Result<()> {
+        st.step += 1;
+        let (alpha, one_minus_alpha, eps) = (T::lit(self.alpha), T::lit(1.0 - self.alpha), T::lit(self.eps));
+        let (neg_lr, mu, wd) = (T::lit(-self.lr), T::lit(self.momentum), T::lit(self.weight_decay));
+        let (decay, maximize) = (self.weight_decay != 0.0, self.maximize);
+        let g = elements::<T>(grad, "RMSprop")?;
+        let v = st.square_avg.try_as_mut_slice::<T>()?;
+        let p = param.try_as_mut_slice::<T>()?;
+        // One element's update; `gavg` with `centered`, `buf` with momentum.
+        let step = move |p: &mut T, v: &mut T, gavg: Option<&mut T>, buf: Option<&mut T>, g: T| {
+            let mut g = if maximize { -g } else { g };
+            if decay {
+                g = fma(wd, *p, g);
+            }
+            *v = fma(one_minus_alpha * g, g, *v * alpha);
+            let avg = match gavg {
+                Some(ga) => {
+                    *ga = lerp(*ga, g, one_minus_alpha);
+                    fma(-*ga, *ga, *v).sqrt() + eps
+                }
+                None => v.sqrt() + eps,
+            };
+            match buf {
+                Some(b) => {
+                    *b = *b * mu + g / avg;
+                    *p = fma(neg_lr, *b, *p);
+                }
+                None => *p = *p + (neg_lr * g) / avg,
+            }
+        };
+        match (&mut st.grad_avg, &mut st.momentum_buffer) {
+            (None, None) => zip_lanes((p, v, g), |(p, v, g)| {
+                for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
+                    step(p, v, None, None, g);
+                }
+            })?,
+            (Some(ga), None) => zip_lanes((p, v, ga.try_as_mut_slice::<T>()?, g), |(p, v, ga, g)| {
+                for (((p, v), ga), &g) in p.iter_mut().zip(v.iter_mut()).zip(ga.iter_mut()).zip(g) {
+                    step(p, v, Some(ga), None, g);
+                }
+            })?,
+            (None, Some(b)) => zip_lanes((p, v, b.try_as_mut_slice::<T>()?, g), |(p, v, b, g)| {
+                for (((p, v), b), &g) in p.iter_mut().zip(v.iter_mut()).zip(b.iter_mut()).zip(g) {
+                    step(p, v, None, Some(b), g);
+                }
+            })?,
+            (Some(ga), Some(b)) => {
+                let lanes = (p, v, ga.try_as_mut_slice::<T>()?, b.try_as_mut_slice::<T>()?, g);
+                zip_lanes(lanes, |(p, v, ga, b, g)| {
+                    for ((((p, v), ga), b), &g) in
+                        p.iter_mut().zip(v.iter_mut()).zip(ga.iter_mut()).zip(b.iter_mut()).zip(g)
+                    {
+                        step(p, v, Some(ga), Some(b), g);
+                    }
+                })?
+            }
+        }
+        Ok(())
+    }
+}
