@@ -2,13 +2,15 @@
 //! - W2: `((a*b + c).tanh()).sum()` forward + backward on `[4]` tensors, grads read;
 //! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration;
 //!   `w6_replay`: the same step recorded once (forward and backward) and replayed with
-//!   `Function::run`, the SGD update applied to the returned gradients.
+//!   `Function::run`, the SGD update applied to the returned gradients; `1000_optim_sgd_steps`:
+//!   the eager step with `optim::Sgd` instead of the hand-written update.
 //!
 //! `cargo bench --bench autograd`; the PyTorch reference is `benches/pytorch/autograd.py`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use backprop::autograd::{grad, Function, Param, Tape, Var};
+use backprop::optim::{Optim, Optimizer, Sgd};
 use backprop::tensor::{DType, Rng, Tensor};
 
 fn w2(c: &mut Criterion) {
@@ -137,6 +139,23 @@ fn w6(c: &mut Criterion) {
         bench.iter(|| {
             for _ in 0..1000 {
                 black_box(mlp.step(&tape, &x, &y, 0.1));
+            }
+        })
+    });
+    let mut opt =
+        Optim::new(mlp.layers.iter().flat_map(|(w, b)| [w.clone(), b.clone()]), Sgd { lr: 0.1, ..Sgd::default() })
+            .expect("valid SGD");
+    g.bench_function("1000_optim_sgd_steps", |bench| {
+        bench.iter(|| {
+            for _ in 0..1000 {
+                tape.clear();
+                let grads = {
+                    let pred = mlp.forward(&tape, &tape.constant(x.clone()));
+                    let loss = (pred - tape.constant(y.clone())).square().mean_all();
+                    black_box(loss.value().to_scalar::<f32>());
+                    loss.backward().expect("scalar loss")
+                };
+                opt.step(&grads).expect("matching gradients");
             }
         })
     });

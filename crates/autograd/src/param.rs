@@ -103,6 +103,11 @@ impl Param {
         self.0.value.read().unwrap_or_else(|e| e.into_inner()).is_exclusive()
     }
 
+    /// Reads the value in place (no reference-count traffic), e.g. its shape or dtype.
+    pub fn read<R>(&self, f: impl FnOnce(&Tensor) -> R) -> R {
+        f(&self.0.value.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     pub fn requires_grad(&self) -> bool {
         self.0.requires_grad.load(Ordering::Relaxed)
     }

@@ -124,32 +124,34 @@ impl Adam {
         let (w1, b2t, one_minus_b2) = (T::lit(1.0 - b1), T::lit(b2), T::lit(1.0 - b2));
         let (bc2_sqrt, eps) = (T::lit(bc2_sqrt), T::lit(self.eps));
         let (wd, decay_factor) = (T::lit(self.weight_decay), T::lit(1.0 - self.lr * self.weight_decay));
-        let (l2, decoupled, maximize) = (
-            self.weight_decay != 0.0 && !self.decoupled_weight_decay,
-            self.weight_decay != 0.0 && self.decoupled_weight_decay,
-            self.maximize,
-        );
+        let decays = self.weight_decay != 0.0;
+        let (l2, decoupled, maximize) =
+            (decays && !self.decoupled_weight_decay, decays && self.decoupled_weight_decay, self.maximize);
         let g = elements::<T>(grad, "Adam")?;
         let m = st.exp_avg.try_as_mut_slice::<T>()?;
         let v = st.exp_avg_sq.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
-        let moments = move |p: &mut T, m: &mut T, v: &mut T, g: T| -> T {
-            let mut g = if maximize { -g } else { g };
-            if decoupled {
-                *p = *p * decay_factor;
-            } else if l2 {
-                g = fma(wd, *p, g);
-            }
-            *m = lerp(*m, g, w1);
-            *v = fma(one_minus_b2 * g, g, *v * b2t);
-            g
+        // Branch-free per element (the flags are loop-invariant selects) and one store per
+        // value, so the loop vectorizes.
+        let k = Coefficients {
+            w1,
+            b2: b2t,
+            one_minus_b2,
+            bc2_sqrt,
+            eps,
+            neg_step_size,
+            wd,
+            decay_factor,
+            l2,
+            decoupled,
+            maximize,
         };
         match &mut st.max_exp_avg_sq {
             None => zip_lanes((p, m, v, g), |(p, m, v, g)| {
                 for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                    moments(p, m, v, g);
-                    let denom = v.sqrt() / bc2_sqrt + eps;
-                    *p = *p + (neg_step_size * *m) / denom;
+                    let (p1, m1, v1) = k.moments(*p, *m, *v, g);
+                    *p = k.apply(p1, m1, v1);
+                    (*m, *v) = (m1, v1);
                 }
             })?,
             Some(vmax) => {
@@ -158,14 +160,50 @@ impl Adam {
                     for ((((p, m), v), vmax), &g) in
                         p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(vmax.iter_mut()).zip(g)
                     {
-                        moments(p, m, v, g);
-                        *vmax = vmax.max(*v);
-                        let denom = vmax.sqrt() / bc2_sqrt + eps;
-                        *p = *p + (neg_step_size * *m) / denom;
+                        let (p1, m1, v1) = k.moments(*p, *m, *v, g);
+                        let vmax1 = vmax.max(v1);
+                        *p = k.apply(p1, m1, vmax1);
+                        (*m, *v, *vmax) = (m1, v1, vmax1);
                     }
                 })?
             }
         }
         Ok(())
+    }
+}
+
+/// The per-step constants of an Adam update, rounded to the element type once.
+#[derive(Clone, Copy)]
+struct Coefficients<T> {
+    w1: T,
+    b2: T,
+    one_minus_b2: T,
+    bc2_sqrt: T,
+    eps: T,
+    neg_step_size: T,
+    wd: T,
+    decay_factor: T,
+    l2: bool,
+    decoupled: bool,
+    maximize: bool,
+}
+
+impl<T: Float> Coefficients<T> {
+    /// Weight decay and the moments: the new `(θ, m, v)`.
+    #[inline(always)]
+    fn moments(&self, p: T, m: T, v: T, g: T) -> (T, T, T) {
+        let g = if self.maximize { -g } else { g };
+        let p = if self.decoupled { p * self.decay_factor } else { p };
+        let g = if self.l2 { fma(self.wd, p, g) } else { g };
+        let m = lerp(m, g, self.w1);
+        let v = fma(self.one_minus_b2 * g, g, v * self.b2);
+        (p, m, v)
+    }
+
+    /// `θ - step_size·m / (√v / √bc2 + eps)`, with `v` the second moment used (or its maximum).
+    #[inline(always)]
+    fn apply(&self, p: T, m: T, v: T) -> T {
+        let denom = v.sqrt() / self.bc2_sqrt + self.eps;
+        p + (self.neg_step_size * m) / denom
     }
 }

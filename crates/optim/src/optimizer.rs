@@ -1,10 +1,13 @@
 //! The driver every algorithm shares: param groups, per-parameter state, the checks that make
 //! a failed step change nothing, and skipping parameters without a gradient.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use autograd::{Gradients, Param, ParamId};
 use indexmap::IndexMap;
+use rayon::prelude::*;
+use smallvec::SmallVec;
 use tensor::{DType, Element, Tensor};
 
 use crate::error::{OptimError, Result};
@@ -29,7 +32,7 @@ pub trait Optimizer {
 /// One optimization algorithm: its hyperparameters are the value itself (torch.optim's names,
 /// `Default` = torch's defaults), and it updates one parameter at a time. Implement it for your
 /// own algorithm and [`Optim`] gives you param groups, state and the checks.
-pub trait Algorithm: Clone + fmt::Debug + Send + 'static {
+pub trait Algorithm: Clone + fmt::Debug + Send + Sync + 'static {
     /// Per-parameter state (moments, step count), created at a parameter's first step.
     type State: Send;
 
@@ -134,33 +137,54 @@ fn float_dtype<A: Algorithm>(p: &Param, dtype: DType) -> Result<()> {
 impl<A: Algorithm> Optimizer for Optim<A> {
     fn step(&mut self, grads: &Gradients) -> Result<()> {
         // Every check first, so an error leaves parameters and state as they were.
-        let mut work = Vec::new();
+        let mut work: SmallVec<[_; 8]> = SmallVec::new();
+        let mut elements = 0;
         for group in &self.groups {
             group.config.validate()?;
             for p in &group.params {
                 let Some(g) = grads.param(p) else { continue };
-                let value = p.value();
-                float_dtype::<A>(p, value.dtype())?;
-                if g.shape() != value.shape() || g.dtype() != value.dtype() {
+                let (shape_ok, dtype) = p.read(|v| (v.shape() == g.shape(), v.dtype()));
+                float_dtype::<A>(p, dtype)?;
+                if !shape_ok || g.dtype() != dtype {
                     return Err(OptimError::GradientMismatch {
                         optimizer: A::NAME,
                         param: p.id().0,
-                        shape: value.shape().to_vec(),
-                        param_dtype: value.dtype(),
+                        shape: p.shape(),
+                        param_dtype: dtype,
                         grad: g.shape().to_vec(),
                         grad_dtype: g.dtype(),
                     });
                 }
-                work.push((&group.config, p, g.contiguous()));
+                elements += g.numel();
+                // Gradients from `backward` are contiguous already: borrow them.
+                let g = if g.is_contiguous() { Cow::Borrowed(g) } else { Cow::Owned(g.contiguous()) };
+                work.push((&group.config, p, g));
             }
         }
-        for (config, p, g) in work {
-            if !self.state.contains_key(&p.id()) {
-                let init = config.init_state(&p.value())?;
-                self.state.insert(p.id(), init);
+        if work.len() > 1 && tensor::parallel::should_parallelize(elements) {
+            // Many parameters: one task each (each may split further). Each parameter's state
+            // leaves the map for its update, so the updates can run side by side.
+            let mut items = Vec::with_capacity(work.len());
+            for (config, p, g) in work {
+                let state = match self.state.swap_remove(&p.id()) {
+                    Some(state) => state,
+                    None => config.init_state(&p.value())?,
+                };
+                items.push((config, p, g, state));
             }
-            let state = self.state.get_mut(&p.id()).expect("inserted just above");
-            p.update(|value| config.update(state, value, &g))?;
+            let results: Vec<Result<()>> =
+                items.par_iter_mut().map(|(config, p, g, state)| p.update(|v| config.update(state, v, g))).collect();
+            for (_, p, _, state) in items {
+                self.state.insert(p.id(), state);
+            }
+            return results.into_iter().collect();
+        }
+        for (config, p, g) in work {
+            let state = match self.state.entry(p.id()) {
+                indexmap::map::Entry::Occupied(e) => e.into_mut(),
+                indexmap::map::Entry::Vacant(e) => e.insert(p.read(|v| config.init_state(v))?),
+            };
+            p.update(|v| config.update(state, v, &g))?;
         }
         Ok(())
     }

@@ -91,42 +91,29 @@ impl RmsProp {
         let g = elements::<T>(grad, "RMSprop")?;
         let v = st.square_avg.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
-        // One element's update; `gavg` with `centered`, `buf` with momentum.
-        let step = move |p: &mut T, v: &mut T, gavg: Option<&mut T>, buf: Option<&mut T>, g: T| {
-            let mut g = if maximize { -g } else { g };
-            if decay {
-                g = fma(wd, *p, g);
-            }
-            *v = fma(one_minus_alpha * g, g, *v * alpha);
-            let avg = match gavg {
-                Some(ga) => {
-                    *ga = lerp(*ga, g, one_minus_alpha);
-                    fma(-*ga, *ga, *v).sqrt() + eps
-                }
-                None => v.sqrt() + eps,
-            };
-            match buf {
-                Some(b) => {
-                    *b = *b * mu + g / avg;
-                    *p = fma(neg_lr, *b, *p);
-                }
-                None => *p = *p + (neg_lr * g) / avg,
-            }
-        };
+        let k = Coefficients { alpha, one_minus_alpha, eps, neg_lr, mu, wd, decay, maximize };
+        // Per element: branch-free, one store per value, so each loop vectorizes.
         match (&mut st.grad_avg, &mut st.momentum_buffer) {
             (None, None) => zip_lanes((p, v, g), |(p, v, g)| {
                 for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
-                    step(p, v, None, None, g);
+                    let (g, v1) = k.square_avg(*p, *v, g);
+                    *p = k.without_momentum(*p, g, v1.sqrt() + k.eps);
+                    *v = v1;
                 }
             })?,
             (Some(ga), None) => zip_lanes((p, v, ga.try_as_mut_slice::<T>()?, g), |(p, v, ga, g)| {
                 for (((p, v), ga), &g) in p.iter_mut().zip(v.iter_mut()).zip(ga.iter_mut()).zip(g) {
-                    step(p, v, Some(ga), None, g);
+                    let (g, v1) = k.square_avg(*p, *v, g);
+                    let (ga1, avg) = k.centered(*ga, v1, g);
+                    *p = k.without_momentum(*p, g, avg);
+                    (*v, *ga) = (v1, ga1);
                 }
             })?,
             (None, Some(b)) => zip_lanes((p, v, b.try_as_mut_slice::<T>()?, g), |(p, v, b, g)| {
                 for (((p, v), b), &g) in p.iter_mut().zip(v.iter_mut()).zip(b.iter_mut()).zip(g) {
-                    step(p, v, None, Some(b), g);
+                    let (g, v1) = k.square_avg(*p, *v, g);
+                    let (p1, b1) = k.with_momentum(*p, *b, g, v1.sqrt() + k.eps);
+                    (*p, *v, *b) = (p1, v1, b1);
                 }
             })?,
             (Some(ga), Some(b)) => {
@@ -135,11 +122,56 @@ impl RmsProp {
                     for ((((p, v), ga), b), &g) in
                         p.iter_mut().zip(v.iter_mut()).zip(ga.iter_mut()).zip(b.iter_mut()).zip(g)
                     {
-                        step(p, v, Some(ga), Some(b), g);
+                        let (g, v1) = k.square_avg(*p, *v, g);
+                        let (ga1, avg) = k.centered(*ga, v1, g);
+                        let (p1, b1) = k.with_momentum(*p, *b, g, avg);
+                        (*p, *v, *ga, *b) = (p1, v1, ga1, b1);
                     }
                 })?
             }
         }
         Ok(())
+    }
+}
+
+/// The per-step constants of an RMSprop update, rounded to the element type once.
+#[derive(Clone, Copy)]
+struct Coefficients<T> {
+    alpha: T,
+    one_minus_alpha: T,
+    eps: T,
+    neg_lr: T,
+    mu: T,
+    wd: T,
+    decay: bool,
+    maximize: bool,
+}
+
+impl<T: Float> Coefficients<T> {
+    /// The direction (maximize, weight decay) and the new running square `v`.
+    #[inline(always)]
+    fn square_avg(&self, p: T, v: T, g: T) -> (T, T) {
+        let g = if self.maximize { -g } else { g };
+        let g = if self.decay { fma(self.wd, p, g) } else { g };
+        (g, fma(self.one_minus_alpha * g, g, v * self.alpha))
+    }
+
+    /// Centered: the new running mean `ḡ` and the denominator `√(v - ḡ²) + eps`.
+    #[inline(always)]
+    fn centered(&self, gavg: T, v: T, g: T) -> (T, T) {
+        let gavg = lerp(gavg, g, self.one_minus_alpha);
+        (gavg, fma(-gavg, gavg, v).sqrt() + self.eps)
+    }
+
+    #[inline(always)]
+    fn without_momentum(&self, p: T, g: T, avg: T) -> T {
+        p + (self.neg_lr * g) / avg
+    }
+
+    /// The new `(θ, b)`.
+    #[inline(always)]
+    fn with_momentum(&self, p: T, b: T, g: T, avg: T) -> (T, T) {
+        let b = b * self.mu + g / avg;
+        (fma(self.neg_lr, b, p), b)
     }
 }

@@ -56,6 +56,8 @@ impl<T: Sync> Lane for &[T] {
 pub trait Lanes: Send + Sized {
     /// The length of each slice, in order.
     fn lens(&self) -> Vec<usize>;
+    /// Whether every slice has the first one's length.
+    fn same_len(&self) -> bool;
     /// The length (of the first slice).
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -70,6 +72,10 @@ macro_rules! lanes_tuple {
         impl<$($L: Lane),+> Lanes for ($($L,)+) {
             fn lens(&self) -> Vec<usize> {
                 vec![$(self.$i.len()),+]
+            }
+            fn same_len(&self) -> bool {
+                let n = self.0.len();
+                true $(&& self.$i.len() == n)+
             }
             fn len(&self) -> usize {
                 self.0.len()
@@ -94,9 +100,8 @@ lanes_tuple!(A a 0, B b 1, C c 2, D d 3, E e 4, F f 5);
 /// compiled for the CPU's widest vector extension. Slices of different lengths are an error
 /// (and nothing runs).
 pub fn zip_lanes<L: Lanes>(lanes: L, kernel: impl Fn(L) + Sync + Send) -> Result<()> {
-    let lens = lanes.lens();
-    if lens.iter().any(|&n| n != lens[0]) {
-        return Err(TensorError::invalid("zip_lanes", format!("slices of different lengths {lens:?}")));
+    if !lanes.same_len() {
+        return Err(TensorError::invalid("zip_lanes", format!("slices of different lengths {:?}", lanes.lens())));
     }
     let n = lanes.len();
     if !parallel::should_parallelize(n) {
