@@ -43,6 +43,7 @@ mod clip;
 mod error;
 mod optimizer;
 mod rmsprop;
+mod scheduler;
 mod sgd;
 
 pub use adagrad::{Adagrad, AdagradState};
@@ -51,4 +52,9 @@ pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{OptimError, Result};
 pub use optimizer::{Algorithm, Optim, Optimizer, ParamGroup};
 pub use rmsprop::{RmsProp, RmsPropState};
+pub use scheduler::{
+    ChainedScheduler, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr, CyclicMode, ExponentialLr,
+    LambdaLr, LinearLr, LrScheduler, MultiStepLr, MultiplicativeLr, OneCycleLr, PlateauMode, PlateauScheduler,
+    PolynomialLr, ReduceLrOnPlateau, Schedule, Scheduler, SequentialLr, StepLr, ThresholdMode,
+};
 pub use sgd::{Sgd, SgdState};

@@ -27,6 +27,13 @@ pub trait Optimizer {
 
     /// Sets the learning rate of group `group` (validated at the next step).
     fn set_lr(&mut self, group: usize, lr: f64) -> Result<()>;
+
+    /// The learning rate a scheduler started group `group` from (torch's `initial_lr`), once
+    /// the first scheduler on this optimizer recorded it.
+    fn initial_lr(&self, group: usize) -> Result<Option<f64>>;
+
+    /// Records group `group`'s `initial_lr` (the first scheduler does).
+    fn set_initial_lr(&mut self, group: usize, lr: f64) -> Result<()>;
 }
 
 /// One optimization algorithm: its hyperparameters are the value itself (torch.optim's names,
@@ -58,6 +65,8 @@ pub trait Algorithm: Clone + fmt::Debug + Send + Sync + 'static {
 pub struct ParamGroup<A> {
     pub params: Vec<Param>,
     pub config: A,
+    /// The learning rate schedulers start from, set by the first one (torch's `initial_lr`).
+    pub initial_lr: Option<f64>,
 }
 
 /// An optimizer: param groups of algorithm `A` and each parameter's state.
@@ -98,7 +107,7 @@ impl<A: Algorithm> Optim<A> {
             }
             float_dtype::<A>(p, p.value().dtype())?;
         }
-        self.groups.push(ParamGroup { params, config });
+        self.groups.push(ParamGroup { params, config, initial_lr: None });
         Ok(())
     }
 
@@ -199,6 +208,17 @@ impl<A: Algorithm> Optimizer for Optim<A> {
 
     fn set_lr(&mut self, group: usize, lr: f64) -> Result<()> {
         self.config_mut(group)?.set_lr(lr);
+        Ok(())
+    }
+
+    fn initial_lr(&self, group: usize) -> Result<Option<f64>> {
+        Ok(self.group(group)?.initial_lr)
+    }
+
+    fn set_initial_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+        let groups = self.groups.len();
+        let g = self.groups.get_mut(group).ok_or(OptimError::NoSuchGroup { optimizer: A::NAME, group, groups })?;
+        g.initial_lr = Some(lr);
         Ok(())
     }
 }
