@@ -7,7 +7,8 @@
 //!   without a gradient skipped (their state does not advance), and every check made before
 //!   anything changes, so a failed step changes nothing.
 //! - Algorithms: [`Sgd`] (plain, momentum, Nesterov), [`Adam`] (with AMSGrad; [`Adam::adamw`]
-//!   for AdamW), [`RmsProp`], [`Adagrad`]. The hyperparameters are the value itself, with
+//!   for AdamW), [`RmsProp`], [`Adagrad`], [`Adadelta`], [`Adamax`], [`NAdam`], [`RAdam`],
+//!   [`Lion`]. The hyperparameters are the value itself, with
 //!   torch.optim's names and `Default` = torch's defaults, so a recipe ports by renaming:
 //!   `torch.optim.Adam(params, lr=3e-4)` is `Optim::new(params, Adam { lr: 3e-4, ..Adam::default() })`.
 //! - Each update is one fused pass per tensor ([`tensor::lanes::zip_lanes`]: read the
@@ -37,20 +38,30 @@
 // Update rules read as the papers write them, `θ ← θ - lr·g`, not `θ -= ...`.
 #![allow(clippy::assign_op_pattern)]
 
+mod adadelta;
 mod adagrad;
 mod adam;
+mod adamax;
 mod clip;
 mod error;
+mod lion;
+mod nadam;
 mod optimizer;
+mod radam;
 mod rmsprop;
 mod scheduler;
 mod sgd;
 
+pub use adadelta::{Adadelta, AdadeltaState};
 pub use adagrad::{Adagrad, AdagradState};
 pub use adam::{Adam, AdamState};
+pub use adamax::{Adamax, AdamaxState};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{OptimError, Result};
+pub use lion::{Lion, LionState};
+pub use nadam::{NAdam, NAdamState};
 pub use optimizer::{Algorithm, Optim, Optimizer, ParamGroup};
+pub use radam::{RAdam, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropState};
 pub use scheduler::{
     ChainedScheduler, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr, CyclicMode, ExponentialLr,

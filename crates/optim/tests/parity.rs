@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use autograd::{Gradients, Param, Tape, Var};
-use optim::{Adagrad, Adam, Algorithm, Optim, Optimizer, RmsProp, Sgd};
+use optim::{Adadelta, Adagrad, Adam, Adamax, Algorithm, NAdam, Optim, Optimizer, RAdam, RmsProp, Sgd};
 use tensor::{DType, Tensor};
 
 const FIXTURE: &str = include_str!("data/parity.txt");
@@ -105,6 +105,13 @@ fn loss(problem: &str, tape: &Tape, params: &[Param], data: &HashMap<(String, St
 
 fn flag(case: &Case, key: &str) -> bool {
     case.options.get(key).is_some_and(|v| v == "True")
+}
+
+fn betas(case: &Case, default: (f64, f64)) -> (f64, f64) {
+    case.options.get("betas").map_or(default, |v| {
+        let (a, b) = v.split_once(',').unwrap();
+        (a.parse().unwrap(), b.parse().unwrap())
+    })
 }
 
 fn num(case: &Case, key: &str, default: f64) -> f64 {
@@ -225,6 +232,72 @@ fn config_and_run(case: &Case, fx: &Fixture, source: Source) -> f64 {
                 source,
             )
         }
+        "Adadelta" => {
+            let d = Adadelta::default();
+            run(
+                case,
+                fx,
+                Adadelta {
+                    lr: num(case, "lr", d.lr),
+                    rho: num(case, "rho", d.rho),
+                    eps: num(case, "eps", d.eps),
+                    weight_decay: num(case, "weight_decay", 0.0),
+                    maximize: flag(case, "maximize"),
+                },
+                source,
+            )
+        }
+        "Adamax" => {
+            let d = Adamax::default();
+            let betas = betas(case, d.betas);
+            run(
+                case,
+                fx,
+                Adamax {
+                    lr: num(case, "lr", d.lr),
+                    betas,
+                    eps: num(case, "eps", d.eps),
+                    weight_decay: num(case, "weight_decay", 0.0),
+                    maximize: flag(case, "maximize"),
+                },
+                source,
+            )
+        }
+        "NAdam" => {
+            let d = NAdam::default();
+            let betas = betas(case, d.betas);
+            run(
+                case,
+                fx,
+                NAdam {
+                    lr: num(case, "lr", d.lr),
+                    betas,
+                    eps: num(case, "eps", d.eps),
+                    weight_decay: num(case, "weight_decay", 0.0),
+                    momentum_decay: num(case, "momentum_decay", d.momentum_decay),
+                    decoupled_weight_decay: flag(case, "decoupled_weight_decay"),
+                    maximize: flag(case, "maximize"),
+                },
+                source,
+            )
+        }
+        "RAdam" => {
+            let d = RAdam::default();
+            let betas = betas(case, d.betas);
+            run(
+                case,
+                fx,
+                RAdam {
+                    lr: num(case, "lr", d.lr),
+                    betas,
+                    eps: num(case, "eps", d.eps),
+                    weight_decay: num(case, "weight_decay", 0.0),
+                    decoupled_weight_decay: flag(case, "decoupled_weight_decay"),
+                    maximize: flag(case, "maximize"),
+                },
+                source,
+            )
+        }
         other => panic!("fixture names an optimizer this test does not know: {other}"),
     }
 }
@@ -232,7 +305,7 @@ fn config_and_run(case: &Case, fx: &Fixture, source: Source) -> f64 {
 #[test]
 fn every_optimizer_follows_torch_trajectories_end_to_end() {
     let fx = parse();
-    assert!(fx.cases.len() >= 50, "only {} cases in the fixture", fx.cases.len());
+    assert!(fx.cases.len() >= 90, "only {} cases in the fixture", fx.cases.len());
     let mut failures = Vec::new();
     let mut report = Vec::new();
     for case in &fx.cases {
@@ -265,7 +338,7 @@ fn every_optimizer_follows_torch_trajectories_end_to_end() {
 fn every_optimizer_follows_torch_in_f32_given_torchs_gradients() {
     let fx = parse();
     let cases: Vec<&Case> = fx.cases.iter().filter(|c| !c.grads.is_empty()).collect();
-    assert!(cases.len() >= 16, "only {} cases with recorded gradients", cases.len());
+    assert!(cases.len() >= 26, "only {} cases with recorded gradients", cases.len());
     let mut failures = Vec::new();
     for case in cases {
         assert_eq!(case.grads.len(), 50, "{}", case.name);

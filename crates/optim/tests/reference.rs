@@ -3,7 +3,7 @@
 //! enough to be split across the pool.
 
 use autograd::{Gradients, Param};
-use optim::{Adagrad, Adam, Algorithm, Optim, Optimizer, RmsProp, Sgd};
+use optim::{Adadelta, Adagrad, Adam, Adamax, Algorithm, Lion, NAdam, Optim, Optimizer, RAdam, RmsProp, Sgd};
 use tensor::{DType, Rng, Tensor};
 
 /// A reference optimizer: one step of the math on whole tensors.
@@ -129,6 +129,132 @@ impl Reference for RefAdagrad {
     }
 }
 
+struct RefAdadelta {
+    cfg: Adadelta,
+    v: Option<Tensor>,
+    u: Option<Tensor>,
+}
+
+impl Reference for RefAdadelta {
+    fn step(&mut self, p: &Tensor, g: &Tensor) -> Tensor {
+        let c = &self.cfg;
+        let g = if c.maximize { g.neg() } else { g.clone() };
+        let g = &g + &p.mul_scalar(c.weight_decay);
+        let v = &self.v.take().unwrap_or_else(|| g.zeros_like()).mul_scalar(c.rho) + &(&g * &g).mul_scalar(1.0 - c.rho);
+        let u = self.u.take().unwrap_or_else(|| g.zeros_like());
+        let delta = &(&u.add_scalar(c.eps).sqrt() / &v.add_scalar(c.eps).sqrt()) * &g;
+        let u = &u.mul_scalar(c.rho) + &(&delta * &delta).mul_scalar(1.0 - c.rho);
+        (self.v, self.u) = (Some(v), Some(u));
+        p - &delta.mul_scalar(c.lr)
+    }
+}
+
+struct RefAdamax {
+    cfg: Adamax,
+    t: i32,
+    m: Option<Tensor>,
+    u: Option<Tensor>,
+}
+
+impl Reference for RefAdamax {
+    fn step(&mut self, p: &Tensor, g: &Tensor) -> Tensor {
+        let c = &self.cfg;
+        let (b1, b2) = c.betas;
+        self.t += 1;
+        let g = if c.maximize { g.neg() } else { g.clone() };
+        let g = &g + &p.mul_scalar(c.weight_decay);
+        let m = self.m.take().unwrap_or_else(|| g.zeros_like());
+        let m = &m + &(&g - &m).mul_scalar(1.0 - b1);
+        let u = self.u.take().unwrap_or_else(|| g.zeros_like()).mul_scalar(b2).maximum(&g.abs().add_scalar(c.eps));
+        let out = p - &(&m / &u).mul_scalar(c.lr / (1.0 - b1.powi(self.t)));
+        (self.m, self.u) = (Some(m), Some(u));
+        out
+    }
+}
+
+struct RefNAdam {
+    cfg: NAdam,
+    t: i32,
+    mu_product: f32,
+    m: Option<Tensor>,
+    v: Option<Tensor>,
+}
+
+impl Reference for RefNAdam {
+    fn step(&mut self, p: &Tensor, g: &Tensor) -> Tensor {
+        let c = &self.cfg;
+        let (b1, b2) = c.betas;
+        self.t += 1;
+        let t = self.t as f64;
+        let g = if c.maximize { g.neg() } else { g.clone() };
+        let g = &g + &p.mul_scalar(c.weight_decay);
+        let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t * c.momentum_decay));
+        let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * c.momentum_decay));
+        self.mu_product *= mu as f32;
+        let product = self.mu_product as f64;
+        let m = self.m.take().unwrap_or_else(|| g.zeros_like());
+        let m = &m + &(&g - &m).mul_scalar(1.0 - b1);
+        let v = &self.v.take().unwrap_or_else(|| g.zeros_like()).mul_scalar(b2) + &(&g * &g).mul_scalar(1.0 - b2);
+        let denom = v.div_scalar(1.0 - b2.powi(self.t)).sqrt().add_scalar(c.eps);
+        let out = &(p - &(&g / &denom).mul_scalar(c.lr * (1.0 - mu) / (1.0 - product)))
+            - &(&m / &denom).mul_scalar(c.lr * mu_next / (1.0 - product * mu_next));
+        (self.m, self.v) = (Some(m), Some(v));
+        out
+    }
+}
+
+struct RefRAdam {
+    cfg: RAdam,
+    t: i32,
+    m: Option<Tensor>,
+    v: Option<Tensor>,
+}
+
+impl Reference for RefRAdam {
+    fn step(&mut self, p: &Tensor, g: &Tensor) -> Tensor {
+        let c = &self.cfg;
+        let (b1, b2) = c.betas;
+        self.t += 1;
+        let t = self.t as f64;
+        let g = if c.maximize { g.neg() } else { g.clone() };
+        let g = &g + &p.mul_scalar(c.weight_decay);
+        let m = self.m.take().unwrap_or_else(|| g.zeros_like());
+        let m = &m + &(&g - &m).mul_scalar(1.0 - b1);
+        let v = &self.v.take().unwrap_or_else(|| g.zeros_like()).mul_scalar(b2) + &(&g * &g).mul_scalar(1.0 - b2);
+        let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
+        let (rho_inf, m_hat) = (2.0 / (1.0 - b2) - 1.0, m.div_scalar(bc1));
+        let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
+        let step = if rho_t > 5.0 {
+            let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).sqrt();
+            let adaptive = v.sqrt().add_scalar(c.eps).recip().mul_scalar(bc2.sqrt());
+            (&m_hat * &adaptive).mul_scalar(c.lr * rect)
+        } else {
+            m_hat.mul_scalar(c.lr)
+        };
+        (self.m, self.v) = (Some(m), Some(v));
+        p - &step
+    }
+}
+
+/// Lion as the paper's Algorithm 2 writes it.
+struct RefLion {
+    cfg: Lion,
+    m: Option<Tensor>,
+}
+
+impl Reference for RefLion {
+    fn step(&mut self, p: &Tensor, g: &Tensor) -> Tensor {
+        let c = &self.cfg;
+        let (b1, b2) = c.betas;
+        let g = if c.maximize { g.neg() } else { g.clone() };
+        let m = self.m.take().unwrap_or_else(|| g.zeros_like());
+        let update = (&m.mul_scalar(b1) + &g.mul_scalar(1.0 - b1)).sign();
+        let out = p - &(&update + &p.mul_scalar(c.weight_decay)).mul_scalar(c.lr);
+        self.m = Some(&m.mul_scalar(b2) + &g.mul_scalar(1.0 - b2));
+        out
+    }
+}
+
 /// Five steps of the fused optimizer and the reference on the same random gradients.
 fn agree<A: Algorithm>(config: A, mut reference: impl Reference, n: usize) {
     let mut rng = Rng::seed(n as u64);
@@ -205,4 +331,49 @@ fn fused_adagrad_agrees_with_the_reference() {
             agree(cfg.clone(), RefAdagrad { cfg, t: 0, sum: None }, n);
         }
     }
+}
+
+#[test]
+fn fused_adadelta_and_adamax_agree_with_the_reference() {
+    for n in SIZES {
+        for cfg in [
+            Adadelta::default(),
+            Adadelta { lr: 0.5, rho: 0.8, weight_decay: 0.1, maximize: true, ..Adadelta::default() },
+        ] {
+            agree(cfg.clone(), RefAdadelta { cfg, v: None, u: None }, n);
+        }
+        for cfg in [Adamax::default(), Adamax { weight_decay: 0.1, maximize: true, ..Adamax::default() }] {
+            agree(cfg.clone(), RefAdamax { cfg, t: 0, m: None, u: None }, n);
+        }
+    }
+}
+
+#[test]
+fn fused_nadam_and_radam_agree_with_the_reference() {
+    for n in SIZES {
+        for cfg in [NAdam::default(), NAdam { weight_decay: 0.1, momentum_decay: 0.01, ..NAdam::default() }] {
+            agree(cfg.clone(), RefNAdam { cfg, t: 0, mu_product: 1.0, m: None, v: None }, n);
+        }
+        for cfg in
+            [RAdam::default(), RAdam { betas: (0.9, 0.9), weight_decay: 0.1, maximize: true, ..RAdam::default() }]
+        {
+            agree(cfg.clone(), RefRAdam { cfg, t: 0, m: None, v: None }, n);
+        }
+    }
+}
+
+#[test]
+fn fused_lion_agrees_with_the_papers_pseudo_code() {
+    for n in SIZES {
+        for cfg in [Lion::default(), Lion { lr: 1e-3, weight_decay: 0.5, maximize: true, ..Lion::default() }] {
+            agree(cfg.clone(), RefLion { cfg, m: None }, n);
+        }
+    }
+    // The first step moves every coordinate by lr against the gradient's sign (m starts at 0).
+    let p = Param::new(Tensor::from_vec(vec![1.0f64, 1.0, 1.0], &[3]));
+    let mut opt = Optim::new([p.clone()], Lion { lr: 0.1, ..Lion::default() }).unwrap();
+    let mut g = Gradients::new();
+    g.set_param(p.id(), Tensor::from_vec(vec![-3.0f64, 0.0, 2e-9], &[3]));
+    opt.step(&g).unwrap();
+    assert_eq!(p.value().to_vec::<f64>(), vec![1.1, 1.0, 0.9]);
 }

@@ -72,6 +72,16 @@ CASES = [
     ("rmsprop_momentum_maximize", torch.optim.RMSprop, dict(lr=1e-3, momentum=0.5, maximize=True), ["mlp"]),
     ("adagrad", torch.optim.Adagrad, dict(lr=1e-1), ["rosenbrock", "mlp"]),
     ("adagrad_decay_init_wd", torch.optim.Adagrad, dict(lr=1e-1, lr_decay=0.05, initial_accumulator_value=0.1, weight_decay=0.01, eps=1e-8), ["rosenbrock", "mlp"]),
+    ("adadelta", torch.optim.Adadelta, dict(), ["rosenbrock", "mlp"]),
+    ("adadelta_wd_maximize", torch.optim.Adadelta, dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True), ["mlp"]),
+    ("adamax", torch.optim.Adamax, dict(lr=1e-2), ["rosenbrock", "mlp"]),
+    ("adamax_wd", torch.optim.Adamax, dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1), ["rosenbrock", "mlp"]),
+    ("nadam", torch.optim.NAdam, dict(lr=1e-2), ["rosenbrock", "mlp"]),
+    ("nadam_decoupled", torch.optim.NAdam, dict(lr=1e-2, weight_decay=0.1, momentum_decay=0.01, decoupled_weight_decay=True), ["rosenbrock", "mlp"]),
+    ("nadam_l2", torch.optim.NAdam, dict(lr=1e-2, weight_decay=0.1), ["mlp"]),
+    ("radam", torch.optim.RAdam, dict(lr=1e-2), ["rosenbrock", "mlp"]),
+    ("radam_decoupled", torch.optim.RAdam, dict(lr=1e-2, betas=(0.9, 0.9), weight_decay=0.1, decoupled_weight_decay=True), ["rosenbrock", "mlp"]),
+    ("radam_l2", torch.optim.RAdam, dict(lr=1e-2, betas=(0.8, 0.95), weight_decay=0.1), ["mlp"]),
 ]
 
 
