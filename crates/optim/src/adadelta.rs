@@ -3,6 +3,7 @@
 use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -92,3 +93,6 @@ impl Adadelta {
         Ok(())
     }
 }
+
+record!(Adadelta { lr: F64, rho: F64, eps: F64, weight_decay: F64, maximize: Bool });
+record!(AdadeltaState { step: Count, square_avg: Tensor, acc_delta: Tensor });

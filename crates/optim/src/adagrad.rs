@@ -3,6 +3,7 @@
 use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -100,3 +101,13 @@ impl Adagrad {
         Ok(())
     }
 }
+
+record!(Adagrad {
+    lr: F64,
+    lr_decay: F64,
+    weight_decay: F64,
+    initial_accumulator_value: F64,
+    eps: F64,
+    maximize: Bool
+});
+record!(AdagradState { step: Count, sum: Tensor });

@@ -3,6 +3,7 @@
 use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -207,3 +208,14 @@ impl<T: Float> Coefficients<T> {
         p + (self.neg_step_size * m) / denom
     }
 }
+
+record!(Adam {
+    lr: F64,
+    betas: Pair,
+    eps: F64,
+    weight_decay: F64,
+    amsgrad: Bool,
+    maximize: Bool,
+    decoupled_weight_decay: Bool
+});
+record!(AdamState { step: Count, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: OptionalTensor });

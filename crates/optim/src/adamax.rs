@@ -4,6 +4,7 @@ use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -96,3 +97,6 @@ impl Adamax {
         Ok(())
     }
 }
+
+record!(Adamax { lr: F64, betas: Pair, eps: F64, weight_decay: F64, maximize: Bool });
+record!(AdamaxState { step: Count, exp_avg: Tensor, exp_inf: Tensor });

@@ -42,6 +42,7 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod adamax;
+pub mod checkpoint;
 mod clip;
 mod error;
 mod lion;
@@ -56,6 +57,7 @@ pub use adadelta::{Adadelta, AdadeltaState};
 pub use adagrad::{Adagrad, AdagradState};
 pub use adam::{Adam, AdamState};
 pub use adamax::{Adamax, AdamaxState};
+pub use checkpoint::Checkpoint;
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{OptimError, Result};
 pub use lion::{Lion, LionState};
@@ -65,7 +67,7 @@ pub use radam::{RAdam, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropState};
 pub use scheduler::{
     ChainedScheduler, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr, CyclicMode, ExponentialLr,
-    LambdaLr, LinearLr, LrScheduler, MultiStepLr, MultiplicativeLr, OneCycleLr, PlateauMode, PlateauScheduler,
-    PolynomialLr, ReduceLrOnPlateau, Schedule, Scheduler, SequentialLr, StepLr, ThresholdMode,
+    LambdaLr, LinearLr, LrLambda, LrScheduler, MultiStepLr, MultiplicativeLr, OneCycleLr, PlateauMode,
+    PlateauScheduler, PolynomialLr, ReduceLrOnPlateau, Schedule, Scheduler, SequentialLr, StepLr, ThresholdMode,
 };
 pub use sgd::{Sgd, SgdState};

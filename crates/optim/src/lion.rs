@@ -4,6 +4,7 @@ use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, Algorithm};
 
@@ -96,3 +97,6 @@ impl Lion {
         Ok(())
     }
 }
+
+record!(Lion { lr: F64, betas: Pair, weight_decay: F64, maximize: Bool });
+record!(LionState { step: Count, exp_avg: Tensor });

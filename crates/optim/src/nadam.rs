@@ -4,6 +4,7 @@ use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -132,3 +133,14 @@ impl NAdam {
         Ok(())
     }
 }
+
+record!(NAdam {
+    lr: F64,
+    betas: Pair,
+    eps: F64,
+    weight_decay: F64,
+    momentum_decay: F64,
+    decoupled_weight_decay: Bool,
+    maximize: Bool
+});
+record!(NAdamState { step: Count, mu_product: F32, exp_avg: Tensor, exp_avg_sq: Tensor });

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 use tensor::{DType, Element, Tensor};
 
+use crate::checkpoint::{Checkpoint, Reader, Record, Writer};
 use crate::error::{OptimError, Result};
 
 /// What a training loop calls: one step from the gradients of a backward pass, and the
@@ -39,9 +40,9 @@ pub trait Optimizer {
 /// One optimization algorithm: its hyperparameters are the value itself (torch.optim's names,
 /// `Default` = torch's defaults), and it updates one parameter at a time. Implement it for your
 /// own algorithm and [`Optim`] gives you param groups, state and the checks.
-pub trait Algorithm: Clone + fmt::Debug + Send + Sync + 'static {
+pub trait Algorithm: Clone + fmt::Debug + Send + Sync + Record + 'static {
     /// Per-parameter state (moments, step count), created at a parameter's first step.
-    type State: Send;
+    type State: Send + Clone + Record;
 
     /// The name errors use (`"Adam"`).
     const NAME: &'static str;
@@ -264,3 +265,62 @@ macro_rules! float_kernel {
 }
 
 pub(crate) use float_kernel;
+
+impl<A: Algorithm> Checkpoint for Optim<A> {
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut w = Writer::new("optimizer", A::NAME);
+        w.meta("groups".into(), self.groups.len());
+        for (gi, group) in self.groups.iter().enumerate() {
+            w.meta(format!("group.{gi}.params"), group.params.len());
+            if let Some(lr) = group.initial_lr {
+                w.meta(format!("group.{gi}.initial_lr"), lr);
+            }
+            w.fields(&format!("group.{gi}"), group.config.clone().fields())?;
+            for (pi, p) in group.params.iter().enumerate() {
+                if let Some(state) = self.state.get(&p.id()) {
+                    w.meta(format!("state.{gi}.{pi}"), "present");
+                    w.fields(&format!("state.{gi}.{pi}"), state.clone().fields())?;
+                }
+            }
+        }
+        w.finish()
+    }
+
+    fn load_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let r = Reader::open(bytes, "optimizer", A::NAME)?;
+        let groups: usize = r.parse("groups")?;
+        let bad = |msg: String| OptimError::Checkpoint { msg };
+        if groups != self.groups.len() {
+            return Err(bad(format!("the file has {groups} param groups, this optimizer {}", self.groups.len())));
+        }
+        // Everything is read and checked into new values first; they replace the old at the end.
+        let mut configs = Vec::with_capacity(groups);
+        let mut states = IndexMap::new();
+        for (gi, group) in self.groups.iter().enumerate() {
+            let n: usize = r.parse(&format!("group.{gi}.params"))?;
+            if n != group.params.len() {
+                return Err(bad(format!("group {gi} has {n} parameters in the file, {} here", group.params.len())));
+            }
+            let mut config = group.config.clone();
+            r.fill(&format!("group.{gi}"), config.fields(), None)?;
+            config.validate()?;
+            let key = format!("group.{gi}.initial_lr");
+            let initial_lr = if r.has(&key) { Some(r.parse(&key)?) } else { None };
+            for (pi, p) in group.params.iter().enumerate() {
+                if !r.has(&format!("state.{gi}.{pi}")) {
+                    continue;
+                }
+                let value = p.value();
+                let mut state = config.init_state(&value)?;
+                r.fill(&format!("state.{gi}.{pi}"), state.fields(), Some(&value))?;
+                states.insert(p.id(), state);
+            }
+            configs.push((config, initial_lr));
+        }
+        for (group, (config, initial_lr)) in self.groups.iter_mut().zip(configs) {
+            (group.config, group.initial_lr) = (config, initial_lr);
+        }
+        self.state = states;
+        Ok(())
+    }
+}

@@ -4,6 +4,7 @@ use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -117,3 +118,6 @@ impl RAdam {
         Ok(())
     }
 }
+
+record!(RAdam { lr: F64, betas: Pair, eps: F64, weight_decay: F64, decoupled_weight_decay: Bool, maximize: Bool });
+record!(RAdamState { step: Count, exp_avg: Tensor, exp_avg_sq: Tensor });

@@ -4,6 +4,7 @@ use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
 
@@ -175,3 +176,6 @@ impl<T: Float> Coefficients<T> {
         (fma(self.neg_lr, b, p), b)
     }
 }
+
+record!(RmsProp { lr: F64, alpha: F64, eps: F64, weight_decay: F64, momentum: F64, centered: Bool, maximize: Bool });
+record!(RmsPropState { step: Count, square_avg: Tensor, momentum_buffer: OptionalTensor, grad_avg: OptionalTensor });

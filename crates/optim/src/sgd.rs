@@ -3,6 +3,7 @@
 use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
+use crate::checkpoint::record;
 use crate::error::{check, Result};
 use crate::optimizer::{elements, float_kernel, fma, Algorithm};
 
@@ -112,3 +113,6 @@ impl Sgd {
         Ok(())
     }
 }
+
+record!(Sgd { lr: F64, momentum: F64, dampening: F64, weight_decay: F64, nesterov: Bool, maximize: Bool });
+record!(SgdState { momentum_buffer: OptionalTensor });

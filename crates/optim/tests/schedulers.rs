@@ -26,8 +26,8 @@ fn boxed<S: optim::Schedule + 'static>(opt: &mut Optim<Sgd>, s: S) -> Box<dyn Lr
 /// The scheduler the fixture names, built on `opt`.
 fn make(name: &str, opt: &mut Optim<Sgd>) -> Box<dyn LrScheduler> {
     match name {
-        "lambda" => boxed(opt, LambdaLr { lr_lambda: Box::new(|t| 0.95f64.powf(t as f64)) }),
-        "multiplicative" => boxed(opt, MultiplicativeLr { lr_lambda: Box::new(|_| 0.97) }),
+        "lambda" => boxed(opt, LambdaLr { lr_lambda: std::sync::Arc::new(|t| 0.95f64.powf(t as f64)) }),
+        "multiplicative" => boxed(opt, MultiplicativeLr { lr_lambda: std::sync::Arc::new(|_| 0.97) }),
         "step" => boxed(opt, StepLr { step_size: 7, gamma: 0.5 }),
         "multistep" => boxed(opt, MultiStepLr { milestones: vec![10, 25, 25, 60], gamma: 0.3 }),
         "constant" => boxed(opt, ConstantLr { factor: 0.25, total_iters: 12 }),

@@ -2,13 +2,19 @@
 //! each with its closed form where torch has one.
 
 use std::f64::consts::PI;
+use std::sync::Arc;
 
 use super::Schedule;
+use crate::checkpoint::{record, Field, Record};
 use crate::error::{check, Result};
 
+/// A rate factor as a function of the epoch, shared by every group.
+pub type LrLambda = Arc<dyn Fn(i64) -> f64 + Send + Sync>;
+
 /// `η0·λ(t)`, one function for every group (`LambdaLR`).
+#[derive(Clone)]
 pub struct LambdaLr {
-    pub lr_lambda: Box<dyn Fn(i64) -> f64 + Send>,
+    pub lr_lambda: LrLambda,
 }
 
 impl Schedule for LambdaLr {
@@ -19,8 +25,9 @@ impl Schedule for LambdaLr {
 }
 
 /// `η_t = η_{t-1}·λ(t)` for `t > 0` (`MultiplicativeLR`).
+#[derive(Clone)]
 pub struct MultiplicativeLr {
-    pub lr_lambda: Box<dyn Fn(i64) -> f64 + Send>,
+    pub lr_lambda: LrLambda,
 }
 
 impl Schedule for MultiplicativeLr {
@@ -231,3 +238,25 @@ impl Schedule for CosineAnnealingLr {
         Some(eta_min + (base - eta_min) * (1.0 + (PI * t as f64 / self.t_max as f64).cos()) / 2.0)
     }
 }
+
+// What a checkpoint keeps of each schedule: its settings (a function is not saved: it comes
+// from the code that builds the schedule, as in torch).
+impl Record for LambdaLr {
+    fn fields(&mut self) -> Vec<Field<'_>> {
+        Vec::new()
+    }
+}
+
+impl Record for MultiplicativeLr {
+    fn fields(&mut self) -> Vec<Field<'_>> {
+        Vec::new()
+    }
+}
+
+record!(StepLr { step_size: Int, gamma: F64 });
+record!(MultiStepLr { gamma: F64 });
+record!(ConstantLr { factor: F64, total_iters: Int });
+record!(LinearLr { start_factor: F64, end_factor: F64, total_iters: Int });
+record!(ExponentialLr { gamma: F64 });
+record!(PolynomialLr { total_iters: Int, power: F64 });
+record!(CosineAnnealingLr { t_max: Int, eta_min: F64 });

@@ -4,6 +4,7 @@
 use std::f64::consts::PI;
 
 use super::Schedule;
+use crate::checkpoint::record;
 use crate::error::{check, OptimError, Result};
 
 /// Cosine annealing restarted every `T_i` epochs, `T_i = T_0·T_mult^i` (`CosineAnnealingWarmRestarts`;
@@ -192,3 +193,15 @@ impl Schedule for OneCycleLr {
         self.anneal(start, end, (step - start_step) / (end_step - start_step))
     }
 }
+
+record!(CosineAnnealingWarmRestarts { t_0: Int, t_mult: Int, eta_min: F64, t_i: Int, t_cur: Int });
+record!(CyclicLr { base_lr: F64, max_lr: F64, step_size_up: Int });
+record!(OneCycleLr {
+    max_lr: F64,
+    total_steps: Int,
+    pct_start: F64,
+    anneal_cos: Bool,
+    div_factor: F64,
+    final_div_factor: F64,
+    three_phase: Bool,
+});

@@ -25,14 +25,15 @@ mod cyclic;
 mod plateau;
 
 pub use chainable::{
-    ConstantLr, CosineAnnealingLr, ExponentialLr, LambdaLr, LinearLr, MultiStepLr, MultiplicativeLr, PolynomialLr,
-    StepLr,
+    ConstantLr, CosineAnnealingLr, ExponentialLr, LambdaLr, LinearLr, LrLambda, MultiStepLr, MultiplicativeLr,
+    PolynomialLr, StepLr,
 };
 pub use compose::{ChainedScheduler, SequentialLr};
 pub use cyclic::{CosineAnnealingWarmRestarts, CyclicLr, CyclicMode, OneCycleLr};
 pub use plateau::{PlateauMode, PlateauScheduler, ReduceLrOnPlateau, ThresholdMode};
 
-use crate::error::Result;
+use crate::checkpoint::{Checkpoint, Field, Reader, Record, Writer};
+use crate::error::{OptimError, Result};
 use crate::optimizer::Optimizer;
 
 /// What a training loop calls once per epoch (or step) after `optimizer.step`.
@@ -161,4 +162,39 @@ impl<S: Schedule> LrScheduler for Scheduler<S> {
     fn last_lr(&self) -> &[f64] {
         &self.last_lr
     }
+}
+
+impl<S: Schedule + Record + Clone> Checkpoint for Scheduler<S> {
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut w = Writer::new("scheduler", S::NAME);
+        let (mut last_epoch, mut base_lrs, mut last_lr) =
+            (self.last_epoch, self.base_lrs.clone(), self.last_lr.clone());
+        w.fields("scheduler", counters(&mut last_epoch, &mut base_lrs, &mut last_lr))?;
+        w.fields("schedule", self.schedule.clone().fields())?;
+        w.finish()
+    }
+
+    fn load_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let r = Reader::open(bytes, "scheduler", S::NAME)?;
+        let (mut last_epoch, mut base_lrs, mut last_lr) = (0, Vec::new(), Vec::new());
+        r.fill("scheduler", counters(&mut last_epoch, &mut base_lrs, &mut last_lr), None)?;
+        if base_lrs.len() != self.base_lrs.len() {
+            return Err(OptimError::Checkpoint {
+                msg: format!(
+                    "the file schedules {} param groups, this scheduler {}",
+                    base_lrs.len(),
+                    self.base_lrs.len()
+                ),
+            });
+        }
+        let mut schedule = self.schedule.clone();
+        r.fill("schedule", schedule.fields(), None)?;
+        schedule.validate()?;
+        (self.schedule, self.last_epoch, self.base_lrs, self.last_lr) = (schedule, last_epoch, base_lrs, last_lr);
+        Ok(())
+    }
+}
+
+fn counters<'a>(last_epoch: &'a mut i64, base_lrs: &'a mut Vec<f64>, last_lr: &'a mut Vec<f64>) -> Vec<Field<'a>> {
+    vec![Field::Int("last_epoch", last_epoch), Field::F64s("base_lrs", base_lrs), Field::F64s("last_lr", last_lr)]
 }

@@ -1,5 +1,6 @@
 //! Reducing the rate when a metric stops improving (`ReduceLROnPlateau`).
 
+use crate::checkpoint::{Checkpoint, Field, Reader, Record, Writer};
 use crate::error::{check, Result};
 use crate::optimizer::Optimizer;
 
@@ -121,5 +122,41 @@ impl PlateauScheduler {
     /// The settings.
     pub fn settings(&self) -> &ReduceLrOnPlateau {
         &self.settings
+    }
+}
+
+/// The modes (min or max, relative or absolute threshold) come from the code that builds the
+/// scheduler; everything else is saved.
+impl Record for PlateauScheduler {
+    fn fields(&mut self) -> Vec<Field<'_>> {
+        let s = &mut self.settings;
+        vec![
+            Field::F64("factor", &mut s.factor),
+            Field::Count("patience", &mut s.patience),
+            Field::Count("cooldown", &mut s.cooldown),
+            Field::F64("threshold", &mut s.threshold),
+            Field::F64("eps", &mut s.eps),
+            Field::F64s("min_lr", &mut s.min_lr),
+            Field::F64("best", &mut self.best),
+            Field::Count("num_bad_epochs", &mut self.num_bad_epochs),
+            Field::Count("cooldown_counter", &mut self.cooldown_counter),
+            Field::Int("last_epoch", &mut self.last_epoch),
+        ]
+    }
+}
+
+impl Checkpoint for PlateauScheduler {
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut w = Writer::new("scheduler", "ReduceLROnPlateau");
+        w.fields("plateau", self.clone().fields())?;
+        w.finish()
+    }
+
+    fn load_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let r = Reader::open(bytes, "scheduler", "ReduceLROnPlateau")?;
+        let mut next = self.clone();
+        r.fill("plateau", next.fields(), None)?;
+        *self = next;
+        Ok(())
     }
 }
