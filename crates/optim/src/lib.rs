@@ -8,7 +8,8 @@
 //!   anything changes, so a failed step changes nothing.
 //! - Algorithms: [`Sgd`] (plain, momentum, Nesterov), [`Adam`] (with AMSGrad; [`Adam::adamw`]
 //!   for AdamW), [`RmsProp`], [`Adagrad`], [`Adadelta`], [`Adamax`], [`NAdam`], [`RAdam`],
-//!   [`Lion`]. The hyperparameters are the value itself, with
+//!   [`Lion`]; [`Lbfgs`] (with or without a strong-Wolfe line search) takes a closure that
+//!   re-evaluates the loss. The hyperparameters are the value itself, with
 //!   torch.optim's names and `Default` = torch's defaults, so a recipe ports by renaming:
 //!   `torch.optim.Adam(params, lr=3e-4)` is `Optim::new(params, Adam { lr: 3e-4, ..Adam::default() })`.
 //! - Each update is one fused pass per tensor ([`tensor::lanes::zip_lanes`]: read the
@@ -45,6 +46,7 @@ mod adamax;
 pub mod checkpoint;
 mod clip;
 mod error;
+mod lbfgs;
 mod lion;
 mod nadam;
 mod optimizer;
@@ -60,6 +62,7 @@ pub use adamax::{Adamax, AdamaxState};
 pub use checkpoint::Checkpoint;
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{OptimError, Result};
+pub use lbfgs::{Closure, Lbfgs, LbfgsConfig};
 pub use lion::{Lion, LionState};
 pub use nadam::{NAdam, NAdamState};
 pub use optimizer::{Algorithm, Optim, Optimizer, ParamGroup};

@@ -121,3 +121,26 @@ fn a_training_loop_learns() {
     }
     assert!((w.value().item() - 3.0).abs() < 1e-3, "w = {}", w.value().item());
 }
+
+#[test]
+fn lbfgs_minimizes_a_quadratic_through_its_closure() {
+    use optim::{Lbfgs, LbfgsConfig};
+    // f(w) = sum((w - c)^2 * scale): minimum at c.
+    let w = Param::new(Tensor::zeros(&[4], DType::F64));
+    let c = Tensor::from_vec(vec![1.0f64, -2.0, 3.0, 0.5], &[4]);
+    let scale = Tensor::from_vec(vec![1.0f64, 10.0, 0.1, 3.0], &[4]);
+    let mut opt = Lbfgs::new([w.clone()], LbfgsConfig { strong_wolfe: true, ..LbfgsConfig::default() }).unwrap();
+    let tape = Tape::new();
+    let mut closure = || {
+        tape.clear();
+        let loss = ((tape.param(&w) - tape.constant(c.clone())).square() * tape.constant(scale.clone())).sum_all();
+        Ok((loss.item(), loss.backward()?))
+    };
+    let first = opt.step(&mut closure).unwrap();
+    assert!(first > 10.0);
+    let got = w.value().to_vec::<f64>();
+    // Stopped by torch's criteria (loss change below 1e-9), close to the minimum.
+    assert!(got.iter().zip(c.to_vec::<f64>()).all(|(a, b)| (a - b).abs() < 1e-4), "{got:?}");
+    assert!(opt.func_evals() <= 25, "{} evaluations", opt.func_evals());
+    assert!(Lbfgs::new([w.clone()], LbfgsConfig { lr: -1.0, ..LbfgsConfig::default() }).is_err());
+}

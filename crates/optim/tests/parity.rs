@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 
 use autograd::{Gradients, Param, Tape, Var};
-use optim::{Adadelta, Adagrad, Adam, Adamax, Algorithm, NAdam, Optim, Optimizer, RAdam, RmsProp, Sgd};
+use optim::{
+    Adadelta, Adagrad, Adam, Adamax, Algorithm, Lbfgs, LbfgsConfig, NAdam, Optim, Optimizer, RAdam, RmsProp, Sgd,
+};
 use tensor::{DType, Tensor};
 
 const FIXTURE: &str = include_str!("data/parity.txt");
@@ -308,7 +310,7 @@ fn every_optimizer_follows_torch_trajectories_end_to_end() {
     assert!(fx.cases.len() >= 90, "only {} cases in the fixture", fx.cases.len());
     let mut failures = Vec::new();
     let mut report = Vec::new();
-    for case in &fx.cases {
+    for case in fx.cases.iter().filter(|c| c.kind != "LBFGS") {
         assert_eq!(case.steps.len(), 50, "{}", case.name);
         let worst = config_and_run(case, &fx, Source::OurAutograd);
         // f32 MLP: gradients differ by a few ulp between the frameworks (see the module doc);
@@ -357,4 +359,58 @@ fn every_optimizer_follows_torch_in_f32_given_torchs_gradients() {
         }
     }
     assert!(failures.is_empty(), "off torch's trajectory on its own gradients:\n{}", failures.join("\n"));
+}
+
+/// L-BFGS against torch: on the Rosenbrock function in f64 (whose gradients both frameworks
+/// compute exactly alike) every step must match; on the MLP the first step (20 iterations) must
+/// match to 1e-9, after which this lr-1 run is chaotic (torch's own loss rises at step 4) and a
+/// 1e-16 difference in the gradients grows to O(1), so later steps and f32 are only reported
+/// and checked to stay finite.
+#[test]
+fn lbfgs_follows_torch_with_and_without_line_search() {
+    let fx = parse();
+    let cases: Vec<&Case> = fx.cases.iter().filter(|c| c.kind == "LBFGS").collect();
+    assert_eq!(cases.len(), 12);
+    let mut failures = Vec::new();
+    for case in cases {
+        let params: Vec<Param> = fx
+            .init
+            .iter()
+            .filter(|(problem, _, _)| *problem == case.problem)
+            .map(|(_, _, t)| Param::new(t.to_dtype(case.dtype)))
+            .collect();
+        let config = LbfgsConfig {
+            lr: num(case, "lr", 1.0),
+            max_iter: num(case, "max_iter", 20.0) as usize,
+            history_size: num(case, "history_size", 100.0) as usize,
+            strong_wolfe: case.options.get("line_search_fn").is_some_and(|v| v == "strong_wolfe"),
+            ..LbfgsConfig::default()
+        };
+        let mut opt = Lbfgs::new(params.clone(), config).unwrap();
+        let tape = Tape::new();
+        let mut closure = || {
+            tape.clear();
+            let loss = loss(&case.problem, &tape, &params, &fx.data, case.dtype);
+            Ok((loss.item(), loss.backward()?))
+        };
+        let mut deviations = Vec::new();
+        for expected in &case.steps {
+            opt.step(&mut closure).unwrap();
+            let got: Vec<f64> = params.iter().flat_map(|p| p.value().to_dtype(DType::F64).to_vec::<f64>()).collect();
+            assert!(got.iter().all(|v| v.is_finite()), "{} {}: not finite", case.name, case.problem);
+            let w = got.iter().zip(expected).map(|(g, e)| (g - e).abs() / e.abs().max(1e-3)).fold(0.0, f64::max);
+            deviations.push(w);
+        }
+        let shown: Vec<String> = deviations.iter().map(|d| format!("{d:.1e}")).collect();
+        println!("{} {} {:?}: relative deviation per step {}", case.name, case.problem, case.dtype, shown.join(" "));
+        let bound = match (case.dtype, case.problem.as_str()) {
+            (DType::F64, "rosenbrock") => Some(deviations.iter().copied().fold(0.0, f64::max) <= 1e-12),
+            (DType::F64, _) => Some(deviations[0] <= 1e-9),
+            _ => None,
+        };
+        if bound == Some(false) {
+            failures.push(format!("{} {} {:?}: {}", case.name, case.problem, case.dtype, shown.join(" ")));
+        }
+    }
+    assert!(failures.is_empty(), "LBFGS off torch:\n{}", failures.join("\n"));
 }

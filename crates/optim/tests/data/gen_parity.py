@@ -24,6 +24,7 @@ import os
 import torch
 
 STEPS = 50
+LBFGS_STEPS = 5
 
 
 def mlp_init():
@@ -113,6 +114,30 @@ def main():
                     if problem == "mlp" and dtype == torch.float32:
                         out.append(f"grad {step} {fmt(torch.cat([p.grad.flatten() for p in params]).tolist())}")
                     opt.step()
+                    flat = torch.cat([p.detach().flatten() for p in params]).tolist()
+                    out.append(f"step {step} {fmt(flat)}")
+    # L-BFGS: each step runs up to max_iter iterations through a closure.
+    for name, kwargs in [
+        ("lbfgs", dict(lr=1, max_iter=20, history_size=10)),
+        ("lbfgs_strong_wolfe", dict(lr=1, max_iter=20, history_size=10, line_search_fn="strong_wolfe")),
+        ("lbfgs_small_lr_short", dict(lr=0.1, max_iter=5, history_size=3)),
+    ]:
+        for problem in ("rosenbrock", "mlp"):
+            for dtype in (torch.float64, torch.float32):
+                init, data = PROBLEMS[problem]
+                params = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in init.values()]
+                opt = torch.optim.LBFGS(params, **kwargs)
+
+                def closure():
+                    opt.zero_grad()
+                    loss = loss_of(problem, params, data, dtype)
+                    loss.backward()
+                    return loss
+
+                options = " ".join(f"{k}={v}" for k, v in kwargs.items())
+                out.append(f"case {name} LBFGS {problem} {str(dtype)[6:]} {options}")
+                for step in range(1, LBFGS_STEPS + 1):
+                    opt.step(closure)
                     flat = torch.cat([p.detach().flatten() for p in params]).tolist()
                     out.append(f"step {step} {fmt(flat)}")
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "parity.txt")
