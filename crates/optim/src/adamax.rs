@@ -63,6 +63,14 @@ impl Algorithm for Adamax {
         self.lr = lr;
     }
 
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.betas.0 = momentum;
+    }
+
     fn init_state(&self, param: &Tensor) -> Result<AdamaxState> {
         Ok(AdamaxState { step: 0, exp_avg: buffer_like(param, 0.0), exp_inf: buffer_like(param, 0.0) })
     }

@@ -62,6 +62,14 @@ impl Algorithm for Lion {
         self.lr = lr;
     }
 
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.betas.0 = momentum;
+    }
+
     fn init_state(&self, param: &Tensor) -> Result<LionState> {
         Ok(LionState { step: 0, exp_avg: buffer_like(param, 0.0) })
     }

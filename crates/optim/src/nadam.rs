@@ -82,6 +82,14 @@ impl Algorithm for NAdam {
         self.lr = lr;
     }
 
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.betas.0 = momentum;
+    }
+
     fn init_state(&self, param: &Tensor) -> Result<NAdamState> {
         Ok(NAdamState {
             step: 0,

@@ -35,6 +35,12 @@ pub trait Optimizer {
 
     /// Records group `group`'s `initial_lr` (the first scheduler does).
     fn set_initial_lr(&mut self, group: usize, lr: f64) -> Result<()>;
+
+    /// Group `group`'s momentum (`momentum`, or `betas.0`), if its algorithm has one.
+    fn momentum(&self, group: usize) -> Result<Option<f64>>;
+
+    /// Sets group `group`'s momentum (what momentum-cycling schedulers drive).
+    fn set_momentum(&mut self, group: usize, momentum: f64) -> Result<()>;
 }
 
 /// One optimization algorithm: its hyperparameters are the value itself (torch.optim's names,
@@ -52,6 +58,15 @@ pub trait Algorithm: Clone + fmt::Debug + Send + Sync + Record + 'static {
 
     fn lr(&self) -> f64;
     fn set_lr(&mut self, lr: f64);
+
+    /// The momentum a scheduler may cycle (`momentum`, or `betas.0` for the Adam family), if
+    /// the algorithm has one.
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets that momentum (ignored by algorithms without one).
+    fn set_momentum(&mut self, _momentum: f64) {}
 
     /// The state of a parameter before its first update.
     fn init_state(&self, param: &Tensor) -> Result<Self::State>;
@@ -214,6 +229,15 @@ impl<A: Algorithm> Optimizer for Optim<A> {
 
     fn initial_lr(&self, group: usize) -> Result<Option<f64>> {
         Ok(self.group(group)?.initial_lr)
+    }
+
+    fn momentum(&self, group: usize) -> Result<Option<f64>> {
+        Ok(self.group(group)?.config.momentum())
+    }
+
+    fn set_momentum(&mut self, group: usize, momentum: f64) -> Result<()> {
+        self.config_mut(group)?.set_momentum(momentum);
+        Ok(())
     }
 
     fn set_initial_lr(&mut self, group: usize, lr: f64) -> Result<()> {

@@ -74,6 +74,14 @@ impl Algorithm for RAdam {
         self.lr = lr;
     }
 
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.betas.0 = momentum;
+    }
+
     fn init_state(&self, param: &Tensor) -> Result<RAdamState> {
         Ok(RAdamState { step: 0, exp_avg: buffer_like(param, 0.0), exp_avg_sq: buffer_like(param, 0.0) })
     }

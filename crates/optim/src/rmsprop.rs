@@ -69,6 +69,14 @@ impl Algorithm for RmsProp {
         self.lr = lr;
     }
 
+    fn momentum(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.momentum = momentum;
+    }
+
     fn init_state(&self, param: &Tensor) -> Result<RmsPropState> {
         Ok(RmsPropState {
             step: 0,

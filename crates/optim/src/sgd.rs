@@ -65,6 +65,14 @@ impl Algorithm for Sgd {
         self.lr = lr;
     }
 
+    fn momentum(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.momentum = momentum;
+    }
+
     fn init_state(&self, _param: &Tensor) -> Result<SgdState> {
         Ok(SgdState::default())
     }

@@ -37,40 +37,32 @@ fn make(name: &str, opt: &mut Optim<Sgd>) -> Box<dyn LrScheduler> {
         "cosine" => boxed(opt, CosineAnnealingLr { t_max: 30, eta_min: 0.001 }),
         "warm_restarts" => boxed(opt, CosineAnnealingWarmRestarts::new(10, 2, 0.0005)),
         "warm_restarts_1" => boxed(opt, CosineAnnealingWarmRestarts::new(15, 1, 0.0)),
-        "cyclic_triangular" => boxed(
-            opt,
-            CyclicLr {
-                base_lr: 0.01,
-                max_lr: 0.2,
-                step_size_up: 8,
-                step_size_down: None,
-                mode: CyclicMode::Triangular,
-            },
-        ),
+        "cyclic_triangular" => boxed(opt, CyclicLr::new(0.01, 0.2, 8)),
+        "cyclic_no_momentum" => boxed(opt, CyclicLr { cycle_momentum: false, ..CyclicLr::new(0.01, 0.2, 8) }),
         "cyclic_triangular2" => boxed(
             opt,
             CyclicLr {
-                base_lr: 0.01,
-                max_lr: 0.2,
-                step_size_up: 5,
                 step_size_down: Some(9),
                 mode: CyclicMode::Triangular2,
+                base_momentum: 0.7,
+                max_momentum: 0.95,
+                ..CyclicLr::new(0.01, 0.2, 5)
             },
         ),
-        "cyclic_exp_range" => boxed(
-            opt,
-            CyclicLr {
-                base_lr: 0.01,
-                max_lr: 0.2,
-                step_size_up: 6,
-                step_size_down: None,
-                mode: CyclicMode::ExpRange { gamma: 0.98 },
-            },
-        ),
+        "cyclic_exp_range" => {
+            boxed(opt, CyclicLr { mode: CyclicMode::ExpRange { gamma: 0.98 }, ..CyclicLr::new(0.01, 0.2, 6) })
+        }
         "one_cycle" => boxed(opt, OneCycleLr::new(0.3, 100)),
         "one_cycle_linear_three_phase" => boxed(
             opt,
-            OneCycleLr { pct_start: 0.25, anneal_cos: false, three_phase: true, ..OneCycleLr::new(0.3, 100) },
+            OneCycleLr {
+                pct_start: 0.25,
+                anneal_cos: false,
+                three_phase: true,
+                base_momentum: 0.8,
+                max_momentum: 0.9,
+                ..OneCycleLr::new(0.3, 100)
+            },
         ),
         "sequential" => {
             let a = boxed(opt, LinearLr { start_factor: 0.1, total_iters: 4, ..LinearLr::default() });
@@ -122,14 +114,18 @@ fn metric(t: i64) -> f64 {
     }
 }
 
-/// (name, rates per step) for every scheduler in the fixture.
-fn cases() -> Vec<(String, Vec<Vec<f64>>)> {
-    let mut out: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+/// (name, rates per step, momenta per step) for every scheduler in the fixture.
+type Sequences = (String, Vec<Vec<f64>>, Vec<Vec<f64>>);
+
+fn cases() -> Vec<Sequences> {
+    let mut out: Vec<Sequences> = Vec::new();
     for line in FIXTURE.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
+        let values = || f[2..].iter().map(|v| v.parse().unwrap()).collect();
         match f.first().copied() {
-            Some("sched") => out.push((f[1].to_string(), Vec::new())),
-            Some("lr") => out.last_mut().unwrap().1.push(f[2..].iter().map(|v| v.parse().unwrap()).collect()),
+            Some("sched") => out.push((f[1].to_string(), Vec::new(), Vec::new())),
+            Some("lr") => out.last_mut().unwrap().1.push(values()),
+            Some("momentum") => out.last_mut().unwrap().2.push(values()),
             _ => {}
         }
     }
@@ -139,26 +135,30 @@ fn cases() -> Vec<(String, Vec<Vec<f64>>)> {
 #[test]
 fn every_scheduler_matches_torch_over_100_steps() {
     let cases = cases();
-    assert_eq!(cases.len(), 21);
+    assert_eq!(cases.len(), 22);
     let mut failures = Vec::new();
-    for (name, expected) in &cases {
+    for (name, expected, expected_momentum) in &cases {
+        let mut momenta = Vec::new();
         let mut opt = optimizer();
         let mut got = Vec::new();
         if name.starts_with("plateau") {
             let mut s = plateau(name);
             got.push(vec![opt.lr(0).unwrap(), opt.lr(1).unwrap()]);
+            momenta.push(vec![opt.momentum(0).unwrap().unwrap(), opt.momentum(1).unwrap().unwrap()]);
             for t in 1..expected.len() as i64 {
                 let m = metric(t);
                 s.step(&mut opt, if name.contains("max") { -m } else { m }).unwrap();
                 got.push(vec![opt.lr(0).unwrap(), opt.lr(1).unwrap()]);
+                momenta.push(vec![opt.momentum(0).unwrap().unwrap(), opt.momentum(1).unwrap().unwrap()]);
             }
         } else {
             let mut s = make(name, &mut opt);
             got.push(vec![opt.lr(0).unwrap(), opt.lr(1).unwrap()]);
+            momenta.push(vec![opt.momentum(0).unwrap().unwrap(), opt.momentum(1).unwrap().unwrap()]);
             for _ in 1..expected.len() {
                 s.step(&mut opt).unwrap();
                 got.push(vec![opt.lr(0).unwrap(), opt.lr(1).unwrap()]);
-            }
+                momenta.push(vec![opt.momentum(0).unwrap().unwrap(), opt.momentum(1).unwrap().unwrap()]);
             assert_eq!(s.last_lr(), got.last().unwrap().as_slice(), "{name}: last_lr");
         }
         let worst = got
@@ -167,6 +167,15 @@ fn every_scheduler_matches_torch_over_100_steps() {
             .zip(expected.iter().flatten())
             .map(|(g, e)| (g - e).abs() / e.abs().max(1e-300))
             .fold(0.0, f64::max);
+        let worst_momentum = momenta
+            .iter()
+            .flatten()
+            .zip(expected_momentum.iter().flatten())
+            .map(|(g, e)| (g - e).abs() / e.abs().max(1e-300))
+            .fold(0.0, f64::max);
+        if worst_momentum > 1e-12 || momenta.len() != expected_momentum.len() {
+            failures.push(format!("{name}: momentum off by {worst_momentum:e}"));
+        }
         if worst > 1e-12 {
             let t = got.iter().zip(expected).position(|(g, e)| g != e).unwrap_or(0);
             failures.push(format!(

@@ -73,9 +73,9 @@ pub enum CyclicMode {
     ExpRange { gamma: f64 },
 }
 
-/// Cyclical learning rates between `base_lr` and `max_lr` (`CyclicLR`; Smith, 2017). Only the
-/// rate cycles: torch's `cycle_momentum` is not supported (pass `cycle_momentum=False` there
-/// for the same numbers).
+/// Cyclical learning rates between `base_lr` and `max_lr` (`CyclicLR`; Smith, 2017), and with
+/// `cycle_momentum` the momentum (or `betas.0`) in the opposite direction, between
+/// `max_momentum` and `base_momentum`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CyclicLr {
     pub base_lr: f64,
@@ -84,6 +84,42 @@ pub struct CyclicLr {
     /// `None`: the same as `step_size_up`.
     pub step_size_down: Option<i64>,
     pub mode: CyclicMode,
+    pub cycle_momentum: bool,
+    pub base_momentum: f64,
+    pub max_momentum: f64,
+}
+
+impl CyclicLr {
+    /// torch's defaults for the rest: triangular, `step_size_down = step_size_up`, momentum
+    /// cycled between 0.8 and 0.9.
+    pub fn new(base_lr: f64, max_lr: f64, step_size_up: i64) -> CyclicLr {
+        CyclicLr {
+            base_lr,
+            max_lr,
+            step_size_up,
+            step_size_down: None,
+            mode: CyclicMode::Triangular,
+            cycle_momentum: true,
+            base_momentum: 0.8,
+            max_momentum: 0.9,
+        }
+    }
+
+    /// The position in the cycle and the amplitude factor at epoch `t`.
+    fn position(&self, t: i64) -> (f64, f64) {
+        let up = self.step_size_up as f64;
+        let total = up + self.step_size_down.map_or(up, |d| d as f64);
+        let ratio = up / total;
+        let cycle = (1.0 + t as f64 / total).floor();
+        let x = 1.0 + t as f64 / total - cycle;
+        let scale = if x <= ratio { x / ratio } else { (x - 1.0) / (ratio - 1.0) };
+        let amplitude = match self.mode {
+            CyclicMode::Triangular => 1.0,
+            CyclicMode::Triangular2 => 1.0 / 2f64.powf(cycle - 1.0),
+            CyclicMode::ExpRange { gamma } => gamma.powf(t as f64),
+        };
+        (scale, amplitude)
+    }
 }
 
 impl Schedule for CyclicLr {
@@ -95,19 +131,15 @@ impl Schedule for CyclicLr {
         self.base_lr
     }
     fn lr(&self, t: i64, base: f64, _current: f64) -> f64 {
-        let up = self.step_size_up as f64;
-        let total = up + self.step_size_down.map_or(up, |d| d as f64);
-        let ratio = up / total;
-        let cycle = (1.0 + t as f64 / total).floor();
-        let x = 1.0 + t as f64 / total - cycle;
-        let scale = if x <= ratio { x / ratio } else { (x - 1.0) / (ratio - 1.0) };
-        let height = (self.max_lr - base) * scale;
-        let amplitude = match self.mode {
-            CyclicMode::Triangular => 1.0,
-            CyclicMode::Triangular2 => 1.0 / 2f64.powf(cycle - 1.0),
-            CyclicMode::ExpRange { gamma } => gamma.powf(t as f64),
-        };
-        base + height * amplitude
+        let (scale, amplitude) = self.position(t);
+        base + (self.max_lr - base) * scale * amplitude
+    }
+    fn initial_momentum(&self) -> Option<f64> {
+        self.cycle_momentum.then_some(self.max_momentum)
+    }
+    fn momentum(&self, t: i64) -> Option<f64> {
+        let (scale, amplitude) = self.position(t);
+        self.cycle_momentum.then(|| self.max_momentum - (self.max_momentum - self.base_momentum) * scale * amplitude)
     }
 }
 
@@ -125,11 +157,14 @@ pub struct OneCycleLr {
     pub div_factor: f64,
     pub final_div_factor: f64,
     pub three_phase: bool,
+    pub cycle_momentum: bool,
+    pub base_momentum: f64,
+    pub max_momentum: f64,
 }
 
 impl OneCycleLr {
     /// torch's defaults for the other arguments: `pct_start = 0.3`, cosine, `div_factor = 25`,
-    /// `final_div_factor = 1e4`, two phases.
+    /// `final_div_factor = 1e4`, two phases, momentum cycled between 0.85 and 0.95.
     pub fn new(max_lr: f64, total_steps: i64) -> OneCycleLr {
         OneCycleLr {
             max_lr,
@@ -139,7 +174,34 @@ impl OneCycleLr {
             div_factor: 25.0,
             final_div_factor: 1e4,
             three_phase: false,
+            cycle_momentum: true,
+            base_momentum: 0.85,
+            max_momentum: 0.95,
         }
+    }
+
+    /// The phase at step `t`: its index, the fraction of it done, and the phases as
+    /// (end step, start rate, end rate, start momentum, end momentum).
+    fn phase(&self, t: i64, initial: f64) -> (f64, f64, f64, f64, f64) {
+        let (n, p) = (self.total_steps as f64, self.pct_start);
+        let min_lr = initial / self.final_div_factor;
+        let (lo_m, hi_m) = (self.base_momentum, self.max_momentum);
+        let phases: Vec<(f64, f64, f64, f64, f64)> = if self.three_phase {
+            vec![
+                (p * n - 1.0, initial, self.max_lr, hi_m, lo_m),
+                (2.0 * p * n - 2.0, self.max_lr, initial, lo_m, hi_m),
+                (n - 1.0, initial, min_lr, hi_m, hi_m),
+            ]
+        } else {
+            vec![(p * n - 1.0, initial, self.max_lr, hi_m, lo_m), (n - 1.0, self.max_lr, min_lr, lo_m, hi_m)]
+        };
+        let step = t as f64;
+        // The first phase not yet over (the last one otherwise), and where it started.
+        let k = phases.iter().position(|ph| step <= ph.0).unwrap_or(phases.len() - 1);
+        let start_step = if k == 0 { 0.0 } else { phases[k - 1].0 };
+        let (end_step, lr0, lr1, m0, m1) = phases[k];
+        let pct = (step - start_step) / (end_step - start_step);
+        (pct, lr0, lr1, m0, m1)
     }
 
     fn anneal(&self, start: f64, end: f64, pct: f64) -> f64 {
@@ -173,29 +235,28 @@ impl Schedule for OneCycleLr {
         Ok(())
     }
     fn lr(&self, t: i64, initial: f64, _current: f64) -> f64 {
-        let (n, p) = (self.total_steps as f64, self.pct_start);
-        let min_lr = initial / self.final_div_factor;
-        // (end step, start rate, end rate) of each phase.
-        let phases: Vec<(f64, f64, f64)> = if self.three_phase {
-            vec![
-                (p * n - 1.0, initial, self.max_lr),
-                (2.0 * p * n - 2.0, self.max_lr, initial),
-                (n - 1.0, initial, min_lr),
-            ]
-        } else {
-            vec![(p * n - 1.0, initial, self.max_lr), (n - 1.0, self.max_lr, min_lr)]
-        };
-        let step = t as f64;
-        // The first phase not yet over (the last one otherwise), and where it started.
-        let k = phases.iter().position(|&(end_step, _, _)| step <= end_step).unwrap_or(phases.len() - 1);
-        let start_step = if k == 0 { 0.0 } else { phases[k - 1].0 };
-        let (end_step, start, end) = phases[k];
-        self.anneal(start, end, (step - start_step) / (end_step - start_step))
+        let (pct, lr0, lr1, _, _) = self.phase(t, initial);
+        self.anneal(lr0, lr1, pct)
+    }
+    fn initial_momentum(&self) -> Option<f64> {
+        self.cycle_momentum.then_some(self.max_momentum)
+    }
+    fn momentum(&self, t: i64) -> Option<f64> {
+        // The momentum phases do not depend on the rates.
+        let (pct, _, _, m0, m1) = self.phase(t, 1.0);
+        self.cycle_momentum.then(|| self.anneal(m0, m1, pct))
     }
 }
 
 record!(CosineAnnealingWarmRestarts { t_0: Int, t_mult: Int, eta_min: F64, t_i: Int, t_cur: Int });
-record!(CyclicLr { base_lr: F64, max_lr: F64, step_size_up: Int });
+record!(CyclicLr {
+    base_lr: F64,
+    max_lr: F64,
+    step_size_up: Int,
+    cycle_momentum: Bool,
+    base_momentum: F64,
+    max_momentum: F64
+});
 record!(OneCycleLr {
     max_lr: F64,
     total_steps: Int,
@@ -204,4 +265,7 @@ record!(OneCycleLr {
     div_factor: F64,
     final_div_factor: F64,
     three_phase: Bool,
+    cycle_momentum: Bool,
+    base_momentum: F64,
+    max_momentum: F64,
 });

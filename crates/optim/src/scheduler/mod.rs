@@ -84,6 +84,17 @@ pub trait Schedule: Send {
     fn closed_form(&self, _t: i64, _base: f64) -> Option<f64> {
         None
     }
+
+    /// The momentum at epoch `t`, for schedules that cycle it (every group gets the same);
+    /// `initial` is the one set at construction.
+    fn momentum(&self, _t: i64) -> Option<f64> {
+        None
+    }
+
+    /// The momentum set on every group at construction, for schedules that cycle it.
+    fn initial_momentum(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A [`Schedule`] applied to every group of an optimizer.
@@ -110,6 +121,19 @@ impl<S: Schedule> Scheduler<S> {
             };
             base_lrs.push(schedule.base_lr(initial));
         }
+        if let Some(m) = schedule.initial_momentum() {
+            for g in 0..opt.num_groups() {
+                if opt.momentum(g)?.is_none() {
+                    return Err(OptimError::Hyperparameter {
+                        optimizer: S::NAME,
+                        name: "cycle_momentum",
+                        value: "true".into(),
+                        expected: "needs an optimizer with momentum (or betas); pass cycle_momentum = false",
+                    });
+                }
+                opt.set_momentum(g, m)?;
+            }
+        }
         let mut s = Scheduler { schedule, base_lrs, last_epoch: -1, last_lr: Vec::new() };
         s.step(opt)?;
         Ok(s)
@@ -130,8 +154,12 @@ impl<S: Schedule> Scheduler<S> {
             };
             lrs.push(lr);
         }
+        let momentum = self.schedule.momentum(t);
         for (g, &lr) in lrs.iter().enumerate() {
             opt.set_lr(g, lr)?;
+            if let Some(m) = momentum {
+                opt.set_momentum(g, m)?;
+            }
         }
         self.last_lr = lrs;
         Ok(())

@@ -3,8 +3,8 @@
 Run from the repository root:  python3 crates/optim/tests/data/gen_schedulers.py
 Writes crates/optim/tests/data/schedulers.txt: for each scheduler, the rates of an SGD
 optimizer's two param groups (lr 0.1 and 0.02) right after construction (t = 0) and after each
-of 100 `scheduler.step()` calls. CyclicLR and OneCycleLR run with cycle_momentum=False (the Rust
-schedulers cycle the rate only). ReduceLROnPlateau is stepped with the metric sequence below.
+of 100 `scheduler.step()` calls, and each group's momentum (which CyclicLR and OneCycleLR cycle
+by default). ReduceLROnPlateau is stepped with the metric sequence below.
 """
 
 import math
@@ -50,15 +50,17 @@ def make(name, opt):
     if name == "warm_restarts_1":
         return S.CosineAnnealingWarmRestarts(opt, T_0=15)
     if name == "cyclic_triangular":
+        return S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=8)
+    if name == "cyclic_no_momentum":
         return S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=8, cycle_momentum=False)
     if name == "cyclic_triangular2":
-        return S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=5, step_size_down=9, mode="triangular2", cycle_momentum=False)
+        return S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=5, step_size_down=9, mode="triangular2", base_momentum=0.7, max_momentum=0.95)
     if name == "cyclic_exp_range":
-        return S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=6, mode="exp_range", gamma=0.98, cycle_momentum=False)
+        return S.CyclicLR(opt, base_lr=0.01, max_lr=0.2, step_size_up=6, mode="exp_range", gamma=0.98)
     if name == "one_cycle":
-        return S.OneCycleLR(opt, max_lr=0.3, total_steps=STEPS, cycle_momentum=False)
+        return S.OneCycleLR(opt, max_lr=0.3, total_steps=STEPS)
     if name == "one_cycle_linear_three_phase":
-        return S.OneCycleLR(opt, max_lr=0.3, total_steps=STEPS, pct_start=0.25, anneal_strategy="linear", three_phase=True, cycle_momentum=False)
+        return S.OneCycleLR(opt, max_lr=0.3, total_steps=STEPS, pct_start=0.25, anneal_strategy="linear", three_phase=True, base_momentum=0.8, max_momentum=0.9)
     if name == "sequential":
         a = S.LinearLR(opt, start_factor=0.1, total_iters=4)
         b = S.ExponentialLR(opt, gamma=0.9)
@@ -78,7 +80,7 @@ def make(name, opt):
 
 
 NAMES = ["lambda", "multiplicative", "step", "multistep", "constant", "linear", "exponential", "polynomial",
-         "cosine", "warm_restarts", "warm_restarts_1", "cyclic_triangular", "cyclic_triangular2", "cyclic_exp_range",
+         "cosine", "warm_restarts", "warm_restarts_1", "cyclic_triangular", "cyclic_no_momentum", "cyclic_triangular2", "cyclic_exp_range",
          "one_cycle", "one_cycle_linear_three_phase", "sequential", "sequential_cosine", "chained", "plateau",
          "plateau_max_abs"]
 
@@ -93,6 +95,7 @@ def main():
         sched = make(name, opt)
         out.append(f"sched {name}")
         out.append("lr 0 " + " ".join(repr(g["lr"]) for g in opt.param_groups))
+        out.append("momentum 0 " + " ".join(repr(float(g["momentum"])) for g in opt.param_groups))
         for t in range(1, STEPS + 1):
             opt.step()
             if name.startswith("plateau"):
@@ -101,6 +104,7 @@ def main():
             else:
                 sched.step()
             out.append(f"lr {t} " + " ".join(repr(float(g["lr"])) for g in opt.param_groups))
+            out.append(f"momentum {t} " + " ".join(repr(float(g["momentum"])) for g in opt.param_groups))
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schedulers.txt")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
