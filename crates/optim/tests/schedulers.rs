@@ -159,6 +159,7 @@ fn every_scheduler_matches_torch_over_100_steps() {
                 s.step(&mut opt).unwrap();
                 got.push(vec![opt.lr(0).unwrap(), opt.lr(1).unwrap()]);
                 momenta.push(vec![opt.momentum(0).unwrap().unwrap(), opt.momentum(1).unwrap().unwrap()]);
+            }
             assert_eq!(s.last_lr(), got.last().unwrap().as_slice(), "{name}: last_lr");
         }
         let worst = got

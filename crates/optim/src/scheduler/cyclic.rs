@@ -139,7 +139,7 @@ impl Schedule for CyclicLr {
     }
     fn momentum(&self, t: i64) -> Option<f64> {
         let (scale, amplitude) = self.position(t);
-        self.cycle_momentum.then(|| self.max_momentum - (self.max_momentum - self.base_momentum) * scale * amplitude)
+        self.cycle_momentum.then_some(self.max_momentum - (self.max_momentum - self.base_momentum) * scale * amplitude)
     }
 }
 
