@@ -5,7 +5,7 @@ use tensor::{Float, Tensor};
 
 use crate::checkpoint::record;
 use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::optimizer::{buffer_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// Adadelta (Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method"). Per element:
 ///
@@ -52,13 +52,7 @@ impl Algorithm for Adadelta {
         check("Adadelta", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_and_momentum!();
 
     fn init_state(&self, param: &Tensor) -> Result<AdadeltaState> {
         Ok(AdadeltaState { step: 0, square_avg: buffer_like(param, 0.0), acc_delta: buffer_like(param, 0.0) })

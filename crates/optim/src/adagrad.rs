@@ -5,7 +5,7 @@ use tensor::{Float, Tensor};
 
 use crate::checkpoint::record;
 use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::optimizer::{buffer_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// Adagrad (Duchi, Hazan & Singer, 2011, "Adaptive Subgradient Methods for Online Learning
 /// and Stochastic Optimization"). Per element, with `t` the parameter's step count:
@@ -61,13 +61,7 @@ impl Algorithm for Adagrad {
         check("Adagrad", "eps", self.eps, self.eps >= 0.0, "must be >= 0")
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_and_momentum!();
 
     fn init_state(&self, param: &Tensor) -> Result<AdagradState> {
         Ok(AdagradState { step: 0, sum: buffer_like(param, self.initial_accumulator_value) })

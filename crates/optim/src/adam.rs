@@ -4,8 +4,8 @@ use tensor::lanes::zip_lanes;
 use tensor::{Float, Tensor};
 
 use crate::checkpoint::record;
-use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::error::Result;
+use crate::optimizer::{buffer_like, check_adam_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// Adam (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization"), with AMSGrad
 /// (Reddi et al., 2018) and decoupled weight decay, AdamW (Loshchilov & Hutter, 2019). Per
@@ -73,29 +73,10 @@ impl Algorithm for Adam {
     const NAME: &'static str = "Adam";
 
     fn validate(&self) -> Result<()> {
-        let (b1, b2) = self.betas;
-        check("Adam", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check("Adam", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check("Adam", "betas.0", b1, (0.0..1.0).contains(&b1), "must be in [0, 1)")?;
-        check("Adam", "betas.1", b2, (0.0..1.0).contains(&b2), "must be in [0, 1)")?;
-        check("Adam", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
+        check_adam_like("Adam", self.lr, self.eps, self.betas, self.weight_decay)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.betas.0 = momentum;
-    }
+    lr_and_momentum!(momentum: betas.0);
 
     fn init_state(&self, param: &Tensor) -> Result<AdamState> {
         Ok(AdamState {

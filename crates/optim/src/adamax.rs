@@ -5,8 +5,8 @@ use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
 use crate::checkpoint::record;
-use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::error::Result;
+use crate::optimizer::{buffer_like, check_adam_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// Adamax, Adam with the infinity norm (Kingma & Ba, 2015, section 7.1). Per element:
 ///
@@ -47,29 +47,10 @@ impl Algorithm for Adamax {
     const NAME: &'static str = "Adamax";
 
     fn validate(&self) -> Result<()> {
-        let (b1, b2) = self.betas;
-        check("Adamax", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check("Adamax", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check("Adamax", "betas.0", b1, (0.0..1.0).contains(&b1), "must be in [0, 1)")?;
-        check("Adamax", "betas.1", b2, (0.0..1.0).contains(&b2), "must be in [0, 1)")?;
-        check("Adamax", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
+        check_adam_like("Adamax", self.lr, self.eps, self.betas, self.weight_decay)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.betas.0 = momentum;
-    }
+    lr_and_momentum!(momentum: betas.0);
 
     fn init_state(&self, param: &Tensor) -> Result<AdamaxState> {
         Ok(AdamaxState { step: 0, exp_avg: buffer_like(param, 0.0), exp_inf: buffer_like(param, 0.0) })

@@ -6,7 +6,7 @@ use tensor::{Float, Tensor};
 use crate::adam::lerp;
 use crate::checkpoint::record;
 use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, Algorithm};
+use crate::optimizer::{buffer_like, elements, float_kernel, lr_and_momentum, Algorithm};
 
 /// Lion: the sign of an interpolation between the momentum and the gradient, with decoupled
 /// weight decay. Per element (Algorithm 2 of the paper):
@@ -54,21 +54,7 @@ impl Algorithm for Lion {
         check("Lion", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.betas.0 = momentum;
-    }
+    lr_and_momentum!(momentum: betas.0);
 
     fn init_state(&self, param: &Tensor) -> Result<LionState> {
         Ok(LionState { step: 0, exp_avg: buffer_like(param, 0.0) })

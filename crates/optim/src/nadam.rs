@@ -6,7 +6,7 @@ use tensor::{Float, Tensor};
 use crate::adam::lerp;
 use crate::checkpoint::record;
 use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::optimizer::{buffer_like, check_adam_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// NAdam, Adam with Nesterov momentum (Dozat, 2016, "Incorporating Nesterov Momentum into
 /// Adam"), with torch's momentum decay. Per element, scalars in f64:
@@ -65,30 +65,11 @@ impl Algorithm for NAdam {
     const NAME: &'static str = "NAdam";
 
     fn validate(&self) -> Result<()> {
-        let (b1, b2) = self.betas;
-        check("NAdam", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check("NAdam", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check("NAdam", "betas.0", b1, (0.0..1.0).contains(&b1), "must be in [0, 1)")?;
-        check("NAdam", "betas.1", b2, (0.0..1.0).contains(&b2), "must be in [0, 1)")?;
-        check("NAdam", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")?;
+        check_adam_like("NAdam", self.lr, self.eps, self.betas, self.weight_decay)?;
         check("NAdam", "momentum_decay", self.momentum_decay, self.momentum_decay >= 0.0, "must be >= 0")
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.betas.0 = momentum;
-    }
+    lr_and_momentum!(momentum: betas.0);
 
     fn init_state(&self, param: &Tensor) -> Result<NAdamState> {
         Ok(NAdamState {

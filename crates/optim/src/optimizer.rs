@@ -248,6 +248,45 @@ impl<A: Algorithm> Optimizer for Optim<A> {
     }
 }
 
+/// The accessors every algorithm with an `lr` field shares: `lr`/`set_lr`, and with
+/// `momentum: <place>` the momentum schedulers cycle (`momentum`, or `betas.0`).
+macro_rules! lr_and_momentum {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+    };
+    (momentum: $($place:tt)+) => {
+        $crate::optimizer::lr_and_momentum!();
+        fn momentum(&self) -> Option<f64> {
+            Some(self.$($place)+)
+        }
+        fn set_momentum(&mut self, momentum: f64) {
+            self.$($place)+ = momentum;
+        }
+    };
+}
+
+pub(crate) use lr_and_momentum;
+
+/// The checks the Adam family shares: `lr`, `eps`, `weight_decay` non-negative, betas in [0, 1).
+pub(crate) fn check_adam_like(
+    name: &'static str,
+    lr: f64,
+    eps: f64,
+    betas: (f64, f64),
+    weight_decay: f64,
+) -> Result<()> {
+    crate::error::check(name, "lr", lr, lr >= 0.0, "must be >= 0")?;
+    crate::error::check(name, "eps", eps, eps >= 0.0, "must be >= 0")?;
+    crate::error::check(name, "betas.0", betas.0, (0.0..1.0).contains(&betas.0), "must be in [0, 1)")?;
+    crate::error::check(name, "betas.1", betas.1, (0.0..1.0).contains(&betas.1), "must be in [0, 1)")?;
+    crate::error::check(name, "weight_decay", weight_decay, weight_decay >= 0.0, "must be >= 0")
+}
+
 /// `a·b + c` with one rounding, as ATen's CPU kernels compute `c.add_(b, alpha=a)` (an FMA),
 /// which is what makes trajectories match torch's bit for bit.
 #[inline(always)]

@@ -5,8 +5,8 @@ use tensor::{Float, Tensor};
 
 use crate::adam::lerp;
 use crate::checkpoint::record;
-use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::error::Result;
+use crate::optimizer::{buffer_like, check_adam_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// RAdam, Adam with a rectified adaptive rate (Liu et al., 2020, "On the Variance of the
 /// Adaptive Learning Rate and Beyond"). Per element, scalars in f64:
@@ -58,29 +58,10 @@ impl Algorithm for RAdam {
     const NAME: &'static str = "RAdam";
 
     fn validate(&self) -> Result<()> {
-        let (b1, b2) = self.betas;
-        check("RAdam", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check("RAdam", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check("RAdam", "betas.0", b1, (0.0..1.0).contains(&b1), "must be in [0, 1)")?;
-        check("RAdam", "betas.1", b2, (0.0..1.0).contains(&b2), "must be in [0, 1)")?;
-        check("RAdam", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
+        check_adam_like("RAdam", self.lr, self.eps, self.betas, self.weight_decay)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.betas.0 = momentum;
-    }
+    lr_and_momentum!(momentum: betas.0);
 
     fn init_state(&self, param: &Tensor) -> Result<RAdamState> {
         Ok(RAdamState { step: 0, exp_avg: buffer_like(param, 0.0), exp_avg_sq: buffer_like(param, 0.0) })

@@ -6,7 +6,7 @@ use tensor::{Float, Tensor};
 use crate::adam::lerp;
 use crate::checkpoint::record;
 use crate::error::{check, Result};
-use crate::optimizer::{buffer_like, elements, float_kernel, fma, Algorithm};
+use crate::optimizer::{buffer_like, elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// RMSprop (Hinton, Lecture 6e of "Neural Networks for Machine Learning", 2012), optionally
 /// centered (Graves, 2013) and with momentum. Per element:
@@ -61,21 +61,7 @@ impl Algorithm for RmsProp {
         check("RMSprop", "weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.momentum = momentum;
-    }
+    lr_and_momentum!(momentum: momentum);
 
     fn init_state(&self, param: &Tensor) -> Result<RmsPropState> {
         Ok(RmsPropState {

@@ -5,7 +5,7 @@ use tensor::{Float, Tensor};
 
 use crate::checkpoint::record;
 use crate::error::{check, Result};
-use crate::optimizer::{elements, float_kernel, fma, Algorithm};
+use crate::optimizer::{elements, float_kernel, fma, lr_and_momentum, Algorithm};
 
 /// Mini-batch SGD; with `momentum` it is the heavy-ball method, with `nesterov` Nesterov's
 /// accelerated gradient (Sutskever et al., 2013, in PyTorch's formulation). Per element:
@@ -57,21 +57,7 @@ impl Algorithm for Sgd {
         check("SGD", "nesterov", self.momentum, nesterov_ok, "Nesterov momentum needs momentum > 0 and dampening = 0")
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) {
-        self.momentum = momentum;
-    }
+    lr_and_momentum!(momentum: momentum);
 
     fn init_state(&self, _param: &Tensor) -> Result<SgdState> {
         Ok(SgdState::default())
