@@ -1,1 +1,38 @@
-//! Layers, losses, initialisers and data loading (not built yet: see the nn issue).
+//! Layers, losses and initialisers with PyTorch's names and defaults, built on `autograd`.
+//!
+//! - [`Module`]: `forward(&Var)`, parameters by hierarchical name (`named_parameters`), and
+//!   train/eval switched explicitly (`set_training`), never through a thread-local. A module
+//!   brings its parameters onto the input's tape, so there is no global tape.
+//! - Layers: [`Linear`], [`Sequential`], [`Dropout`] (seeded, recorded as a node), and the
+//!   activations ([`Relu`], [`Tanh`], [`Sigmoid`], [`Gelu`], [`Silu`], [`Mish`],
+//!   [`LeakyRelu`], [`Elu`], [`Softmax`], [`LogSoftmax`], [`Flatten`], [`Identity`]).
+//! - Losses ([`loss`]): mse, l1, huber, smooth_l1, nll, cross_entropy (fused), binary
+//!   cross-entropy (with logits), with torch's reductions.
+//! - Initialisers ([`init`]) with an explicit seeded generator; `Linear`'s default is torch's.
+//!
+//! ```
+//! use autograd::Tape;
+//! use nn::{loss, Linear, Module, Relu, Sequential};
+//! use tensor::{DType, Rng, Tensor};
+//! let mut rng = Rng::seed(0);
+//! let model = Sequential::new().add(Linear::new(2, 16, &mut rng)).add(Relu).add(Linear::new(16, 3, &mut rng));
+//! let tape = Tape::new();
+//! let x = tape.constant(Tensor::randn(&[8, 2], DType::F32, &mut rng));
+//! let y = Tensor::from_vec(vec![0i64, 1, 2, 0, 1, 2, 0, 1], &[8]);
+//! let l = loss::cross_entropy(&model.forward(&x).unwrap(), &y, loss::Reduction::Mean).unwrap();
+//! let grads = l.backward().unwrap();
+//! assert_eq!(grads.params().count(), 4);
+//! ```
+
+mod activation;
+mod dropout;
+pub mod init;
+mod linear;
+pub mod loss;
+mod module;
+
+pub use activation::{Elu, Flatten, Gelu, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh};
+pub use dropout::Dropout;
+pub use linear::Linear;
+pub use loss::Reduction;
+pub use module::{child, Module, Sequential};

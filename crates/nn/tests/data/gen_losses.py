@@ -1,0 +1,71 @@
+"""Reference values for crates/nn/tests/parity.rs, made with PyTorch (f64).
+
+Run from the repository root:  python3 crates/nn/tests/data/gen_losses.py
+For each loss and reduction: the value, and the gradient with respect to the input of
+`sum(loss * r)` (r = 1 for reduced losses, a fixed pattern for reduction='none'). Also a Linear
+layer with fixed weights: output, and the gradients of sum(output * r) for x, weight and bias.
+"""
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+
+
+def grid(shape, a, b):
+    n = math.prod(shape)
+    return torch.tensor([math.sin(a * i + b) * 1.5 for i in range(n)]).reshape(shape)
+
+
+def fmt(t):
+    t = t.detach().reshape(-1)
+    return " ".join(repr(float(v)) for v in t) if t.numel() else "-"
+
+
+def emit(out, name, value, grads):
+    out.append(f"case {name}")
+    out.append(f"value {' '.join(map(str, value.shape)) or '-'} : {fmt(value)}")
+    for g in grads:
+        out.append(f"grad {fmt(g)}")
+
+
+def main():
+    out = [f"# made by gen_losses.py with torch {torch.__version__}"]
+    x = grid((4, 3), 0.7, 0.1)
+    t = grid((4, 3), 0.3, 1.2)
+    probs = torch.sigmoid(grid((4, 3), 0.5, 0.4))
+    t01 = torch.sigmoid(grid((4, 3), 1.1, 0.2))
+    cls = torch.tensor([2, 0, 1, 2])
+    for reduction in ["none", "mean", "sum"]:
+        for name, fn, inp, arg in [
+            ("mse", lambda a, b: F.mse_loss(a, b, reduction=reduction), x, t),
+            ("l1", lambda a, b: F.l1_loss(a, b, reduction=reduction), x, t),
+            ("huber", lambda a, b: F.huber_loss(a, b, reduction=reduction, delta=0.8), x, t),
+            ("smooth_l1", lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=0.6), x, t),
+            ("bce_logits", lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction), x, t01),
+            ("bce", lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction), probs, t01),
+            ("cross_entropy", lambda a, b: F.cross_entropy(a, b, reduction=reduction), x, cls),
+            ("nll", lambda a, b: F.nll_loss(F.log_softmax(a, -1), b, reduction=reduction), x, cls),
+        ]:
+            a = inp.clone().requires_grad_(True)
+            v = fn(a, arg)
+            r = grid(v.shape, 0.9, 0.3) if v.dim() > 0 else torch.tensor(1.0)
+            (v * r).sum().backward()
+            emit(out, f"{name} {reduction}", v, [a.grad])
+    w = grid((5, 3), 0.4, 0.5).requires_grad_(True)
+    b = grid((5,), 0.2, 0.9).requires_grad_(True)
+    xl = x.clone().requires_grad_(True)
+    y = F.linear(xl, w, b)
+    (y * grid(y.shape, 0.9, 0.3)).sum().backward()
+    emit(out, "linear", y, [xl.grad, w.grad, b.grad])
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    print(f"wrote {path}: {len(out)} lines")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+//! Modules: names, default initialisation, train/eval, and error messages.
+
+use autograd::{Param, Tape, Var};
+use nn::{init, loss, Dropout, Linear, Module, Reduction, Relu, Sequential, Tanh};
+use tensor::{DType, Rng, Tensor};
+
+struct Block {
+    encoder: Sequential,
+    head: Linear,
+}
+
+impl Module for Block {
+    fn forward(&self, x: &Var) -> autograd::Result<Var> {
+        self.head.forward(&self.encoder.forward(x)?)
+    }
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        self.encoder.visit(&nn::child(prefix, "encoder"), f);
+        self.head.visit(&nn::child(prefix, "head"), f);
+    }
+}
+
+#[test]
+fn nested_modules_name_their_parameters_hierarchically() {
+    let mut rng = Rng::seed(1);
+    let block = Block {
+        encoder: Sequential::new().add(Linear::new(3, 4, &mut rng)).add(Tanh).add(Linear::new(4, 4, &mut rng)),
+        head: Linear::with_options(4, 2, false, DType::F32, &mut rng).unwrap(),
+    };
+    let names: Vec<String> = block.named_parameters().into_keys().collect();
+    assert_eq!(names, ["encoder.0.weight", "encoder.0.bias", "encoder.2.weight", "encoder.2.bias", "head.weight"]);
+    assert_eq!(block.parameters().len(), 5);
+}
+
+#[test]
+fn linear_defaults_to_torchs_init() {
+    let mut rng = Rng::seed(2);
+    let layer = Linear::new(400, 300, &mut rng);
+    let bound = 1.0 / 400f64.sqrt();
+    let w = layer.weight.value().to_dtype(DType::F64).to_vec::<f64>();
+    let b = layer.bias.as_ref().unwrap().value().to_dtype(DType::F64).to_vec::<f64>();
+    assert!(w.iter().chain(&b).all(|v| v.abs() <= bound));
+    // U(-b, b) has standard deviation b/√3.
+    let std = (w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64).sqrt();
+    assert!((std - bound / 3f64.sqrt()).abs() < 0.02 * bound, "std {std}");
+    assert_eq!(layer.weight.shape(), vec![300, 400]);
+}
+
+#[test]
+fn initialisers_have_their_documented_spread() {
+    let mut rng = Rng::seed(3);
+    let std = |t: &Tensor| {
+        let v = t.to_vec::<f64>();
+        (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let shape = [256, 512];
+    let k = init::kaiming_normal(&shape, init::FanMode::FanIn, init::Nonlinearity::Relu, DType::F64, &mut rng).unwrap();
+    assert!((std(&k) - (2.0 / 512.0f64).sqrt()).abs() < 0.02 * (2.0 / 512.0f64).sqrt());
+    let x = init::xavier_uniform(&shape, 1.0, DType::F64, &mut rng).unwrap();
+    let a = (6.0 / 768.0f64).sqrt();
+    assert!(x.to_vec::<f64>().iter().all(|v| v.abs() <= a));
+    assert_eq!(init::fans(&[16, 8, 3, 3]), (72, 144));
+    assert_eq!(init::Nonlinearity::Tanh.gain(), 5.0 / 3.0);
+}
+
+#[test]
+fn dropout_is_seeded_recorded_and_off_in_eval_mode() {
+    let x = Tensor::ones(&[1000], DType::F32);
+    let run = |seed| {
+        let tape = Tape::new();
+        let d = Dropout::new(0.3, seed);
+        let y = d.forward(&tape.var(x.clone())).unwrap();
+        (y.value().to_vec::<f32>(), tape.to_string())
+    };
+    let (a, listing) = run(7);
+    assert_eq!(a, run(7).0, "same seed, same mask");
+    assert_ne!(a, run(8).0);
+    let kept = a.iter().filter(|&&v| v > 0.0).count();
+    assert!((600..800).contains(&kept), "{kept} kept");
+    assert!(a.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
+    assert!(listing.contains("mul"), "{listing}");
+    let mut model = Sequential::new().add(Relu).add(Dropout::new(0.5, 0));
+    model.set_training(false);
+    let tape = Tape::new();
+    assert_eq!(model.forward(&tape.var(x.clone())).unwrap().value().to_vec::<f32>(), x.to_vec::<f32>());
+}
+
+#[test]
+fn losses_check_their_inputs() {
+    let tape = Tape::new();
+    let a = tape.var(Tensor::ones(&[3], DType::F64));
+    let b = tape.constant(Tensor::ones(&[4], DType::F64));
+    assert_eq!(loss::mse_loss(&a, &b, Reduction::Mean).unwrap_err().to_string(), "mse_loss: shapes [3] and [4] differ");
+    let logits = tape.var(Tensor::zeros(&[2, 3], DType::F64));
+    assert_eq!(
+        loss::nll_loss(&logits, &Tensor::from_vec(vec![0i64, 1, 2], &[3]), Reduction::Mean).unwrap_err().to_string(),
+        "nll_loss: expected log-probabilities [N, C] and target [N], got [2, 3] and [3]"
+    );
+    let bad = Tensor::from_vec(vec![0i64, 3], &[2]);
+    assert!(loss::cross_entropy(&logits, &bad, Reduction::Mean)
+        .unwrap_err()
+        .to_string()
+        .starts_with("softmax_cross_entropy"));
+    let acc = loss::accuracy(
+        &tape.constant(Tensor::from_vec(vec![0.1f64, 0.9, 0.8, 0.2], &[2, 2])),
+        &Tensor::from_vec(vec![1i64, 1], &[2]),
+    )
+    .unwrap();
+    assert_eq!(acc, 0.5);
+}

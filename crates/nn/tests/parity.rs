@@ -1,0 +1,104 @@
+//! Losses and `Linear` against PyTorch on fixed inputs, values and gradients, f64 to 1e-12.
+//! The references are `tests/data/losses.txt`, made by `tests/data/gen_losses.py`.
+
+use autograd::{grad, Tape, Var};
+use nn::{loss, Linear, Module, Reduction};
+use tensor::{DType, Tensor};
+
+const FIXTURE: &str = include_str!("data/losses.txt");
+
+/// `sin(a·i + b)·1.5` laid out in `shape`, as the generator's `grid`.
+fn grid(shape: &[usize], a: f64, b: f64) -> Tensor {
+    let n: usize = shape.iter().product();
+    Tensor::from_vec((0..n).map(|i| (a * i as f64 + b).sin() * 1.5).collect::<Vec<f64>>(), shape)
+}
+
+struct Case {
+    name: String,
+    value: Vec<f64>,
+    grads: Vec<Vec<f64>>,
+}
+
+fn cases() -> Vec<Case> {
+    let mut out: Vec<Case> = Vec::new();
+    for line in FIXTURE.lines() {
+        let numbers =
+            |s: &str| -> Vec<f64> { s.split_whitespace().filter(|v| *v != "-").map(|v| v.parse().unwrap()).collect() };
+        if let Some(name) = line.strip_prefix("case ") {
+            out.push(Case { name: name.to_string(), value: Vec::new(), grads: Vec::new() });
+        } else if let Some(rest) = line.strip_prefix("value ") {
+            out.last_mut().unwrap().value = numbers(rest.split(" : ").nth(1).unwrap());
+        } else if let Some(rest) = line.strip_prefix("grad ") {
+            out.last_mut().unwrap().grads.push(numbers(rest));
+        }
+    }
+    out
+}
+
+fn close(got: &[f64], want: &[f64]) -> bool {
+    got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 1e-12 * w.abs().max(1.0))
+}
+
+/// The loss named by `name`, and the gradient of `sum(loss * r)` with respect to its input.
+fn evaluate(name: &str, reduction: Reduction) -> (Vec<f64>, Vec<f64>) {
+    let tape = Tape::new();
+    let sig = |t: Tensor| t.sigmoid();
+    let x = grid(&[4, 3], 0.7, 0.1);
+    let t = tape.constant(grid(&[4, 3], 0.3, 1.2));
+    let t01 = tape.constant(sig(grid(&[4, 3], 1.1, 0.2)));
+    let cls = Tensor::from_vec(vec![2i64, 0, 1, 2], &[4]);
+    let input = tape.var(if name == "bce" { sig(grid(&[4, 3], 0.5, 0.4)) } else { x });
+    let v: Var = match name {
+        "mse" => loss::mse_loss(&input, &t, reduction),
+        "l1" => loss::l1_loss(&input, &t, reduction),
+        "huber" => loss::huber_loss(&input, &t, 0.8, reduction),
+        "smooth_l1" => loss::smooth_l1_loss(&input, &t, 0.6, reduction),
+        "bce_logits" => loss::binary_cross_entropy_with_logits(&input, &t01, reduction),
+        "bce" => loss::binary_cross_entropy(&input, &t01, reduction),
+        "cross_entropy" => loss::cross_entropy(&input, &cls, reduction),
+        "nll" => loss::nll_loss(&input.log_softmax(-1), &cls, reduction),
+        other => panic!("unknown loss {other}"),
+    }
+    .unwrap();
+    let r = if v.rank() > 0 { grid(v.shape(), 0.9, 0.3) } else { Tensor::scalar(1.0f64) };
+    let total = (&v * &tape.constant(r)).sum_all();
+    let g = grad(&[total], &[input], false).unwrap()[0].clone().unwrap();
+    (v.value().to_vec::<f64>(), g.value().to_vec::<f64>())
+}
+
+#[test]
+fn losses_match_torch() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c.name != "linear") {
+        let (name, reduction) = case.name.split_once(' ').unwrap();
+        let reduction = match reduction {
+            "none" => Reduction::None,
+            "mean" => Reduction::Mean,
+            _ => Reduction::Sum,
+        };
+        let (value, g) = evaluate(name, reduction);
+        if !close(&value, &case.value) || !close(&g, &case.grads[0]) {
+            failures.push(case.name.clone());
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 24);
+    assert!(failures.is_empty(), "off torch: {failures:?}");
+}
+
+#[test]
+fn linear_matches_torch() {
+    let case = cases().into_iter().find(|c| c.name == "linear").unwrap();
+    let layer = Linear::from_tensors(grid(&[5, 3], 0.4, 0.5), Some(grid(&[5], 0.2, 0.9)));
+    let tape = Tape::new();
+    let x = tape.var(grid(&[4, 3], 0.7, 0.1));
+    let y = layer.forward(&x).unwrap();
+    assert!(close(&y.value().to_vec::<f64>(), &case.value));
+    let total = (&y * &tape.constant(grid(&[4, 5], 0.9, 0.3))).sum_all();
+    let grads = total.backward().unwrap();
+    assert!(close(&grads.get(&x).unwrap().to_vec::<f64>(), &case.grads[0]));
+    assert!(close(&grads.param(&layer.weight).unwrap().to_vec::<f64>(), &case.grads[1]));
+    assert!(close(&grads.param(layer.bias.as_ref().unwrap()).unwrap().to_vec::<f64>(), &case.grads[2]));
+    assert_eq!(y.dtype(), DType::F64);
+}
