@@ -1,0 +1,130 @@
+//! The main example: backpropagation computes the gradients; the optimizers differ in what they
+//! do with them.
+//!
+//! The same 2-32-32-2 tanh network, from the same initial weights, learns to separate two
+//! interleaved spirals (generated here from a seed: nothing is downloaded) with SGD, Momentum,
+//! Nesterov, Adagrad, RMSprop, Adam and AdamW. Each trains full-batch for the same number of
+//! steps; the table shows the final loss, the accuracy, the first step whose loss fell below
+//! 0.1, and the wall time.
+//!
+//! `cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N]`
+
+use std::time::Instant;
+
+use backprop::prelude::*;
+
+struct Args {
+    steps: usize,
+    seed: u64,
+    points: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { steps: 1500, seed: 0, points: 200 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--steps" => args.steps = value("--steps")?.parse().map_err(|e| format!("--steps: {e}"))?,
+            "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--points" => args.points = value("--points")?.parse().map_err(|e| format!("--points: {e}"))?,
+            "--help" | "-h" => {
+                println!("{}", HELP);
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+const HELP: &str = "optimizers: the same network trained on two spirals by seven optimizers
+
+USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N]
+
+  --steps N    full-batch training steps per optimizer (default 1500)
+  --seed S     seed of the data and of the initial weights (default 0)
+  --points N   points per spiral (default 200)";
+
+/// Two interleaved spirals with a little noise: inputs `[2n, 2]`, labels `[2n]`.
+fn spirals(n: usize, seed: u64) -> (Tensor, Tensor) {
+    let mut rng = Rng::seed(seed);
+    let mut xs = Vec::with_capacity(4 * n);
+    let mut ys = Vec::with_capacity(2 * n);
+    for class in 0..2 {
+        for i in 0..n {
+            let r = 0.2 + 0.8 * i as f64 / n as f64;
+            let angle = 3.0 * std::f64::consts::PI * i as f64 / n as f64 + class as f64 * std::f64::consts::PI;
+            xs.push((r * angle.cos() + 0.03 * rng.next_normal()) as f32);
+            xs.push((r * angle.sin() + 0.03 * rng.next_normal()) as f32);
+            ys.push(class as i64);
+        }
+    }
+    (Tensor::from_vec(xs, &[2 * n, 2]), Tensor::from_vec(ys, &[2 * n]))
+}
+
+fn model(seed: u64) -> Sequential {
+    let mut rng = Rng::seed(seed.wrapping_add(1));
+    Sequential::new()
+        .add(Linear::new(2, 32, &mut rng))
+        .add(Tanh)
+        .add(Linear::new(32, 32, &mut rng))
+        .add(Tanh)
+        .add(Linear::new(32, 2, &mut rng))
+}
+
+struct Outcome {
+    final_loss: f64,
+    accuracy: f64,
+    below: Option<usize>,
+    seconds: f64,
+}
+
+fn train<A: Algorithm>(config: A, args: &Args, data: &(Tensor, Tensor)) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let net = model(args.seed);
+    let mut opt = Optim::new(net.parameters(), config)?;
+    let tape = Tape::new();
+    let (x, y) = data;
+    let (mut below, mut final_loss) = (None, f64::NAN);
+    let start = Instant::now();
+    for step in 0..args.steps {
+        tape.clear();
+        let loss = cross_entropy(&net.forward(&tape.constant(x.clone()))?, y, Reduction::Mean)?;
+        final_loss = loss.item();
+        if below.is_none() && final_loss < 0.1 {
+            below = Some(step);
+        }
+        opt.step(&loss.backward()?)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    tape.clear();
+    let accuracy = accuracy(&net.forward(&tape.constant(x.clone()))?, y)?;
+    Ok(Outcome { final_loss, accuracy, below, seconds })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let data = spirals(args.points, args.seed);
+    println!(
+        "Two spirals, {} points; a 2-32-32-2 tanh network from the same initial weights; {} full-batch steps each.\n",
+        2 * args.points,
+        args.steps
+    );
+    println!("{:<10} {:>14} {:>10} {:>12} {:>9}", "optimizer", "final loss", "accuracy", "loss < 0.1", "time");
+    let runs: Vec<(&str, Outcome)> = vec![
+        ("SGD", train(Sgd { lr: 0.1, ..Sgd::default() }, &args, &data)?),
+        ("Momentum", train(Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() }, &args, &data)?),
+        ("Nesterov", train(Sgd { lr: 0.1, momentum: 0.9, nesterov: true, ..Sgd::default() }, &args, &data)?),
+        ("Adagrad", train(Adagrad { lr: 0.1, ..Adagrad::default() }, &args, &data)?),
+        ("RMSprop", train(RmsProp { lr: 0.01, ..RmsProp::default() }, &args, &data)?),
+        ("Adam", train(Adam { lr: 0.01, ..Adam::default() }, &args, &data)?),
+        ("AdamW", train(Adam { lr: 0.01, ..Adam::adamw() }, &args, &data)?),
+    ];
+    for (name, o) in &runs {
+        let below = o.below.map_or("never".to_string(), |s| format!("step {s}"));
+        println!("{name:<10} {:>14.6} {:>9.1}% {:>12} {:>8.2}s", o.final_loss, 100.0 * o.accuracy, below, o.seconds);
+    }
+    println!("\nSame gradients, different updates: plain SGD crawls along the spiral's narrow valleys;");
+    println!("momentum and Nesterov build up speed; Adagrad, RMSprop and Adam scale each weight's step.");
+    Ok(())
+}
