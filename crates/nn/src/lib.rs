@@ -3,8 +3,10 @@
 //! - [`Module`]: `forward(&Var)`, parameters by hierarchical name (`named_parameters`), and
 //!   train/eval switched explicitly (`set_training`), never through a thread-local. A module
 //!   brings its parameters onto the input's tape, so there is no global tape.
-//! - Layers: [`Linear`], [`Sequential`], [`Dropout`] (seeded, recorded as a node), and the
-//!   activations ([`Relu`], [`Tanh`], [`Sigmoid`], [`Gelu`], [`Silu`], [`Mish`],
+//! - Layers: [`Linear`], [`Conv1d`], [`Conv2d`], [`ConvTranspose2d`], [`MaxPool2d`],
+//!   [`AvgPool2d`], [`AdaptiveAvgPool2d`], [`Embedding`], [`LayerNorm`], [`GroupNorm`],
+//!   [`BatchNorm`] (1d and 2d, running statistics as buffers), [`Sequential`], [`Dropout`]
+//!   (seeded, recorded as a node), and the activations ([`Relu`], [`Tanh`], [`Sigmoid`], [`Gelu`], [`Silu`], [`Mish`],
 //!   [`LeakyRelu`], [`Elu`], [`Softmax`], [`LogSoftmax`], [`Flatten`], [`Identity`]).
 //! - Losses ([`loss`]): mse, l1, huber, smooth_l1, nll, cross_entropy (fused), binary
 //!   cross-entropy (with logits), with torch's reductions.
@@ -25,14 +27,22 @@
 //! ```
 
 mod activation;
+mod conv;
 mod dropout;
+mod embedding;
 pub mod init;
 mod linear;
 pub mod loss;
 mod module;
+mod norm;
+mod pool;
 
 pub use activation::{Elu, Flatten, Gelu, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh};
+pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use linear::Linear;
 pub use loss::Reduction;
 pub use module::{child, Module, Sequential};
+pub use norm::{BatchNorm, GroupNorm, LayerNorm};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};

@@ -18,6 +18,10 @@ pub trait Module {
     /// `prefix` (empty at the top).
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param));
 
+    /// Calls `f(name, buffer)` for every buffer (state that is not trained, such as running
+    /// statistics), named like parameters.
+    fn visit_buffers(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
+
     /// Switches between training and evaluation behaviour (dropout, batch statistics); passed
     /// on to children. Modules that behave the same in both ignore it.
     fn set_training(&mut self, _training: bool) {}
@@ -34,6 +38,15 @@ pub trait Module {
     /// Every parameter, in declaration order.
     fn parameters(&self) -> Vec<Param> {
         self.named_parameters().into_values().collect()
+    }
+
+    /// Every buffer by hierarchical name.
+    fn named_buffers(&self) -> IndexMap<String, Param> {
+        let mut out = IndexMap::new();
+        self.visit_buffers("", &mut |name, b| {
+            out.insert(name.to_string(), b.clone());
+        });
+        out
     }
 }
 
@@ -98,6 +111,12 @@ impl Module for Sequential {
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
         for (i, layer) in self.layers.iter().enumerate() {
             layer.visit(&child(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.visit_buffers(&child(prefix, &i.to_string()), f);
         }
     }
 

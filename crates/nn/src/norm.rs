@@ -1,0 +1,239 @@
+//! Normalisation layers (`torch.nn.LayerNorm`, `GroupNorm`, `BatchNorm1d`, `BatchNorm2d`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use autograd::{Param, Result, Var};
+use tensor::{DType, Tensor, TensorError};
+
+use crate::module::{child, Module};
+
+/// `(x - mean) / √(var + eps)` over the axes `axes` (biased variance), as torch's norms use.
+fn normalize(x: &Var, axes: &[isize], eps: f64) -> Result<Var> {
+    let mean = x.try_mean(axes, true)?;
+    let centered = x.try_sub(&mean)?;
+    let var = centered.try_square()?.try_mean(axes, true)?;
+    centered.try_mul(&var.try_add_scalar(eps)?.try_rsqrt()?)
+}
+
+/// Shape `[1, C, 1, ...]` of a per-channel vector for an input of `rank`.
+fn per_channel(rank: usize, channels: usize) -> Vec<isize> {
+    let mut shape = vec![1isize; rank];
+    shape[1] = channels as isize;
+    shape
+}
+
+fn affine(y: Var, weight: &Option<Param>, bias: &Option<Param>, shape: &[isize]) -> Result<Var> {
+    let tape = y.tape().clone();
+    let y = match weight {
+        Some(w) => y.try_mul(&tape.param(w).try_reshape(shape)?)?,
+        None => y,
+    };
+    match bias {
+        Some(b) => y.try_add(&tape.param(b).try_reshape(shape)?),
+        None => Ok(y),
+    }
+}
+
+fn visit_affine(prefix: &str, weight: &Option<Param>, bias: &Option<Param>, f: &mut dyn FnMut(&str, &Param)) {
+    if let Some(w) = weight {
+        f(&child(prefix, "weight"), w);
+    }
+    if let Some(b) = bias {
+        f(&child(prefix, "bias"), b);
+    }
+}
+
+/// Normalises over the last `normalized_shape.len()` dimensions, then scales and shifts
+/// elementwise (weight 1, bias 0 at the start, as torch; `eps = 1e-5`).
+pub struct LayerNorm {
+    pub normalized_shape: Vec<usize>,
+    pub eps: f64,
+    pub weight: Option<Param>,
+    pub bias: Option<Param>,
+}
+
+impl LayerNorm {
+    pub fn new(normalized_shape: &[usize], dtype: DType) -> LayerNorm {
+        LayerNorm {
+            normalized_shape: normalized_shape.to_vec(),
+            eps: 1e-5,
+            weight: Some(Param::new(Tensor::ones(normalized_shape, dtype))),
+            bias: Some(Param::new(Tensor::zeros(normalized_shape, dtype))),
+        }
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        let k = self.normalized_shape.len();
+        if x.rank() < k || x.shape()[x.rank() - k..] != self.normalized_shape[..] {
+            return Err(TensorError::invalid(
+                "layer_norm",
+                format!("input {:?} does not end with the normalized shape {:?}", x.shape(), self.normalized_shape),
+            )
+            .into());
+        }
+        let axes: Vec<isize> = (x.rank() - k..x.rank()).map(|a| a as isize).collect();
+        let y = normalize(x, &axes, self.eps)?;
+        let shape: Vec<isize> = self.normalized_shape.iter().map(|&d| d as isize).collect();
+        affine(y, &self.weight, &self.bias, &shape)
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        visit_affine(prefix, &self.weight, &self.bias, f);
+    }
+}
+
+/// Normalises each of `num_groups` channel groups of `[N, C, *]` over the group's channels and
+/// positions, then scales and shifts per channel (`eps = 1e-5`).
+pub struct GroupNorm {
+    pub num_groups: usize,
+    pub num_channels: usize,
+    pub eps: f64,
+    pub weight: Option<Param>,
+    pub bias: Option<Param>,
+}
+
+impl GroupNorm {
+    pub fn new(num_groups: usize, num_channels: usize, dtype: DType) -> GroupNorm {
+        GroupNorm {
+            num_groups,
+            num_channels,
+            eps: 1e-5,
+            weight: Some(Param::new(Tensor::ones(&[num_channels], dtype))),
+            bias: Some(Param::new(Tensor::zeros(&[num_channels], dtype))),
+        }
+    }
+}
+
+impl Module for GroupNorm {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        let (g, c) = (self.num_groups, self.num_channels);
+        if x.rank() < 2 || x.shape()[1] != c || g == 0 || c % g != 0 {
+            return Err(TensorError::invalid(
+                "group_norm",
+                format!("{g} groups of {c} channels do not fit an input of shape {:?}", x.shape()),
+            )
+            .into());
+        }
+        let n = x.shape()[0] as isize;
+        let grouped = x.try_reshape(&[n, g as isize, -1])?;
+        let y = normalize(&grouped, &[2], self.eps)?;
+        let back: Vec<isize> = x.shape().iter().map(|&d| d as isize).collect();
+        affine(y.try_reshape(&back)?, &self.weight, &self.bias, &per_channel(x.rank(), c))
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        visit_affine(prefix, &self.weight, &self.bias, f);
+    }
+}
+
+/// Batch normalisation over `[N, C]` or `[N, C, L]` (`BatchNorm1d`) or `[N, C, H, W]`
+/// (`BatchNorm2d`), torch's defaults (`eps = 1e-5`, `momentum = 0.1`, affine, running
+/// statistics). In training mode it normalises with the batch's statistics (biased variance)
+/// and updates the running ones (unbiased variance); in evaluation mode it uses the running
+/// ones. The running statistics are buffers: named, saved, never differentiated.
+pub struct BatchNorm {
+    pub num_features: usize,
+    pub eps: f64,
+    pub momentum: f64,
+    pub weight: Option<Param>,
+    pub bias: Option<Param>,
+    pub running_mean: Param,
+    pub running_var: Param,
+    pub training: bool,
+    num_batches_tracked: AtomicU64,
+    ranks: &'static [usize],
+}
+
+impl BatchNorm {
+    fn with_ranks(num_features: usize, dtype: DType, ranks: &'static [usize]) -> BatchNorm {
+        let buffer = |t: Tensor| {
+            let p = Param::new(t);
+            p.set_requires_grad(false);
+            p
+        };
+        BatchNorm {
+            num_features,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: Some(Param::new(Tensor::ones(&[num_features], dtype))),
+            bias: Some(Param::new(Tensor::zeros(&[num_features], dtype))),
+            running_mean: buffer(Tensor::zeros(&[num_features], dtype)),
+            running_var: buffer(Tensor::ones(&[num_features], dtype)),
+            training: true,
+            num_batches_tracked: AtomicU64::new(0),
+            ranks,
+        }
+    }
+
+    /// `nn.BatchNorm1d`: inputs `[N, C]` or `[N, C, L]`.
+    pub fn new_1d(num_features: usize, dtype: DType) -> BatchNorm {
+        BatchNorm::with_ranks(num_features, dtype, &[2, 3])
+    }
+
+    /// `nn.BatchNorm2d`: inputs `[N, C, H, W]`.
+    pub fn new_2d(num_features: usize, dtype: DType) -> BatchNorm {
+        BatchNorm::with_ranks(num_features, dtype, &[4])
+    }
+
+    /// How many training batches updated the running statistics.
+    pub fn num_batches_tracked(&self) -> u64 {
+        self.num_batches_tracked.load(Ordering::Relaxed)
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        let c = self.num_features;
+        if !self.ranks.contains(&x.rank()) || x.shape()[1] != c {
+            return Err(TensorError::invalid(
+                "batch_norm",
+                format!("expected an input of rank {:?} with {c} channels, got {:?}", self.ranks, x.shape()),
+            )
+            .into());
+        }
+        let axes: Vec<isize> = (0..x.rank() as isize).filter(|&a| a != 1).collect();
+        let shape = per_channel(x.rank(), c);
+        let y = if self.training {
+            let count = x.numel() / c;
+            let y = normalize(x, &axes, self.eps)?;
+            // Running statistics: values only, outside the graph.
+            let v = x.value();
+            let mean = v.try_mean(&axes, false)?;
+            let var = v.try_var(&axes, 1, false)?;
+            if count > 1 {
+                let m = self.momentum;
+                let blend = |p: &Param, batch: &Tensor| -> tensor::Result<()> {
+                    let new = p.value().try_mul_scalar(1.0 - m)?.try_add(&batch.try_mul_scalar(m)?)?;
+                    p.replace(new);
+                    Ok(())
+                };
+                blend(&self.running_mean, &mean)?;
+                blend(&self.running_var, &var)?;
+            }
+            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+            y
+        } else {
+            let tape = x.tape();
+            let mean = tape.constant(self.running_mean.value()).try_reshape(&shape)?;
+            let inv_std =
+                tape.constant(self.running_var.value()).try_add_scalar(self.eps)?.try_rsqrt()?.try_reshape(&shape)?;
+            x.try_sub(&mean)?.try_mul(&inv_std)?
+        };
+        affine(y, &self.weight, &self.bias, &shape)
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        visit_affine(prefix, &self.weight, &self.bias, f);
+    }
+
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        f(&child(prefix, "running_mean"), &self.running_mean);
+        f(&child(prefix, "running_var"), &self.running_var);
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}
