@@ -11,6 +11,8 @@
 //! - Losses ([`loss`]): mse, l1, huber, smooth_l1, nll, cross_entropy (fused), binary
 //!   cross-entropy (with logits), with torch's reductions.
 //! - Initialisers ([`init`]) with an explicit seeded generator; `Linear`'s default is torch's.
+//! - [`state`]: parameters and buffers by name in safetensors files, interchangeable with
+//!   `safetensors.torch.save_file(model.state_dict())`.
 //!
 //! ```
 //! use autograd::Tape;
@@ -30,17 +32,20 @@ mod activation;
 mod conv;
 mod dropout;
 mod embedding;
+mod error;
 pub mod init;
 mod linear;
 pub mod loss;
 mod module;
 mod norm;
 mod pool;
+pub mod state;
 
 pub use activation::{Elu, Flatten, Gelu, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh};
 pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
+pub use error::NnError;
 pub use linear::Linear;
 pub use loss::Reduction;
 pub use module::{child, Module, Sequential};

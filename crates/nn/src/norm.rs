@@ -1,7 +1,5 @@
 //! Normalisation layers (`torch.nn.LayerNorm`, `GroupNorm`, `BatchNorm1d`, `BatchNorm2d`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use autograd::{Param, Result, Var};
 use tensor::{DType, Tensor, TensorError};
 
@@ -141,8 +139,9 @@ pub struct BatchNorm {
     pub bias: Option<Param>,
     pub running_mean: Param,
     pub running_var: Param,
+    /// A 0-d i64 counter of the training batches seen (a buffer, as in torch).
+    pub num_batches_tracked: Param,
     pub training: bool,
-    num_batches_tracked: AtomicU64,
     ranks: &'static [usize],
 }
 
@@ -161,8 +160,8 @@ impl BatchNorm {
             bias: Some(Param::new(Tensor::zeros(&[num_features], dtype))),
             running_mean: buffer(Tensor::zeros(&[num_features], dtype)),
             running_var: buffer(Tensor::ones(&[num_features], dtype)),
+            num_batches_tracked: buffer(Tensor::scalar(0i64)),
             training: true,
-            num_batches_tracked: AtomicU64::new(0),
             ranks,
         }
     }
@@ -179,7 +178,7 @@ impl BatchNorm {
 
     /// How many training batches updated the running statistics.
     pub fn num_batches_tracked(&self) -> u64 {
-        self.num_batches_tracked.load(Ordering::Relaxed)
+        self.num_batches_tracked.value().item() as u64
     }
 }
 
@@ -212,7 +211,8 @@ impl Module for BatchNorm {
                 blend(&self.running_mean, &mean)?;
                 blend(&self.running_var, &var)?;
             }
-            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+            let seen = self.num_batches_tracked.value().to_vec::<i64>()[0];
+            self.num_batches_tracked.replace(Tensor::scalar(seen + 1));
             y
         } else {
             let tape = x.tape();
@@ -231,6 +231,7 @@ impl Module for BatchNorm {
     fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
         f(&child(prefix, "running_mean"), &self.running_mean);
         f(&child(prefix, "running_var"), &self.running_var);
+        f(&child(prefix, "num_batches_tracked"), &self.num_batches_tracked);
     }
 
     fn set_training(&mut self, training: bool) {

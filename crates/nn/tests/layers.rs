@@ -134,7 +134,7 @@ fn batch_norm_matches_torch_in_both_modes() {
     close("running_var", &bn.running_var.value().to_vec::<f64>(), &train.buffers[1]);
     assert_eq!(bn.num_batches_tracked(), 1);
     let names: Vec<String> = bn.named_buffers().into_keys().collect();
-    assert_eq!(names, ["running_mean", "running_var"]);
+    assert_eq!(names, ["running_mean", "running_var", "num_batches_tracked"]);
     bn.set_training(false);
     check("batch_norm2d_eval", &bn, grid(&[2, 3, 2, 2], 0.57, 0.6), &[&w, &b]);
 
