@@ -11,6 +11,8 @@
 //! - Losses ([`loss`]): mse, l1, huber, smooth_l1, nll, cross_entropy (fused), binary
 //!   cross-entropy (with logits), with torch's reductions.
 //! - Initialisers ([`init`]) with an explicit seeded generator; `Linear`'s default is torch's.
+//! - [`data`]: `Dataset`, `DataLoader` (batches, seeded shuffling, `drop_last`, prefetching),
+//!   and the IDX (MNIST) reader, plain or gzip.
 //! - [`state`]: parameters and buffers by name in safetensors files, interchangeable with
 //!   `safetensors.torch.save_file(model.state_dict())`.
 //!
@@ -30,6 +32,7 @@
 
 mod activation;
 mod conv;
+pub mod data;
 mod dropout;
 mod embedding;
 mod error;

@@ -61,6 +61,16 @@ impl Rng {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// A uniformly random permutation of `0..n` (Fisher-Yates, from the end).
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            p.swap(i, j);
+        }
+        p
+    }
+
     /// Uniform integer in `[0, n)` (`n > 0`), by rejection so there is no modulo bias.
     pub fn below(&mut self, n: u64) -> u64 {
         let zone = u64::MAX - (u64::MAX % n);
@@ -156,5 +166,12 @@ impl Tensor {
             let data: Vec<T> = (0..n).map(|_| if rng.next_f64() < p { zero } else { kept }).collect();
             Tensor::from_data(data, shape)
         }))
+    }
+}
+
+impl Tensor {
+    /// A random permutation of `0..n` as i64 (`torch.randperm`).
+    pub fn randperm(n: usize, rng: &mut Rng) -> Tensor {
+        Tensor::from_vec(rng.permutation(n).into_iter().map(|i| i as i64).collect::<Vec<i64>>(), &[n])
     }
 }
