@@ -52,3 +52,13 @@ fn var_panicking_forms_and_operators_panic_with_the_same_message() {
     let tape = Tape::new();
     let _ = tape.var(t(&[2, 3])).matmul(&tape.var(t(&[4, 5])));
 }
+
+#[test]
+fn scalars_on_the_left_of_a_var() {
+    let tape = autograd::Tape::new();
+    let x = tape.var(tensor::Tensor::from(vec![1.0f64, 2.0]));
+    let y = (2.0 * &x + (1.0 - &x) + 4.0 / &x).sum_all();
+    // 2x + 1 - x + 4/x at x = 1, 2: 6 + 5 = 11; dy/dx = 1 - 4/x^2: -3, 0.
+    assert_eq!(y.item(), 11.0);
+    assert_eq!(y.backward().unwrap().get(&x).unwrap().to_vec::<f64>(), vec![-3.0, 0.0]);
+}

@@ -204,3 +204,24 @@ fn dtype_conversion() {
     assert_eq!(a.to_dtype(DType::Bool).to_vec::<bool>(), vec![true, true, false]);
     assert_eq!(a.to_dtype(DType::F64).to_vec::<f64>(), vec![1.7f32 as f64, -2.2f32 as f64, 0.0]);
 }
+
+#[test]
+fn operators_take_scalars_on_either_side_and_assign_in_place() {
+    let t = Tensor::from(vec![1.0f32, 2.0, 4.0]);
+    assert_eq!((2.0 * &t).to_vec::<f32>(), vec![2.0, 4.0, 8.0]);
+    assert_eq!((&t + 1.0).to_vec::<f32>(), vec![2.0, 3.0, 5.0]);
+    assert_eq!((1.0 - &t).to_vec::<f32>(), vec![0.0, -1.0, -3.0]);
+    assert_eq!((4.0 / &t).to_vec::<f32>(), vec![4.0, 2.0, 1.0]);
+    let mut u = t.clone();
+    u -= &Tensor::from([1.0f32]);
+    u *= 2.0;
+    u += &t;
+    assert_eq!(u.to_vec::<f32>(), vec![1.0, 4.0, 10.0]);
+    assert_eq!(t.to_vec::<f32>(), vec![1.0, 2.0, 4.0], "the shared original is untouched");
+    let m = Tensor::from([[1i64, 2], [3, 4]]);
+    assert_eq!(m.shape(), &[2, 2]);
+    let mut small = Tensor::from([1.0f64]);
+    let err = std::panic::catch_unwind(move || small -= &Tensor::from([1.0f64, 2.0])).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.starts_with("sub_assign: cannot broadcast shapes [1] and [2]"), "{msg}");
+}

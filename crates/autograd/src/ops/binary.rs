@@ -278,6 +278,42 @@ operator!(Sub, sub, sub, sub_scalar);
 operator!(Mul, mul, mul, mul_scalar);
 operator!(Div, div, div, div_scalar);
 
+/// f64 scalars on the left (`2.0 * &v`, `1.0 - &v`).
+macro_rules! scalar_left {
+    ($t:ty) => {
+        impl ops::Add<&Var> for $t {
+            type Output = Var;
+            #[track_caller]
+            fn add(self, rhs: &Var) -> Var {
+                rhs.add_scalar(self as f64)
+            }
+        }
+        impl ops::Sub<&Var> for $t {
+            type Output = Var;
+            #[track_caller]
+            fn sub(self, rhs: &Var) -> Var {
+                rhs.rsub_scalar(self as f64)
+            }
+        }
+        impl ops::Mul<&Var> for $t {
+            type Output = Var;
+            #[track_caller]
+            fn mul(self, rhs: &Var) -> Var {
+                rhs.mul_scalar(self as f64)
+            }
+        }
+        impl ops::Div<&Var> for $t {
+            type Output = Var;
+            #[track_caller]
+            fn div(self, rhs: &Var) -> Var {
+                rhs.recip().mul_scalar(self as f64)
+            }
+        }
+    };
+}
+
+scalar_left!(f64);
+
 impl ops::Neg for &Var {
     type Output = Var;
     #[track_caller]

@@ -1,7 +1,6 @@
 //! Elementwise binary ops with NumPy broadcasting, comparisons, and the `std::ops` operators.
 
 use std::cmp::Ordering;
-use std::ops;
 
 use crate::dtype::{Element, Float, Numeric};
 use crate::elementwise;
@@ -227,74 +226,4 @@ impl Tensor {
         /// `x != scalar` as a bool mask.
         ne_scalar => try_ne_scalar(scalar: f64) -> Tensor
     );
-}
-
-// `std::ops` operators for every owned/borrowed combination. They panic on bad input with the
-// message of the `try_` method (use `try_add` and friends to get a `Result`).
-macro_rules! operator {
-    ($trait:ident, $method:ident, $inherent:ident, $scalar:ident) => {
-        impl ops::$trait<&Tensor> for &Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: &Tensor) -> Tensor {
-                Tensor::$inherent(self, rhs)
-            }
-        }
-        impl ops::$trait<Tensor> for &Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor {
-                Tensor::$inherent(self, &rhs)
-            }
-        }
-        impl ops::$trait<&Tensor> for Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: &Tensor) -> Tensor {
-                Tensor::$inherent(&self, rhs)
-            }
-        }
-        impl ops::$trait<Tensor> for Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor {
-                Tensor::$inherent(&self, &rhs)
-            }
-        }
-        impl ops::$trait<f64> for &Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: f64) -> Tensor {
-                Tensor::$scalar(self, rhs)
-            }
-        }
-        impl ops::$trait<f64> for Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: f64) -> Tensor {
-                Tensor::$scalar(&self, rhs)
-            }
-        }
-    };
-}
-
-operator!(Add, add, add, add_scalar);
-operator!(Sub, sub, sub, sub_scalar);
-operator!(Mul, mul, mul, mul_scalar);
-operator!(Div, div, div, div_scalar);
-
-impl ops::Neg for &Tensor {
-    type Output = Tensor;
-    #[track_caller]
-    fn neg(self) -> Tensor {
-        Tensor::neg(self)
-    }
-}
-
-impl ops::Neg for Tensor {
-    type Output = Tensor;
-    #[track_caller]
-    fn neg(self) -> Tensor {
-        Tensor::neg(&self)
-    }
 }

@@ -9,6 +9,7 @@ mod im2col;
 pub mod index;
 pub mod matmul;
 pub mod movement;
+pub mod operators;
 pub mod pool;
 pub mod prod_exclusive;
 pub mod reduce;
