@@ -103,7 +103,10 @@ fn train<A: Algorithm>(config: A, args: &Args, data: &(Tensor, Tensor)) -> Resul
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+    run(&parse_args()?)
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let data = spirals(args.points, args.seed);
     println!(
         "Two spirals, {} points; a 2-32-32-2 tanh network from the same initial weights; {} full-batch steps each.\n",
@@ -112,13 +115,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("{:<10} {:>14} {:>10} {:>12} {:>9}", "optimizer", "final loss", "accuracy", "loss < 0.1", "time");
     let runs: Vec<(&str, Outcome)> = vec![
-        ("SGD", train(Sgd { lr: 0.1, ..Sgd::default() }, &args, &data)?),
-        ("Momentum", train(Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() }, &args, &data)?),
-        ("Nesterov", train(Sgd { lr: 0.1, momentum: 0.9, nesterov: true, ..Sgd::default() }, &args, &data)?),
-        ("Adagrad", train(Adagrad { lr: 0.1, ..Adagrad::default() }, &args, &data)?),
-        ("RMSprop", train(RmsProp { lr: 0.01, ..RmsProp::default() }, &args, &data)?),
-        ("Adam", train(Adam { lr: 0.01, ..Adam::default() }, &args, &data)?),
-        ("AdamW", train(Adam { lr: 0.01, ..Adam::adamw() }, &args, &data)?),
+        ("SGD", train(Sgd { lr: 0.1, ..Sgd::default() }, args, &data)?),
+        ("Momentum", train(Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() }, args, &data)?),
+        ("Nesterov", train(Sgd { lr: 0.1, momentum: 0.9, nesterov: true, ..Sgd::default() }, args, &data)?),
+        ("Adagrad", train(Adagrad { lr: 0.1, ..Adagrad::default() }, args, &data)?),
+        ("RMSprop", train(RmsProp { lr: 0.01, ..RmsProp::default() }, args, &data)?),
+        ("Adam", train(Adam { lr: 0.01, ..Adam::default() }, args, &data)?),
+        ("AdamW", train(Adam { lr: 0.01, ..Adam::adamw() }, args, &data)?),
     ];
     for (name, o) in &runs {
         let below = o.below.map_or("never".to_string(), |s| format!("step {s}"));
@@ -127,4 +130,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nSame gradients, different updates: plain SGD crawls along the spiral's narrow valleys;");
     println!("momentum and Nesterov build up speed; Adagrad, RMSprop and Adam scale each weight's step.");
     Ok(())
+}
+
+#[test]
+fn runs_on_tiny_settings() {
+    run(&Args { steps: 20, seed: 1, points: 16 }).unwrap();
 }
