@@ -7,20 +7,28 @@
 //! steps; the table shows the final loss, the accuracy, the first step whose loss fell below
 //! 0.1, and the wall time.
 //!
-//! `cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N]`
+//! It then writes SVG plots (to `optimizers-plots/` unless told otherwise): the loss curves, and
+//! the path each optimizer takes on three 2-D surfaces (Rosenbrock's valley, a saddle, a
+//! ravine), the pictures that explain the table.
+//!
+//! `cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N] [--plots DIR | --no-plots]`
 
 use std::time::Instant;
 
 use backprop::prelude::*;
 
+mod plots;
+
 struct Args {
     steps: usize,
     seed: u64,
     points: usize,
+    /// Where the SVG plots go (`None`: no plots).
+    plots: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { steps: 1500, seed: 0, points: 200 };
+    let mut args = Args { steps: 1500, seed: 0, points: 200, plots: Some("optimizers-plots".into()) };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -28,6 +36,8 @@ fn parse_args() -> Result<Args, String> {
             "--steps" => args.steps = value("--steps")?.parse().map_err(|e| format!("--steps: {e}"))?,
             "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--points" => args.points = value("--points")?.parse().map_err(|e| format!("--points: {e}"))?,
+            "--plots" => args.plots = Some(value("--plots")?),
+            "--no-plots" => args.plots = None,
             "--help" | "-h" => {
                 println!("{}", HELP);
                 std::process::exit(0);
@@ -40,11 +50,14 @@ fn parse_args() -> Result<Args, String> {
 
 const HELP: &str = "optimizers: the same network trained on two spirals by seven optimizers
 
-USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N]
+USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N] [--plots DIR | --no-plots]
 
-  --steps N    full-batch training steps per optimizer (default 1500)
-  --seed S     seed of the data and of the initial weights (default 0)
-  --points N   points per spiral (default 200)";
+  --steps N     full-batch training steps per optimizer (default 1500)
+  --seed S      seed of the data and of the initial weights (default 0)
+  --points N    points per spiral (default 200)
+  --plots DIR   where to write the SVG plots (default optimizers-plots): the loss curves, and
+                each optimizer's path over three 2-D surfaces (a valley, a saddle, a ravine)
+  --no-plots    skip the plots";
 
 /// Two interleaved spirals with a little noise: inputs `[2n, 2]`, labels `[2n]`.
 fn spirals(n: usize, seed: u64) -> (Tensor, Tensor) {
@@ -74,6 +87,7 @@ fn model(seed: u64) -> Sequential {
 }
 
 struct Outcome {
+    losses: Vec<f64>,
     final_loss: f64,
     accuracy: f64,
     below: Option<usize>,
@@ -85,12 +99,13 @@ fn train<A: Algorithm>(config: A, args: &Args, data: &(Tensor, Tensor)) -> Resul
     let mut opt = Optim::new(net.parameters(), config)?;
     let tape = Tape::new();
     let (x, y) = data;
-    let (mut below, mut final_loss) = (None, f64::NAN);
+    let (mut below, mut final_loss, mut losses) = (None, f64::NAN, Vec::with_capacity(args.steps));
     let start = Instant::now();
     for step in 0..args.steps {
         tape.clear();
         let loss = cross_entropy(&net.forward(&tape.constant(x.clone()))?, y, Reduction::Mean)?;
         final_loss = loss.item();
+        losses.push(final_loss);
         if below.is_none() && final_loss < 0.1 {
             below = Some(step);
         }
@@ -99,7 +114,7 @@ fn train<A: Algorithm>(config: A, args: &Args, data: &(Tensor, Tensor)) -> Resul
     let seconds = start.elapsed().as_secs_f64();
     tape.clear();
     let accuracy = accuracy(&net.forward(&tape.constant(x.clone()))?, y)?;
-    Ok(Outcome { final_loss, accuracy, below, seconds })
+    Ok(Outcome { losses, final_loss, accuracy, below, seconds })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -129,10 +144,29 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\nSame gradients, different updates: plain SGD crawls along the spiral's narrow valleys;");
     println!("momentum and Nesterov build up speed; Adagrad, RMSprop and Adam scale each weight's step.");
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir)?;
+        let curves: Vec<(&str, &[f64])> = runs.iter().map(|(n, o)| (*n, o.losses.as_slice())).collect();
+        let path = format!("{dir}/loss.svg");
+        plots::loss_curves(&path, &curves)?;
+        println!("\nwrote {path}");
+        for surface in &plots::SURFACES {
+            let path = format!("{dir}/{}.svg", surface.file);
+            plots::paths(&path, surface)?;
+            println!("wrote {path}");
+        }
+    }
     Ok(())
 }
 
 #[test]
 fn runs_on_tiny_settings() {
-    run(&Args { steps: 20, seed: 1, points: 16 }).unwrap();
+    let dir = std::env::temp_dir().join(format!("backprop-optimizers-{}", std::process::id()));
+    let plots = Some(dir.display().to_string());
+    run(&Args { steps: 20, seed: 1, points: 16, plots }).unwrap();
+    for file in ["loss.svg", "valley.svg", "saddle.svg", "ravine.svg"] {
+        let svg = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{file}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
