@@ -349,9 +349,10 @@ fn write_tiny_mnist(dir: &Path, train: usize, test: usize) {
                 pixels[i * 784 + p] = if lit { 200 } else { (noise[i * 784 + p] * 60.0) as u8 };
             }
         }
-        for (name, bytes) in
-            [(format!("{stem}-images-idx3-ubyte"), idx(&[n, 28, 28], &pixels)), (format!("{stem}-labels-idx1-ubyte"), idx(&[n], &labels))]
-        {
+        for (name, bytes) in [
+            (format!("{stem}-images-idx3-ubyte"), idx(&[n, 28, 28], &pixels)),
+            (format!("{stem}-labels-idx1-ubyte"), idx(&[n], &labels)),
+        ] {
             if gz {
                 let file = std::fs::File::create(dir.join(format!("{name}.gz"))).unwrap();
                 let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
@@ -393,7 +394,8 @@ fn runs_on_tiny_settings() {
     assert!(lines.lines().all(|l| l.starts_with("{\"epoch\": ") && l.contains("\"test_accuracy\": ")));
 
     // The CNN runs too, with momentum SGD, on a few batches.
-    let cnn = Args { model: "cnn".into(), optimizer: "momentum".into(), lr: Some(0.01), epochs: 1, limit: Some(40), ..base };
+    let cnn =
+        Args { model: "cnn".into(), optimizer: "momentum".into(), lr: Some(0.01), epochs: 1, limit: Some(40), ..base };
     let cnn = run(&Args { metrics: None, checkpoint: None, ..cnn }).unwrap();
     assert!(cnn[0].loss.is_finite());
     std::fs::remove_dir_all(&dir).ok();

@@ -5,6 +5,38 @@
 //! - [`autograd`]: the graph-IR tape and reverse-mode differentiation;
 //! - [`optim`]: optimizers with torch.optim's semantics;
 //! - [`nn`]: layers, losses, initialisers, data loading.
+//!
+//! A whole training loop (the README's; it needs the Fashion-MNIST files, so it is compiled
+//! here, not run):
+//!
+//! ```no_run
+//! use backprop::nn::data::{DataLoader, Mnist, TensorDataset};
+//! use backprop::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mnist = Mnist::load("/usr/share/datasets/fashion-mnist")?; // [N, 1, 28, 28] in [0, 1]
+//! let train = TensorDataset::new(mnist.train_images, mnist.train_labels)?;
+//! let mut rng = Rng::seed(0);
+//! let net = Sequential::new()
+//!     .add(nn::Flatten::batch())
+//!     .add(Linear::new(784, 256, &mut rng))
+//!     .add(Relu)
+//!     .add(Linear::new(256, 10, &mut rng));
+//! let mut opt = Optim::new(net.parameters(), Adam::default())?; // torch's defaults
+//! let loader = DataLoader { batch_size: 64, shuffle: true, ..DataLoader::new(&train) };
+//! let tape = Tape::new();
+//! for epoch in 0..10 {
+//!     for batch in loader.batches(epoch) {
+//!         let (x, y) = batch?;
+//!         tape.clear(); // one tape per step
+//!         let loss = cross_entropy(&net.forward(&tape.constant(x))?, &y, Reduction::Mean)?;
+//!         opt.step(&loss.backward()?)?;
+//!     }
+//! }
+//! nn::state::save(&net, "mlp.safetensors")?; // loads in PyTorch too
+//! # Ok(())
+//! # }
+//! ```
 
 pub use autograd;
 pub use nn;
