@@ -77,5 +77,17 @@ fn conv(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm, bandwidth, conv);
+/// W5's two 2x2 max-pools (forward, values and indices).
+fn max_pool(c: &mut Criterion) {
+    let mut g = c.benchmark_group("max_pool2d_w5");
+    g.sample_size(20);
+    let mut rng = Rng::seed(6);
+    for (name, xs) in [("pool1_64x32x26x26", [64, 32, 26, 26]), ("pool2_64x64x11x11", [64, 64, 11, 11])] {
+        let x = Tensor::randn(&xs, DType::F32, &mut rng);
+        g.bench_function(name, |bench| bench.iter(|| black_box(x.max_pool2d([2, 2], [2, 2], [0, 0]))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, gemm, bandwidth, conv, max_pool);
 criterion_main!(benches);

@@ -125,8 +125,12 @@ fn max_pool<T: Float>(x: &[T], p: &Pool) -> (Vec<T>, Vec<i64>) {
         *best = if t { e } else { *best };
         *at = if t { pos as i64 } else { *at };
     };
+    let halving = p.kernel == [2, 2] && p.stride == [2, 2] && p.pad == [0, 0];
     let run = |pl: usize, vals: &mut [T], idx: &mut [i64]| {
         let plane = &x[pl * hw..][..hw];
+        if halving {
+            return max_pool_2x2(plane, p, vals, idx);
+        }
         for oy in 0..p.ho {
             let (y0, y1, _, _) = p.window(0, oy);
             let (vrow, irow) = (&mut vals[oy * p.wo..][..p.wo], &mut idx[oy * p.wo..][..p.wo]);
@@ -179,6 +183,44 @@ fn max_pool<T: Float>(x: &[T], p: &Pool) -> (Vec<T>, Vec<i64>) {
         vals.chunks_mut(l).zip(idx.chunks_mut(l)).enumerate().for_each(|(pl, (v, i))| run(pl, v, i));
     }
     (vals, idx)
+}
+
+/// The common 2x2, stride-2, unpadded max-pool of one plane. The maxima come first, as plain
+/// `max` over pairs of adjacent elements of two rows (a loop the compiler vectorises); the
+/// argmax follows by picking the first tap equal to the maximum. A window with a NaN has no tap
+/// equal to its maximum and takes the general scan's rule instead (the last NaN wins).
+fn max_pool_2x2<T: Float>(plane: &[T], p: &Pool, vals: &mut [T], idx: &mut [i64]) {
+    let (w, wo) = (p.w, p.wo);
+    // NaN-propagating: a NaN on either side wins, so a window with a NaN has a NaN maximum.
+    let max = |a: T, b: T| if (b > a) | num_traits::Float::is_nan(b) { b } else { a };
+    for oy in 0..p.ho {
+        let top = &plane[2 * oy * w..][..2 * wo];
+        let bottom = &plane[(2 * oy + 1) * w..][..2 * wo];
+        let (vrow, irow) = (&mut vals[oy * wo..][..wo], &mut idx[oy * wo..][..wo]);
+        for ((v, a), b) in vrow.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+            *v = max(max(a[0], a[1]), max(b[0], b[1]));
+        }
+        let base = (2 * oy * w) as i64;
+        for ox in 0..wo {
+            let taps = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
+            let best = vrow[ox];
+            let at = if taps[0] == best {
+                0
+            } else if taps[1] == best {
+                1
+            } else if taps[2] == best {
+                w as i64
+            } else if taps[3] == best {
+                w as i64 + 1
+            } else {
+                // No tap equals the maximum: the window holds a NaN, which propagates.
+                let last = (0..4).rev().find(|&t| num_traits::Float::is_nan(taps[t])).unwrap_or(0);
+                vrow[ox] = taps[last];
+                [0, 1, w as i64, w as i64 + 1][last]
+            };
+            irow[ox] = base + 2 * ox as i64 + at;
+        }
+    }
 }
 
 /// Average pooling of each plane, or (`backward`) its adjoint: spreading each output gradient
