@@ -107,7 +107,7 @@ impl Mlp {
         }
         let loss = (h - &ys).square().mean_all();
         let grads = grad(std::slice::from_ref(&loss), &params, true).expect("scalar loss");
-        let outputs: Vec<Var> = std::iter::once(loss).chain(grads.into_iter().map(|g| g.expect("used"))).collect();
+        let outputs: Vec<Var> = std::iter::once(loss).chain(grads).collect();
         tape.function(&[xs, ys], &outputs).expect("x and y are the placeholders")
     }
 

@@ -40,7 +40,7 @@ fn main() {
     let (wv, bv) = (tape.param(&w), tape.param(&b));
     let loss = ((xs.matmul(&wv) + &bv) - &ys).square().mean_all();
     let grads = grad(std::slice::from_ref(&loss), &[wv, bv], true).expect("the loss is a scalar");
-    let outputs: Vec<_> = std::iter::once(loss).chain(grads.into_iter().flatten()).collect();
+    let outputs: Vec<_> = std::iter::once(loss).chain(grads).collect();
     let step = tape.function(&[xs, ys], &outputs).expect("x and y are the placeholders");
     println!("the recorded training step, forward and backward:\n{step}\n");
     for k in 0..200 {
@@ -59,10 +59,8 @@ fn main() {
     let tape = Tape::new();
     let x = tape.var(Tensor::scalar(1.0f64));
     let f = x.powf(3.0) * x.sin();
-    let df = grad(&[f], std::slice::from_ref(&x), true).expect("scalar")[0].clone().expect("f depends on x");
-    let d2f = grad(std::slice::from_ref(&df), std::slice::from_ref(&x), false).expect("scalar")[0]
-        .clone()
-        .expect("df depends on x");
+    let df = grad(&[f], std::slice::from_ref(&x), true).expect("f depends on x")[0].clone();
+    let d2f = grad(std::slice::from_ref(&df), std::slice::from_ref(&x), false).expect("df depends on x")[0].clone();
     let exact = 6.0 * 1f64.sin() + 6.0 * 1f64.cos() - 1f64.sin();
     println!("f''(1) = {:.12} (exact {exact:.12})", d2f.item());
 }

@@ -45,7 +45,7 @@ fn run(dot_path: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
     println!("The forward pass:\n{tape}\n");
 
     // The backward pass recorded too: the program now computes the loss and its gradients.
-    let grads: Vec<Var> = grad(std::slice::from_ref(&loss), &[w1, b1, w2, b2], true)?.into_iter().flatten().collect();
+    let grads = grad(std::slice::from_ref(&loss), &[w1, b1, w2, b2], true)?;
     let outputs: Vec<Var> = std::iter::once(loss).chain(grads).collect();
     let step = tape.function(&[x, y], &outputs)?;
     println!("Forward and backward as one program ({} nodes), ready to replay on new batches:\n{step}", step.len());

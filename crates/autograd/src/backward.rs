@@ -324,23 +324,26 @@ impl Var {
 /// Gradients of scalar `outputs` with respect to `inputs`, as `torch.autograd.grad`. Inputs
 /// may be any tracked `Var`, not only leaves. With `create_graph` the results are themselves
 /// tracked, so they can be differentiated again (Hessian-vector products, gradient penalties).
-/// An input that does not influence the outputs gets `None`.
+/// Returns one gradient per input, in order; an input that does not influence the outputs is
+/// [`AutogradError::UnusedInput`] (torch's default; [`grad_with`] gives `None` for it instead).
 ///
 /// ```
 /// use autograd::{grad, Tape};
 /// use tensor::Tensor;
 /// let tape = Tape::new();
 /// let x = tape.var(Tensor::scalar(3.0f64));
-/// let y = x.powf(3.0);                                          // y = x^3
-/// let dy = grad(&[y], &[x.clone()], true).unwrap()[0].clone().unwrap();   // 3x^2 = 27
-/// let d2y = grad(&[dy.clone()], &[x], false).unwrap()[0].clone().unwrap(); // 6x = 18
+/// let y = x.powf(3.0);                                     // y = x^3
+/// let dy = &grad(&[y], &[x.clone()], true).unwrap()[0];    // 3x^2 = 27
+/// let d2y = &grad(&[dy.clone()], &[x], false).unwrap()[0]; // 6x = 18
 /// assert_eq!((dy.item(), d2y.item()), (27.0, 18.0));
 /// ```
-pub fn grad(outputs: &[Var], inputs: &[Var], create_graph: bool) -> Result<Vec<Option<Var>>> {
-    grad_with(outputs, None, inputs, BackwardOptions { retain_graph: create_graph, create_graph })
+pub fn grad(outputs: &[Var], inputs: &[Var], create_graph: bool) -> Result<Vec<Var>> {
+    let grads = grad_with(outputs, None, inputs, BackwardOptions { retain_graph: create_graph, create_graph })?;
+    grads.into_iter().enumerate().map(|(index, g)| g.ok_or(AutogradError::UnusedInput { index })).collect()
 }
 
-/// [`grad`] with explicit seeds (one per output, for non-scalar outputs) and options.
+/// [`grad`] with explicit seeds (one per output, for non-scalar outputs) and options; an input
+/// that does not influence the outputs gets `None`.
 pub fn grad_with(
     outputs: &[Var],
     seeds: Option<&[Tensor]>,

@@ -58,6 +58,9 @@ pub enum AutogradError {
         got_dtype: tensor::DType,
     },
 
+    #[error("grad: input {index} does not influence the outputs, so it has no gradient; drop it, or use grad_with (which gives None for it, as torch's allow_unused)")]
+    UnusedInput { index: usize },
+
     #[error("{op}: {msg}")]
     Invalid { op: &'static str, msg: String },
 }

@@ -23,7 +23,7 @@
 //! let y = tape.input(Tensor::zeros(&[3, 1], DType::F64));
 //! let wv = tape.param(&w);
 //! let loss = (x.matmul(&wv) - &y).square().mean_all();
-//! let dw = grad(&[loss.clone()], &[wv], true).unwrap()[0].clone().unwrap();
+//! let dw = grad(&[loss.clone()], &[wv], true).unwrap()[0].clone();
 //! let step = tape.function(&[x, y], &[loss, dw]).unwrap();
 //! for _ in 0..3 {
 //!     let out = step.run(&[Tensor::ones(&[3, 2], DType::F64), Tensor::ones(&[3, 1], DType::F64)]).unwrap();

@@ -3,12 +3,18 @@
 
 use tensor::Tensor;
 
-use crate::backward::{grad, grad_with, BackwardOptions};
+use crate::backward::{grad_with, BackwardOptions};
 use crate::error::{AutogradError, Result};
 use crate::tape::Tape;
 use crate::var::Var;
 
 type Func<'a> = &'a dyn Fn(&Var) -> Result<Var>;
+
+/// `grad` that gives `None` for an input the outputs do not depend on (a constant function).
+fn grad_or_none(outputs: &[Var], input: &Var, create_graph: bool) -> Result<Option<Var>> {
+    let opts = BackwardOptions { retain_graph: create_graph, create_graph };
+    Ok(grad_with(outputs, None, std::slice::from_ref(input), opts)?.into_iter().next().flatten())
+}
 
 fn or_zeros(g: Option<Var>, like: &Var) -> Tensor {
     g.map_or_else(|| like.value().zeros_like(), |g| g.tensor())
@@ -41,7 +47,7 @@ pub fn hessian(f: Func, x: &Tensor) -> Result<Tensor> {
     let tape = Tape::new();
     let xv = tape.var(x.clone());
     let y = scalar(f(&xv)?, "hessian")?;
-    let g = match grad(&[y], std::slice::from_ref(&xv), true)?.into_iter().next().flatten() {
+    let g = match grad_or_none(&[y], &xv, true)? {
         Some(g) => g.try_reshape(&[-1])?,
         None => {
             let mut shape = x.shape().to_vec();
@@ -77,14 +83,14 @@ pub fn hvp(f: Func, x: &Tensor, v: &Tensor) -> Result<Tensor> {
     let tape = Tape::new();
     let xv = tape.var(x.clone());
     let y = scalar(f(&xv)?, "hvp")?;
-    let Some(g) = grad(&[y], std::slice::from_ref(&xv), true)?.into_iter().next().flatten() else {
+    let Some(g) = grad_or_none(&[y], &xv, true)? else {
         return Ok(x.zeros_like());
     };
     let s = g.try_mul(&xv.constant(v.clone()))?.try_sum(&[], false)?;
     if !s.requires_grad() {
         return Ok(x.zeros_like());
     }
-    Ok(or_zeros(grad(&[s], std::slice::from_ref(&xv), false)?.into_iter().next().flatten(), &xv))
+    Ok(or_zeros(grad_or_none(&[s], &xv, false)?, &xv))
 }
 
 fn scalar(y: Var, op: &'static str) -> Result<Var> {

@@ -15,9 +15,9 @@ fn third_derivative_of_a_cubic() {
     let tape = Tape::new();
     let x = tape.var(Tensor::scalar(2.0f64));
     let y = x.powf(3.0).mul_scalar(2.0); // 2x^3
-    let d1 = grad(&[y], std::slice::from_ref(&x), true).unwrap()[0].clone().unwrap();
-    let d2 = grad(std::slice::from_ref(&d1), std::slice::from_ref(&x), true).unwrap()[0].clone().unwrap();
-    let d3 = grad(std::slice::from_ref(&d2), std::slice::from_ref(&x), false).unwrap()[0].clone().unwrap();
+    let d1 = grad(&[y], std::slice::from_ref(&x), true).unwrap()[0].clone();
+    let d2 = grad(std::slice::from_ref(&d1), std::slice::from_ref(&x), true).unwrap()[0].clone();
+    let d3 = grad(std::slice::from_ref(&d2), std::slice::from_ref(&x), false).unwrap()[0].clone();
     assert_eq!((d1.item(), d2.item(), d3.item()), (24.0, 24.0, 12.0));
 }
 
@@ -53,9 +53,9 @@ fn gradient_penalty_trains_through_the_gradient() {
     let w = tape.var(Tensor::from_vec(vec![0.5f64, -2.0], &[2]));
     let x = tape.var(Tensor::from_vec(vec![1.0f64, 1.0], &[2]));
     let f = (&w * &x).tanh().sum_all();
-    let gx = grad(&[f], std::slice::from_ref(&x), true).unwrap()[0].clone().unwrap();
+    let gx = grad(&[f], std::slice::from_ref(&x), true).unwrap()[0].clone();
     let penalty = gx.norm(2.0, &[], false).sub_scalar(1.0).square();
-    let gw = grad(std::slice::from_ref(&penalty), std::slice::from_ref(&w), false).unwrap()[0].clone().unwrap();
+    let gw = grad(std::slice::from_ref(&penalty), std::slice::from_ref(&w), false).unwrap()[0].clone();
     // Check against central differences of the penalty in w.
     let eval = |wv: &[f64]| {
         let gx: Vec<f64> = wv.iter().map(|&wi| wi * (1.0 - (wi * 1.0f64).tanh().powi(2))).collect();

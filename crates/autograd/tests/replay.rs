@@ -22,7 +22,7 @@ fn eager(f: common::F, inputs: &[Tensor], r: &Tensor) -> Vec<Tensor> {
     let out = f(&vars).unwrap();
     let loss = out.mul(&tape.constant(r.clone())).sum_all();
     let grads = grad(&[loss], &vars, false).unwrap();
-    std::iter::once(out.tensor()).chain(grads.into_iter().flatten().map(|g| g.tensor())).collect()
+    std::iter::once(out.tensor()).chain(grads.into_iter().map(|g| g.tensor())).collect()
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn every_op_replays_bit_for_bit_on_new_inputs() {
             let r = Tensor::uniform(out.shape(), -1.0, 1.0, DType::F64, &mut Rng::seed(5));
             let loss = out.mul(&tape.constant(r.clone())).sum_all();
             let grads = grad(&[loss], &vars, true).unwrap();
-            let outputs: Vec<Var> = std::iter::once(out).chain(grads.into_iter().flatten()).collect();
+            let outputs: Vec<Var> = std::iter::once(out).chain(grads).collect();
             let step = tape.function(&vars, &outputs).unwrap();
             let replayed = step.run(&fresh).unwrap();
             let expected = eager(c.f, &fresh, &r);
@@ -121,8 +121,7 @@ fn a_recorded_training_step_replays_100_steps_bit_for_bit() {
     let rec = Tape::new();
     let (x, y) = (rec.input(batches[0].0.clone()), rec.input(batches[0].1.clone()));
     let (loss, p) = replay_model.loss(&rec, &x, &y);
-    let grads: Vec<Var> =
-        grad(std::slice::from_ref(&loss), &p, true).unwrap().into_iter().map(|g| g.unwrap()).collect();
+    let grads = grad(std::slice::from_ref(&loss), &p, true).unwrap();
     let outputs: Vec<Var> = std::iter::once(loss).chain(grads).collect();
     let step = rec.function(&[x, y], &outputs).unwrap();
     for (k, (x, y)) in batches.iter().enumerate() {
@@ -145,7 +144,7 @@ fn dropout_replays_with_a_new_mask_per_seed() {
     let seed = tape.input(Tensor::scalar(0i64));
     let w = tape.param(&Param::new(Tensor::full(&[64], 2.0, DType::F64)));
     let y = (&x * &w).dropout(0.5, &seed);
-    let dw = grad(&[y.sum_all()], &[w], true).unwrap()[0].clone().unwrap();
+    let dw = grad(&[y.sum_all()], &[w], true).unwrap()[0].clone();
     let f = tape.function(&[x, seed], &[y, dw]).unwrap();
     let data = Tensor::randn(&[64], DType::F64, &mut Rng::seed(1));
     let run = |s: i64| f.run(&[data.clone(), Tensor::scalar(s)]).unwrap();

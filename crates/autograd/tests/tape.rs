@@ -167,6 +167,16 @@ fn engine_errors_name_the_problem() {
         grad(&[x.sum_all()], &[c], false).unwrap_err().to_string(),
         "grad input: the Var is not on the tape being differentiated (it is a constant, detached, or from another tape)"
     );
+    // An input the outputs do not depend on: an error from `grad` (torch's default), None from
+    // `grad_with`.
+    let unused = tape.var(v(&[2.0]));
+    assert_eq!(
+        grad(&[x.sum_all()], &[x.clone(), unused.clone()], false).unwrap_err().to_string(),
+        "grad: input 1 does not influence the outputs, so it has no gradient; drop it, or use grad_with (which gives None for it, as torch's allow_unused)"
+    );
+    let opts = autograd::BackwardOptions { retain_graph: false, create_graph: false };
+    let both = autograd::grad_with(&[x.sum_all()], None, &[x.clone(), unused], opts).unwrap();
+    assert_eq!((both[0].as_ref().map(|g| g.tensor().to_vec::<f64>()), both[1].is_none()), (Some(vec![1.0, 1.0]), true));
     assert_eq!(
         x.try_matmul(&tape.var(v(&[1.0]))).unwrap_err().to_string(),
         "matmul: [2] @ [1]: inner dimensions 2 and 1 differ"

@@ -62,7 +62,7 @@ fn evaluate(name: &str, reduction: Reduction) -> (Vec<f64>, Vec<f64>) {
     .unwrap();
     let r = if v.rank() > 0 { grid(v.shape(), 0.9, 0.3) } else { Tensor::scalar(1.0f64) };
     let total = (&v * &tape.constant(r)).sum_all();
-    let g = grad(&[total], &[input], false).unwrap()[0].clone().unwrap();
+    let g = grad(&[total], &[input], false).unwrap()[0].clone();
     (v.value().to_vec::<f64>(), g.value().to_vec::<f64>())
 }
 
