@@ -93,6 +93,79 @@ pub fn hvp(f: Func, x: &Tensor, v: &Tensor) -> Result<Tensor> {
     Ok(or_zeros(grad_or_none(&[s], &xv, false)?, &xv))
 }
 
+/// A scalar function of several inputs (a weight and a bias, say).
+type FuncMany<'a> = &'a dyn Fn(&[Var]) -> Result<Var>;
+
+/// [`hvp`] over several inputs jointly: `H v` with `H` the Hessian of the scalar `f` with
+/// respect to all of `xs` together and `v = (vs[0], vs[1], ...)`, returned split per input
+/// (`result[i]` has `xs[i]`'s shape). As `torch.autograd.functional.hvp` with a tuple of inputs.
+pub fn hvp_many(f: FuncMany, xs: &[Tensor], vs: &[Tensor]) -> Result<Vec<Tensor>> {
+    if xs.len() != vs.len() {
+        let msg = format!("{} inputs but {} vectors", xs.len(), vs.len());
+        return Err(AutogradError::Invalid { op: "hvp_many", msg });
+    }
+    for (i, (x, v)) in xs.iter().zip(vs).enumerate() {
+        if x.shape() != v.shape() {
+            let msg = format!("vector {i} has shape {:?} but input {i} has shape {:?}", v.shape(), x.shape());
+            return Err(AutogradError::Invalid { op: "hvp_many", msg });
+        }
+    }
+    let tape = Tape::new();
+    let xv: Vec<Var> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = scalar(f(&xv)?, "hvp_many")?;
+    let opts = BackwardOptions { retain_graph: true, create_graph: true };
+    let mut terms = Vec::new();
+    for (g, v) in grad_with(&[y], None, &xv, opts)?.into_iter().zip(vs) {
+        if let Some(g) = g.filter(Var::requires_grad) {
+            terms.push(g.try_mul(&tape.constant(v.clone()))?.try_sum(&[], false)?);
+        }
+    }
+    let zeros = || Ok(xs.iter().map(Tensor::zeros_like).collect());
+    let Some(first) = terms.first() else { return zeros() };
+    let s = terms[1..].iter().try_fold(first.clone(), |acc, t| acc.try_add(t))?;
+    let opts = BackwardOptions { retain_graph: false, create_graph: false };
+    Ok(grad_with(&[s], None, &xv, opts)?.into_iter().zip(&xv).map(|(g, x)| or_zeros(g, x)).collect())
+}
+
+/// [`hessian`] over several inputs: the blocks `result[i][j] = d²f / dxs[i] dxs[j]`, each of
+/// shape `xs[i].shape ++ xs[j].shape`. As `torch.autograd.functional.hessian` with a tuple.
+pub fn hessian_many(f: FuncMany, xs: &[Tensor]) -> Result<Vec<Vec<Tensor>>> {
+    let tape = Tape::new();
+    let xv: Vec<Var> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = scalar(f(&xv)?, "hessian_many")?;
+    let first = grad_with(&[y], None, &xv, BackwardOptions { retain_graph: true, create_graph: true })?;
+    let retain = BackwardOptions { retain_graph: true, create_graph: false };
+    let mut blocks = Vec::with_capacity(xs.len());
+    for (xi, gi) in xs.iter().zip(first) {
+        // rows[j][e]: the gradient of element e of df/dxs[i] with respect to xs[j].
+        let mut rows: Vec<Vec<Tensor>> = vec![Vec::with_capacity(xi.numel()); xs.len()];
+        let gi = gi.map(|g| g.try_reshape(&[-1])).transpose()?;
+        for e in 0..xi.numel() {
+            let ge = gi.as_ref().map(|g| g.try_select(0, e)).transpose()?.filter(Var::requires_grad);
+            let second = match ge {
+                Some(ge) => grad_with(&[ge], None, &xv, retain)?,
+                None => vec![None; xs.len()],
+            };
+            for ((row, g), x) in rows.iter_mut().zip(second).zip(&xv) {
+                row.push(or_zeros(g, x));
+            }
+        }
+        let block = rows
+            .into_iter()
+            .zip(xs)
+            .map(|(row, xj)| {
+                let shape: Vec<usize> = xi.shape().iter().chain(xj.shape()).copied().collect();
+                if row.is_empty() {
+                    return Ok(Tensor::zeros(&shape, xj.dtype()));
+                }
+                Ok(Tensor::try_stack(&row, 0)?.try_reshape(&shape_isize(&shape))?)
+            })
+            .collect::<Result<Vec<Tensor>>>()?;
+        blocks.push(block);
+    }
+    Ok(blocks)
+}
+
 fn scalar(y: Var, op: &'static str) -> Result<Var> {
     if y.numel() != 1 {
         return Err(AutogradError::Invalid { op, msg: format!("f must return a scalar, got shape {:?}", y.shape()) });

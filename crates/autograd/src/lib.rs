@@ -75,7 +75,7 @@ pub use backward::{grad, grad_with, BackwardOptions};
 pub use custom::CustomOp;
 pub use error::{AutogradError, Result};
 pub use function::Function;
-pub use functional::{hessian, hvp, jacobian};
+pub use functional::{hessian, hessian_many, hvp, hvp_many, jacobian};
 pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, Mismatch};
 pub use gradients::Gradients;
 pub use op::{Axes, BinaryOp, CompareOp, Op, ReduceOp, ScalarOp, UnaryOp};

@@ -1,7 +1,7 @@
 //! Gradients of gradients: grad with create_graph, hvp, jacobian, hessian, gradient penalties.
 
-use autograd::{grad, hessian, hvp, jacobian, Tape};
-use tensor::{DType, Tensor};
+use autograd::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, Tape, Var};
+use tensor::{DType, Rng, Tensor};
 
 fn close(a: &[f64], b: &[f64]) {
     assert_eq!(a.len(), b.len());
@@ -88,4 +88,59 @@ fn helpers_reject_bad_input() {
         hvp(&|v| v.try_sum(&[], false), &x, &Tensor::ones(&[3], DType::F64)).unwrap_err().to_string(),
         "hvp: vector shape [3] differs from input shape [2]"
     );
+}
+
+/// f(w, b) = sum(tanh(x w + b)^2) + sum(w)^2 * sum(b), on a weight [2, 3] and a bias [3].
+fn two_input_loss(p: &[Var]) -> autograd::Result<Var> {
+    let x = p[0].constant(Tensor::from_vec(vec![0.3, -1.2, 0.7, 0.5], &[2, 2]));
+    let h = x.try_matmul(&p[0])?.try_add(&p[1])?.tanh();
+    let reg = p[0].sum_all().square().try_mul(&p[1].sum_all())?;
+    h.square().sum_all().try_add(&reg)
+}
+
+/// The same function of one vector z = (w flattened, b).
+fn concatenated_loss(z: &Var) -> autograd::Result<Var> {
+    let w = z.try_narrow(0, 0, 6)?.try_reshape(&[2, 3])?;
+    let b = z.try_narrow(0, 6, 3)?;
+    two_input_loss(&[w, b])
+}
+
+#[test]
+fn hessian_and_hvp_over_several_inputs_match_the_concatenated_input() {
+    let mut rng = Rng::seed(4);
+    let w = Tensor::randn(&[2, 3], DType::F64, &mut rng);
+    let b = Tensor::randn(&[3], DType::F64, &mut rng);
+    let z = Tensor::try_cat(&[w.reshape(&[6]), b.clone()], 0).unwrap();
+    let full = hessian(&concatenated_loss, &z).unwrap().to_vec::<f64>(); // [9, 9]
+
+    let blocks = hessian_many(&two_input_loss, &[w.clone(), b.clone()]).unwrap();
+    assert_eq!(blocks[0][1].shape(), &[2, 3, 3]);
+    assert_eq!(blocks[1][0].shape(), &[3, 2, 3]);
+    let (sizes, offsets) = ([6, 3], [0, 6]);
+    for i in 0..2 {
+        for j in 0..2 {
+            let block = blocks[i][j].to_vec::<f64>();
+            for r in 0..sizes[i] {
+                for c in 0..sizes[j] {
+                    let want = full[(offsets[i] + r) * 9 + offsets[j] + c];
+                    assert!((block[r * sizes[j] + c] - want).abs() < 1e-12, "block ({i}, {j})");
+                }
+            }
+        }
+    }
+
+    let (vw, vb) = (Tensor::randn(&[2, 3], DType::F64, &mut rng), Tensor::randn(&[3], DType::F64, &mut rng));
+    let v = Tensor::try_cat(&[vw.reshape(&[6]), vb.clone()], 0).unwrap();
+    let want = hvp(&concatenated_loss, &z, &v).unwrap().to_vec::<f64>();
+    let got = hvp_many(&two_input_loss, &[w.clone(), b.clone()], &[vw, vb]).unwrap();
+    assert_eq!((got[0].shape(), got[1].shape()), (&[2, 3][..], &[3][..]));
+    let got: Vec<f64> = got.iter().flat_map(|t| t.to_vec::<f64>()).collect();
+    for (g, e) in got.iter().zip(&want) {
+        assert!((g - e).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+
+    let err = hvp_many(&two_input_loss, &[w.clone(), b], &[w.clone()]).unwrap_err();
+    assert_eq!(err.to_string(), "hvp_many: 2 inputs but 1 vectors");
+    let err = hvp_many(&two_input_loss, &[w.clone(), w.clone()], &[w.clone(), w.reshape(&[6])]).unwrap_err();
+    assert_eq!(err.to_string(), "hvp_many: vector 1 has shape [6] but input 1 has shape [2, 3]");
 }
