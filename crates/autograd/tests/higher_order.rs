@@ -139,7 +139,7 @@ fn hessian_and_hvp_over_several_inputs_match_the_concatenated_input() {
         assert!((g - e).abs() < 1e-12, "{got:?} vs {want:?}");
     }
 
-    let err = hvp_many(&two_input_loss, &[w.clone(), b], &[w.clone()]).unwrap_err();
+    let err = hvp_many(&two_input_loss, &[w.clone(), b], std::slice::from_ref(&w)).unwrap_err();
     assert_eq!(err.to_string(), "hvp_many: 2 inputs but 1 vectors");
     let err = hvp_many(&two_input_loss, &[w.clone(), w.clone()], &[w.clone(), w.reshape(&[6])]).unwrap_err();
     assert_eq!(err.to_string(), "hvp_many: vector 1 has shape [6] but input 1 has shape [2, 3]");
