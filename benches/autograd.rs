@@ -10,6 +10,8 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use backprop::autograd::{grad, Function, Param, Tape, Var};
+use backprop::nn::loss::{mse_loss, Reduction};
+use backprop::nn::{Linear, Module, Sequential, Tanh};
 use backprop::optim::{Optim, Optimizer, Sgd};
 use backprop::tensor::{DType, Rng, Tensor};
 
@@ -156,6 +158,27 @@ fn w6(c: &mut Criterion) {
                     loss.backward().expect("scalar loss")
                 };
                 opt.step(&grads).expect("matching gradients");
+            }
+        })
+    });
+    // The same model built from nn's layers (torch's init, so other weights: the work per step
+    // is the same) and trained with Optim<Sgd> and nn's mse_loss.
+    let mut init = Rng::seed(6);
+    let net = Sequential::new()
+        .add(Linear::new(2, 16, &mut init))
+        .add(Tanh)
+        .add(Linear::new(16, 16, &mut init))
+        .add(Tanh)
+        .add(Linear::new(16, 1, &mut init));
+    let mut nn_opt = Optim::new(net.parameters(), Sgd { lr: 0.1, ..Sgd::default() }).expect("valid SGD");
+    g.bench_function("1000_nn_linear_optim_sgd_steps", |bench| {
+        bench.iter(|| {
+            for _ in 0..1000 {
+                tape.clear();
+                let pred = net.forward(&tape.constant(x.clone())).expect("shapes fit");
+                let loss = mse_loss(&pred, &tape.constant(y.clone()), Reduction::Mean).expect("shapes fit");
+                black_box(loss.value().to_scalar::<f32>());
+                nn_opt.step(&loss.backward().expect("scalar loss")).expect("matching gradients");
             }
         })
     });
