@@ -241,6 +241,7 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::WhereCond => index::d_where_cond(ctx),
         Op::MaskedFill { .. } => index::d_masked_fill(ctx),
         Op::Matmul => matmul::d_matmul(ctx),
+        Op::Linear => matmul::d_linear(ctx),
         Op::Conv2d { params } => conv::d_conv2d(ctx, *params),
         Op::ConvTranspose2d { params, .. } => conv::d_conv_transpose2d(ctx, *params),
         Op::Conv2dBackwardInput { params, .. } => conv::d_conv2d_backward_input(ctx, *params),

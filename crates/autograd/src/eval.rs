@@ -25,7 +25,7 @@ impl Op {
             Op::SoftmaxCrossEntropy => 2,
             Op::ScatterAdd { .. } | Op::WhereCond => 3,
             Op::Cat { .. } | Op::Custom(_) => return None,
-            Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => return None,
+            Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Linear => return None,
             _ => 1,
         })
     }
@@ -54,7 +54,7 @@ impl Op {
         let ok = match self.arity() {
             Some(n) => x.len() == n,
             None => match self {
-                Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => x.len() == 2 || x.len() == 3,
+                Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Linear => x.len() == 2 || x.len() == 3,
                 _ => !x.is_empty(),
             },
         };
@@ -126,6 +126,7 @@ impl Op {
             Op::MaskedFill { value } => x[0].try_masked_fill(x[1], *value),
             Op::OneHot { classes, dtype } => x[0].try_one_hot(*classes, *dtype),
             Op::Matmul => x[0].try_matmul(x[1]),
+            Op::Linear => x[0].try_linear(x[1], x.get(2).copied()),
             Op::Conv2d { params } => x[0].try_conv2d(x[1], x.get(2).copied(), *params),
             Op::ConvTranspose2d { params, output_padding } => {
                 let p = ConvTranspose2dParams {

@@ -152,6 +152,8 @@ pub enum Op {
 
     // Linear algebra, convolution, pooling.
     Matmul,
+    /// `x Wᵀ + b` (`F.linear`): inputs x, weight [out, in] and an optional bias.
+    Linear,
     Conv2d {
         params: Conv2dParams,
     },
@@ -276,6 +278,7 @@ impl Op {
             Op::MaskedFill { .. } => "masked_fill",
             Op::OneHot { .. } => "one_hot",
             Op::Matmul => "matmul",
+            Op::Linear => "linear",
             Op::Conv2d { .. } => "conv2d",
             Op::ConvTranspose2d { .. } => "conv_transpose2d",
             Op::MaxPool2d { .. } => "max_pool2d",
@@ -341,7 +344,7 @@ impl Op {
             Op::WhereCond => Saves::INPUT0,
             Op::MaskedFill { .. } => Saves::inputs(0b10),
             Op::OneHot { .. } => Saves::NONE,
-            Op::Matmul => Saves::BOTH,
+            Op::Matmul | Op::Linear => Saves::BOTH,
             Op::Conv2d { .. } | Op::ConvTranspose2d { .. } => Saves::BOTH,
             // The input, to record the argmax as a node when the backward pass is recorded;
             // a plain backward uses the indices the forward kernel returned (the node's extra).

@@ -44,12 +44,9 @@ impl Linear {
 impl Module for Linear {
     fn forward(&self, x: &Var) -> Result<Var> {
         let tape = x.tape();
-        // x @ Wᵀ: the transpose is a view, no copy.
-        let y = x.try_matmul(&tape.param(&self.weight).try_t()?)?;
-        match &self.bias {
-            Some(b) => y.try_add(&tape.param(b)),
-            None => Ok(y),
-        }
+        // One fused node: its rule writes dW in W's own layout, contiguous for the optimizer.
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        x.try_linear(&tape.param(&self.weight), bias.as_ref())
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {

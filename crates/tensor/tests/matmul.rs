@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use tensor::DType;
+use tensor::{DType, Rng, Tensor};
 
 /// numpy.matmul by definition, on the Nd reference.
 fn naive_matmul(a: &Nd, b: &Nd) -> Nd {
@@ -74,4 +74,41 @@ fn large_and_batched_products() {
     let x = rand(&[64, 16, 32], DType::F64, 5);
     let y = rand(&[64, 32, 8], DType::F64, 6);
     assert_tensor(&x.matmul(&y), &naive_matmul(&Nd::of(&x), &Nd::of(&y)), 1e-12, "batched");
+}
+
+#[test]
+fn linear_is_x_times_w_transposed_plus_bias() {
+    let mut rng = Rng::seed(8);
+    let x = Tensor::randn(&[2, 3, 4], DType::F64, &mut rng);
+    let w = Tensor::randn(&[5, 4], DType::F64, &mut rng);
+    let b = Tensor::randn(&[5], DType::F64, &mut rng);
+    let want = (x.matmul(&w.t()) + &b).to_vec::<f64>();
+    assert_eq!(x.linear(&w, Some(&b)).shape(), &[2, 3, 5]);
+    assert_eq!(x.linear(&w, Some(&b)).to_vec::<f64>(), want);
+    assert_eq!(x.linear(&w, None).to_vec::<f64>(), x.matmul(&w.t()).to_vec::<f64>());
+    // A non-contiguous weight and a vector input.
+    let wt = Tensor::randn(&[4, 5], DType::F64, &mut rng).t();
+    let v = Tensor::randn(&[4], DType::F64, &mut rng);
+    assert_eq!(v.linear(&wt, None).to_vec::<f64>(), v.matmul(&wt.t()).to_vec::<f64>());
+}
+
+#[test]
+fn linear_errors_name_the_shapes() {
+    let x = Tensor::zeros(&[2, 4], DType::F32);
+    let w = Tensor::zeros(&[5, 4], DType::F32);
+    let err = |r: tensor::Result<Tensor>| r.unwrap_err().to_string();
+    assert_eq!(
+        err(Tensor::scalar(1.0f32).try_linear(&w, None)),
+        "linear: input must have at least 1 dimension, got a scalar"
+    );
+    assert_eq!(err(x.try_linear(&w.t(), None)), "linear: input [2, 4] needs weight [out, 4], got weight [4, 5]");
+    assert_eq!(
+        err(x.try_linear(&Tensor::zeros(&[4], DType::F32), None)),
+        "linear: input [2, 4] needs weight [out, 4], got weight [4]"
+    );
+    assert_eq!(
+        err(x.try_linear(&w, Some(&Tensor::zeros(&[4], DType::F32)))),
+        "linear: bias must be [5] for weight [5, 4], got [4]"
+    );
+    assert_eq!(err(x.try_linear(&w.to_dtype(DType::F64), None)), "linear: dtype mismatch: expected f32, got f64");
 }

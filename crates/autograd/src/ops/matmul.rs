@@ -17,6 +17,32 @@ impl Var {
         /// Matrix product with `numpy.matmul` semantics.
         matmul => try_matmul(rhs: &Var) -> Var
     );
+
+    /// `x Wᵀ + b` (`torch.nn.functional.linear`), one node: `self [.., in]`, `weight [out, in]`,
+    /// `bias [out]`.
+    pub fn try_linear(&self, weight: &Var, bias: Option<&Var>) -> Result<Var> {
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Var::apply(&inputs, Op::Linear)
+    }
+    panicking!(
+        /// `x Wᵀ + b` (`torch.nn.functional.linear`), one node.
+        linear => try_linear(weight: &Var, bias: Option<&Var>) -> Var
+    );
+}
+
+/// y = x Wᵀ + b, with the leading dimensions of x flattened into rows X [rows, in] and G the
+/// same for dL/dy [rows, out]: dX = G W, dW = Gᵀ X (written in W's [out, in] layout, so the
+/// optimizer gets a contiguous gradient), db = the column sums of G.
+pub(crate) fn d_linear(c: &Ctx) -> Result<Grads> {
+    let (x, w) = (c.input(0)?, c.input(1)?);
+    let g = c.g();
+    let (in_features, out_features) = (w.shape()[1] as isize, w.shape()[0] as isize);
+    let rows = |v: &Var, cols: isize| v.try_reshape(&[-1, cols]);
+    let dx = if c.needs(0) { Some(g.try_matmul(w)?) } else { None };
+    let dw = if c.needs(1) { Some(rows(g, out_features)?.try_t()?.try_matmul(&rows(x, in_features)?)?) } else { None };
+    let db = if c.arity() > 2 && c.needs(2) { Some(rows(g, out_features)?.try_sum(&[0], false)?) } else { None };
+    Ok(smallvec![dx, dw, db])
 }
 
 /// C = A B: dA = G B^T, dB = A^T G. Vector operands are promoted to matrices (a row for the

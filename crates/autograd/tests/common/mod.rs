@@ -171,6 +171,10 @@ pub fn cases() -> Vec<Case> {
         case("matmul_dot", &[&[4], &[4]], |v| v[0].try_matmul(&v[1])),
         case("matmul_batched", &[&[2, 3, 4], &[4, 5]], |v| v[0].try_matmul(&v[1])),
         case("matmul_batch_bcast", &[&[2, 1, 3, 4], &[3, 4, 2]], |v| v[0].try_matmul(&v[1])),
+        case("linear", &[&[3, 4], &[5, 4], &[5]], |v| v[0].try_linear(&v[1], Some(&v[2]))),
+        case("linear_no_bias", &[&[3, 4], &[5, 4]], |v| v[0].try_linear(&v[1], None)),
+        case("linear_batched", &[&[2, 3, 4], &[5, 4], &[5]], |v| v[0].try_linear(&v[1], Some(&v[2]))),
+        case("linear_vector", &[&[4], &[5, 4], &[5]], |v| v[0].try_linear(&v[1], Some(&v[2]))),
         // Convolution and pooling.
         case("conv2d", &[&[2, 2, 5, 5], &[3, 2, 3, 3], &[3]], |v| {
             v[0].try_conv2d(&v[1], Some(&v[2]), conv_p(1, 0, 1, 1))

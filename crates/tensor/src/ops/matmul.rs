@@ -217,6 +217,54 @@ impl Tensor {
         /// Matrix product with `numpy.matmul` semantics.
         matmul => try_matmul(rhs: &Tensor) -> Tensor
     );
+
+    /// `x Wᵀ + b` (`torch.nn.functional.linear`): `self [.., in]`, `weight [out, in]` (torch's
+    /// layout), `bias [out]`; the result is `[.., out]`. The transpose is read in place and the
+    /// bias added into the product's fresh buffer.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[1, 2]);
+    /// let w = Tensor::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0, 2.0], &[3, 2]);
+    /// let b = Tensor::from_vec(vec![0.5, 0.5, 0.5], &[3]);
+    /// assert_eq!(x.linear(&w, Some(&b)).to_vec::<f64>(), vec![1.5, 3.5, 4.5]);
+    /// assert_eq!(x.try_linear(&w.t(), None).unwrap_err().to_string(),
+    ///            "linear: input [1, 2] needs weight [out, 2], got weight [2, 3]");
+    /// ```
+    pub fn try_linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let op = "linear";
+        let Some(&in_features) = self.shape().last() else {
+            return Err(TensorError::invalid(op, "input must have at least 1 dimension, got a scalar"));
+        };
+        if weight.rank() != 2 || weight.shape()[1] != in_features {
+            return Err(TensorError::invalid(
+                op,
+                format!("input {:?} needs weight [out, {in_features}], got weight {:?}", self.shape(), weight.shape()),
+            ));
+        }
+        self.same_dtype(op, weight)?;
+        let mut y = self.try_matmul(&weight.t())?;
+        if let Some(b) = bias {
+            if b.shape() != [weight.shape()[0]] {
+                return Err(TensorError::invalid(
+                    op,
+                    format!(
+                        "bias must be [{}] for weight {:?}, got {:?}",
+                        weight.shape()[0],
+                        weight.shape(),
+                        b.shape()
+                    ),
+                ));
+            }
+            self.same_dtype(op, b)?;
+            y.try_add_assign(b)?;
+        }
+        Ok(y)
+    }
+    panicking!(
+        /// `x Wᵀ + b` (`torch.nn.functional.linear`).
+        linear => try_linear(weight: &Tensor, bias: Option<&Tensor>) -> Tensor
+    );
 }
 
 /// Runs one GEMM per batch element of `a: [batch.., m, k]` and `b: [batch.., k, n]` (already
