@@ -107,3 +107,45 @@ fn losses_check_their_inputs() {
     .unwrap();
     assert_eq!(acc, 0.5);
 }
+
+#[test]
+fn cross_entropy_options_are_checked() {
+    use loss::{cross_entropy_with, CrossEntropyOptions};
+    let tape = Tape::new();
+    let logits = tape.var(Tensor::zeros(&[2, 3], DType::F64));
+    let ids = Tensor::from_vec(vec![0i64, 2], &[2]);
+    let err = |target: &Tensor, o: CrossEntropyOptions| {
+        cross_entropy_with(&logits, target, &o, Reduction::Mean).unwrap_err().to_string()
+    };
+    let base = CrossEntropyOptions::default;
+    assert_eq!(
+        err(&ids, CrossEntropyOptions { weight: Some(Tensor::ones(&[2], DType::F64)), ..base() }),
+        "cross_entropy: weight must be [C] = [3] for logits [2, 3], got [2]"
+    );
+    assert_eq!(
+        err(&ids, CrossEntropyOptions { label_smoothing: 1.5, ..base() }),
+        "cross_entropy: label_smoothing must be in [0, 1], got 1.5"
+    );
+    assert_eq!(
+        err(&Tensor::from_vec(vec![0i64, 3], &[2]), base()),
+        "cross_entropy: target 3 in row 1 is not a class id in 0..3"
+    );
+    assert_eq!(
+        err(&Tensor::from_vec(vec![0i64, 1, 2], &[3]), base()),
+        "cross_entropy: class-id targets must be [N] = [2], got [3]"
+    );
+    assert_eq!(
+        err(&Tensor::ones(&[2, 2], DType::F64), base()),
+        "cross_entropy: probability targets must have the logits' shape [2, 3], got [2, 2]"
+    );
+    let flat = tape.var(Tensor::zeros(&[3], DType::F64));
+    assert_eq!(
+        cross_entropy_with(&flat, &ids, &base(), Reduction::Mean).unwrap_err().to_string(),
+        "cross_entropy: expected logits [N, C], got [3]"
+    );
+    // With no options it is plain cross_entropy.
+    let x = tape.var(Tensor::randn(&[4, 3], DType::F64, &mut Rng::seed(2)));
+    let t = Tensor::from_vec(vec![1i64, 0, 2, 2], &[4]);
+    let plain = loss::cross_entropy(&x, &t, Reduction::Mean).unwrap().item();
+    assert!((cross_entropy_with(&x, &t, &base(), Reduction::Mean).unwrap().item() - plain).abs() < 1e-12);
+}

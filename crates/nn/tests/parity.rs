@@ -57,6 +57,22 @@ fn evaluate(name: &str, reduction: Reduction) -> (Vec<f64>, Vec<f64>) {
         "bce" => loss::binary_cross_entropy(&input, &t01, reduction),
         "cross_entropy" => loss::cross_entropy(&input, &cls, reduction),
         "nll" => loss::nll_loss(&input.log_softmax(-1), &cls, reduction),
+        _ if name.starts_with("ce_") => {
+            let cw = Some(Tensor::from_vec(vec![0.5, 2.0, 1.25], &[3]));
+            let q = grid(&[4, 3], 0.8, 0.6).softmax(-1);
+            let ignored = Tensor::from_vec(vec![2i64, -100, 1, 0], &[4]);
+            let base = loss::CrossEntropyOptions::default();
+            let (target, options) = match name {
+                "ce_weight" => (cls, loss::CrossEntropyOptions { weight: cw, ..base }),
+                "ce_ignore" => (cls, loss::CrossEntropyOptions { ignore_index: 2, ..base }),
+                "ce_smooth" => (cls, loss::CrossEntropyOptions { label_smoothing: 0.2, ..base }),
+                "ce_all" => (ignored, loss::CrossEntropyOptions { weight: cw, label_smoothing: 0.3, ..base }),
+                "ce_probs" => (q, base),
+                "ce_probs_all" => (q, loss::CrossEntropyOptions { weight: cw, label_smoothing: 0.25, ..base }),
+                other => panic!("unknown loss {other}"),
+            };
+            loss::cross_entropy_with(&input, &target, &options, reduction)
+        }
         other => panic!("unknown loss {other}"),
     }
     .unwrap();
@@ -83,7 +99,7 @@ fn losses_match_torch() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 24);
+    assert_eq!(checked, 42);
     assert!(failures.is_empty(), "off torch: {failures:?}");
 }
 

@@ -39,6 +39,9 @@ def main():
     probs = torch.sigmoid(grid((4, 3), 0.5, 0.4))
     t01 = torch.sigmoid(grid((4, 3), 1.1, 0.2))
     cls = torch.tensor([2, 0, 1, 2])
+    cls_ignored = torch.tensor([2, -100, 1, 0])
+    cw = torch.tensor([0.5, 2.0, 1.25])
+    q = torch.softmax(grid((4, 3), 0.8, 0.6), -1)
     for reduction in ["none", "mean", "sum"]:
         for name, fn, inp, arg in [
             ("mse", lambda a, b: F.mse_loss(a, b, reduction=reduction), x, t),
@@ -49,6 +52,16 @@ def main():
             ("bce", lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction), probs, t01),
             ("cross_entropy", lambda a, b: F.cross_entropy(a, b, reduction=reduction), x, cls),
             ("nll", lambda a, b: F.nll_loss(F.log_softmax(a, -1), b, reduction=reduction), x, cls),
+            # cross_entropy's options (cross_entropy_with): class weights, ignore_index,
+            # label smoothing, and class-probability targets.
+            ("ce_weight", lambda a, b: F.cross_entropy(a, b, weight=cw, reduction=reduction), x, cls),
+            ("ce_ignore", lambda a, b: F.cross_entropy(a, b, ignore_index=2, reduction=reduction), x, cls),
+            ("ce_smooth", lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2, reduction=reduction), x, cls),
+            ("ce_all", lambda a, b: F.cross_entropy(
+                a, b, weight=cw, ignore_index=-100, label_smoothing=0.3, reduction=reduction), x, cls_ignored),
+            ("ce_probs", lambda a, b: F.cross_entropy(a, b, reduction=reduction), x, q),
+            ("ce_probs_all", lambda a, b: F.cross_entropy(
+                a, b, weight=cw, label_smoothing=0.25, reduction=reduction), x, q),
         ]:
             a = inp.clone().requires_grad_(True)
             v = fn(a, arg)

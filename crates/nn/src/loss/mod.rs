@@ -3,6 +3,9 @@
 use autograd::{AsVar, Result, Var};
 use tensor::{DType, TensorError};
 
+mod cross_entropy;
+pub use cross_entropy::{cross_entropy_with, CrossEntropyOptions};
+
 /// How a loss reduces its per-element values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reduction {
@@ -81,6 +84,8 @@ pub fn nll_loss(log_probs: &Var, target: &impl AsVar, reduction: Reduction) -> R
 
 /// Cross-entropy of logits `[N, C]` against class ids `target` (i64 `[N]`) (`F.cross_entropy`).
 /// The mean is one fused op (`softmax_cross_entropy`, gradient `(softmax - one_hot) / N`).
+/// Class weights, `ignore_index`, label smoothing and probability targets:
+/// [`cross_entropy_with`].
 pub fn cross_entropy(logits: &Var, target: &impl AsVar, reduction: Reduction) -> Result<Var> {
     let t = target.as_var(logits);
     match reduction {
