@@ -149,3 +149,22 @@ fn cross_entropy_options_are_checked() {
     let plain = loss::cross_entropy(&x, &t, Reduction::Mean).unwrap().item();
     assert!((cross_entropy_with(&x, &t, &base(), Reduction::Mean).unwrap().item() - plain).abs() < 1e-12);
 }
+
+#[test]
+fn bce_weights_must_not_grow_the_loss() {
+    let tape = Tape::new();
+    let x = tape.var(Tensor::zeros(&[2, 3], DType::F64));
+    let t = tape.constant(Tensor::ones(&[2, 3], DType::F64));
+    let w = tape.constant(Tensor::ones(&[2, 1, 3], DType::F64));
+    let err = loss::binary_cross_entropy_with_logits_weighted(&x, &t, Some(&w), None, Reduction::Mean).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "binary_cross_entropy_with_logits: weight or pos_weight broadcast the loss from [2, 3] to [2, 2, 3]"
+    );
+    // pos_weight = 1 everywhere is the plain loss.
+    let ones = tape.constant(Tensor::ones(&[3], DType::F64));
+    let x = tape.var(Tensor::randn(&[2, 3], DType::F64, &mut Rng::seed(1)));
+    let weighted = loss::binary_cross_entropy_with_logits_weighted(&x, &t, None, Some(&ones), Reduction::Sum).unwrap();
+    let plain = loss::binary_cross_entropy_with_logits(&x, &t, Reduction::Sum).unwrap();
+    assert!((weighted.item() - plain.item()).abs() < 1e-12);
+}

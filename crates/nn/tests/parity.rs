@@ -57,6 +57,12 @@ fn evaluate(name: &str, reduction: Reduction) -> (Vec<f64>, Vec<f64>) {
         "bce" => loss::binary_cross_entropy(&input, &t01, reduction),
         "cross_entropy" => loss::cross_entropy(&input, &cls, reduction),
         "nll" => loss::nll_loss(&input.log_softmax(-1), &cls, reduction),
+        "bce_logits_pos_weight" | "bce_logits_both_weights" => {
+            let pw = tape.constant(Tensor::from_vec(vec![3.0, 0.5, 1.5], &[3]));
+            let ew = tape.constant(grid(&[4, 1], 0.6, 0.2).abs());
+            let ew = (name == "bce_logits_both_weights").then_some(&ew);
+            loss::binary_cross_entropy_with_logits_weighted(&input, &t01, ew, Some(&pw), reduction)
+        }
         _ if name.starts_with("ce_") => {
             let cw = Some(Tensor::from_vec(vec![0.5, 2.0, 1.25], &[3]));
             let q = grid(&[4, 3], 0.8, 0.6).softmax(-1);
@@ -99,7 +105,7 @@ fn losses_match_torch() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 42);
+    assert_eq!(checked, 48);
     assert!(failures.is_empty(), "off torch: {failures:?}");
 }
 

@@ -104,6 +104,39 @@ pub fn binary_cross_entropy_with_logits(logits: &Var, target: &Var, reduction: R
     reduce(v, reduction)
 }
 
+/// [`binary_cross_entropy_with_logits`] with torch's `weight` (per element, broadcast to the
+/// logits) and `pos_weight` (per class, broadcast along the last dimension, scaling the loss of
+/// positive targets): `w · [(1 - t) x + (1 + (p - 1) t) · softplus(-x)]`, with
+/// `softplus(-x) = ln(1 + e^{-|x|}) + max(-x, 0)`.
+pub fn binary_cross_entropy_with_logits_weighted(
+    logits: &Var,
+    target: &Var,
+    weight: Option<&Var>,
+    pos_weight: Option<&Var>,
+    reduction: Reduction,
+) -> Result<Var> {
+    let op = "binary_cross_entropy_with_logits";
+    same_shape(op, logits, target)?;
+    let softplus_neg = logits.try_abs()?.try_neg()?.try_exp()?.try_log1p()?.try_add(&logits.try_neg()?.try_relu()?)?;
+    let scaled = match pos_weight {
+        // (1 + (p - 1) t) · softplus(-x)
+        Some(p) => p.try_sub_scalar(1.0)?.try_mul(target)?.try_add_scalar(1.0)?.try_mul(&softplus_neg)?,
+        None => softplus_neg,
+    };
+    let mut v = target.try_rsub_scalar(1.0)?.try_mul(logits)?.try_add(&scaled)?;
+    if let Some(w) = weight {
+        v = v.try_mul(w)?;
+    }
+    if v.shape() != logits.shape() {
+        return Err(TensorError::invalid(
+            op,
+            format!("weight or pos_weight broadcast the loss from {:?} to {:?}", logits.shape(), v.shape()),
+        )
+        .into());
+    }
+    reduce(v, reduction)
+}
+
 /// Binary cross-entropy of probabilities in `(0, 1)` (`F.binary_cross_entropy`; logs are
 /// clamped at -100 as torch does).
 pub fn binary_cross_entropy(probs: &Var, target: &Var, reduction: Reduction) -> Result<Var> {

@@ -42,6 +42,8 @@ def main():
     cls_ignored = torch.tensor([2, -100, 1, 0])
     cw = torch.tensor([0.5, 2.0, 1.25])
     q = torch.softmax(grid((4, 3), 0.8, 0.6), -1)
+    pw = torch.tensor([3.0, 0.5, 1.5])
+    ew = grid((4, 1), 0.6, 0.2).abs()
     for reduction in ["none", "mean", "sum"]:
         for name, fn, inp, arg in [
             ("mse", lambda a, b: F.mse_loss(a, b, reduction=reduction), x, t),
@@ -62,6 +64,10 @@ def main():
             ("ce_probs", lambda a, b: F.cross_entropy(a, b, reduction=reduction), x, q),
             ("ce_probs_all", lambda a, b: F.cross_entropy(
                 a, b, weight=cw, label_smoothing=0.25, reduction=reduction), x, q),
+            ("bce_logits_pos_weight", lambda a, b: F.binary_cross_entropy_with_logits(
+                a, b, pos_weight=pw, reduction=reduction), x, t01),
+            ("bce_logits_both_weights", lambda a, b: F.binary_cross_entropy_with_logits(
+                a, b, weight=ew, pos_weight=pw, reduction=reduction), x, t01),
         ]:
             a = inp.clone().requires_grad_(True)
             v = fn(a, arg)
