@@ -168,3 +168,31 @@ fn bce_weights_must_not_grow_the_loss() {
     let plain = loss::binary_cross_entropy_with_logits(&x, &t, Reduction::Sum).unwrap();
     assert!((weighted.item() - plain.item()).abs() < 1e-12);
 }
+
+#[test]
+fn pair_losses_check_their_shapes() {
+    let tape = Tape::new();
+    let a = tape.var(Tensor::ones(&[2, 3], DType::F64));
+    let b = tape.constant(Tensor::ones(&[2, 3], DType::F64));
+    let y3 = tape.constant(Tensor::ones(&[3], DType::F64));
+    assert_eq!(
+        loss::margin_ranking_loss(&a, &b, &y3, 0.0, Reduction::Mean).unwrap_err().to_string(),
+        "margin_ranking_loss: shapes [2, 3] and [3] differ"
+    );
+    assert_eq!(
+        loss::cosine_embedding_loss(&a, &b, &Tensor::ones(&[3], DType::F64), 0.0, Reduction::Mean)
+            .unwrap_err()
+            .to_string(),
+        "cosine_embedding_loss: expected inputs [N, D] or [D] and target [N] or [], got [2, 3] and [3]"
+    );
+    assert_eq!(
+        loss::kl_div(&a, &y3, false, Reduction::Sum).unwrap_err().to_string(),
+        "kl_div: shapes [2, 3] and [3] differ"
+    );
+    // Identical distributions diverge by nothing; identical vectors have cosine 1.
+    let p = Tensor::from_vec(vec![0.25f64, 0.75], &[2]);
+    let kl = loss::kl_div(&tape.var(p.log()), &tape.constant(p.clone()), false, Reduction::Sum).unwrap();
+    assert!(kl.item().abs() < 1e-15);
+    let same = loss::cosine_embedding_loss(&a, &b, &Tensor::ones(&[2], DType::F64), 0.0, Reduction::Sum).unwrap();
+    assert!(same.item().abs() < 1e-12);
+}

@@ -57,6 +57,24 @@ fn evaluate(name: &str, reduction: Reduction) -> (Vec<f64>, Vec<f64>) {
         "bce" => loss::binary_cross_entropy(&input, &t01, reduction),
         "cross_entropy" => loss::cross_entropy(&input, &cls, reduction),
         "nll" => loss::nll_loss(&input.log_softmax(-1), &cls, reduction),
+        "kl_div" | "kl_div_log_target" => {
+            let q = grid(&[4, 3], 0.8, 0.6).softmax(-1);
+            if name == "kl_div" {
+                let mut q0 = q.to_vec::<f64>();
+                q0[1] = 0.0;
+                loss::kl_div(&input, &tape.constant(Tensor::from_vec(q0, &[4, 3])), false, reduction)
+            } else {
+                loss::kl_div(&input, &tape.constant(q.log()), true, reduction)
+            }
+        }
+        "margin_ranking" => {
+            let sign = tape.constant(grid(&[4, 3], 1.3, 0.4).sign());
+            loss::margin_ranking_loss(&input, &t, &sign, 0.3, reduction)
+        }
+        "cosine_embedding" => {
+            let labels = Tensor::from_vec(vec![1.0, -1.0, 1.0, -1.0], &[4]);
+            loss::cosine_embedding_loss(&input, &t, &labels, 0.2, reduction)
+        }
         "bce_logits_pos_weight" | "bce_logits_both_weights" => {
             let pw = tape.constant(Tensor::from_vec(vec![3.0, 0.5, 1.5], &[3]));
             let ew = tape.constant(grid(&[4, 1], 0.6, 0.2).abs());
@@ -105,7 +123,7 @@ fn losses_match_torch() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 48);
+    assert_eq!(checked, 60);
     assert!(failures.is_empty(), "off torch: {failures:?}");
 }
 

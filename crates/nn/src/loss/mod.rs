@@ -4,7 +4,9 @@ use autograd::{AsVar, Result, Var};
 use tensor::{DType, TensorError};
 
 mod cross_entropy;
+mod pairs;
 pub use cross_entropy::{cross_entropy_with, CrossEntropyOptions};
+pub use pairs::{cosine_embedding_loss, kl_div, margin_ranking_loss};
 
 /// How a loss reduces its per-element values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -43,6 +43,10 @@ def main():
     cw = torch.tensor([0.5, 2.0, 1.25])
     q = torch.softmax(grid((4, 3), 0.8, 0.6), -1)
     pw = torch.tensor([3.0, 0.5, 1.5])
+    q0 = q.clone()
+    q0[0, 1] = 0.0  # 0 ln 0 = 0
+    sign = torch.sign(grid((4, 3), 1.3, 0.4))
+    pair_labels = torch.tensor([1.0, -1.0, 1.0, -1.0])
     ew = grid((4, 1), 0.6, 0.2).abs()
     for reduction in ["none", "mean", "sum"]:
         for name, fn, inp, arg in [
@@ -68,6 +72,12 @@ def main():
                 a, b, pos_weight=pw, reduction=reduction), x, t01),
             ("bce_logits_both_weights", lambda a, b: F.binary_cross_entropy_with_logits(
                 a, b, weight=ew, pos_weight=pw, reduction=reduction), x, t01),
+            ("kl_div", lambda a, b: F.kl_div(a, b, reduction=reduction), x, q0),
+            ("kl_div_log_target", lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=True), x, q.log()),
+            ("margin_ranking", lambda a, b: F.margin_ranking_loss(
+                a, b, sign, margin=0.3, reduction=reduction), x, t),
+            ("cosine_embedding", lambda a, b: F.cosine_embedding_loss(
+                a, b, pair_labels, margin=0.2, reduction=reduction), x, t),
         ]:
             a = inp.clone().requires_grad_(True)
             v = fn(a, arg)
