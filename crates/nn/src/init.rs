@@ -1,7 +1,7 @@
 //! Initialisers, with an explicit seeded generator; the formulas and defaults are torch's
 //! (`torch.nn.init`).
 
-use tensor::{DType, Result, Rng, Tensor};
+use tensor::{DType, Result, Rng, Tensor, TensorError};
 
 /// The fan-in and fan-out of a weight `[out, in, *kernel]` (torch's `_calculate_fan_in_and_fan_out`).
 pub fn fans(shape: &[usize]) -> (usize, usize) {
@@ -107,4 +107,80 @@ pub fn torch_default(
     let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
     let b = if bias { Some(uniform(&weight_shape[..1], -bound, bound, dtype, rng)?) } else { None };
     Ok((w, b))
+}
+
+/// `N(mean, std²)` truncated to `[a, b]` (`nn.init.trunc_normal_`, torch's defaults `a = -2`,
+/// `b = 2` in absolute units). Draws by rejection; an interval holding less than 1e-4 of the
+/// distribution is an error rather than a near-endless loop.
+pub fn trunc_normal(
+    shape: &[usize],
+    mean: f64,
+    std: f64,
+    a: f64,
+    b: f64,
+    dtype: DType,
+    rng: &mut Rng,
+) -> Result<Tensor> {
+    let op = "trunc_normal";
+    if !(std > 0.0 && a < b) {
+        return Err(TensorError::invalid(op, format!("needs std > 0 and a < b, got std {std}, a {a}, b {b}")));
+    }
+    let cdf = |x: f64| 0.5 * (1.0 + tensor::Float::erf((x - mean) / (std * std::f64::consts::SQRT_2)));
+    let mass = cdf(b) - cdf(a);
+    if mass < 1e-4 {
+        return Err(TensorError::invalid(
+            op,
+            format!("[{a}, {b}] holds only {mass:.2e} of N({mean}, {std}²); move the bounds towards the mean"),
+        ));
+    }
+    let n: usize = shape.iter().product();
+    let mut values = Vec::with_capacity(n);
+    while values.len() < n {
+        let v = mean + std * rng.next_normal();
+        if (a..=b).contains(&v) {
+            values.push(v);
+        }
+    }
+    Ok(Tensor::from_vec(values, shape).to_dtype(dtype))
+}
+
+/// A (semi-)orthogonal matrix scaled by `gain` (`nn.init.orthogonal_`): the tensor viewed as
+/// `[shape[0], rest]` has orthonormal rows (if it is wide) or columns (if tall). The Q of a
+/// Gaussian matrix's QR decomposition, signs fixed by R's diagonal so the result is uniform
+/// over orthogonal matrices.
+pub fn orthogonal(shape: &[usize], gain: f64, dtype: DType, rng: &mut Rng) -> Result<Tensor> {
+    if shape.len() < 2 {
+        return Err(TensorError::invalid("orthogonal", format!("needs at least 2 dimensions, got shape {shape:?}")));
+    }
+    let rows = shape[0];
+    let cols: usize = shape[1..].iter().product();
+    // Work on the tall orientation [long, short]: its columns get orthonormalised.
+    let (long, short) = (rows.max(cols), rows.min(cols));
+    let mut q: Vec<Vec<f64>> = (0..short).map(|_| (0..long).map(|_| rng.next_normal()).collect()).collect();
+    // Modified Gram-Schmidt, twice over for orthogonality to rounding error. The first pass's
+    // norm is R's diagonal, positive by construction: no sign fix needed.
+    for _ in 0..2 {
+        for j in 0..short {
+            for i in 0..j {
+                let dot: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
+                let qi = q[i].clone();
+                q[j].iter_mut().zip(&qi).for_each(|(v, u)| *v -= dot * u);
+            }
+            let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                return Err(TensorError::invalid("orthogonal", "a Gaussian draw was rank-deficient; use another seed"));
+            }
+            q[j].iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+    // q holds `short` orthonormal vectors of length `long`: the rows of the result if it is wide,
+    // its columns if tall.
+    let mut out = vec![0.0; rows * cols];
+    for (j, vector) in q.iter().enumerate() {
+        for (i, &v) in vector.iter().enumerate() {
+            let (r, c) = if rows <= cols { (j, i) } else { (i, j) };
+            out[r * cols + c] = gain * v;
+        }
+    }
+    Ok(Tensor::from_vec(out, shape).to_dtype(dtype))
 }

@@ -196,3 +196,47 @@ fn pair_losses_check_their_shapes() {
     let same = loss::cosine_embedding_loss(&a, &b, &Tensor::ones(&[2], DType::F64), 0.0, Reduction::Sum).unwrap();
     assert!(same.item().abs() < 1e-12);
 }
+
+#[test]
+fn orthogonal_init_has_orthonormal_rows_or_columns() {
+    let mut rng = Rng::seed(9);
+    for shape in [vec![3usize, 5], vec![5, 3], vec![4, 4], vec![2, 3, 2]] {
+        let w = init::orthogonal(&shape, 1.5, DType::F64, &mut rng).unwrap();
+        assert_eq!(w.shape(), &shape[..]);
+        let m = w.reshape(&[shape[0] as isize, -1]);
+        // W Wᵀ = gain² I for wide matrices, Wᵀ W = gain² I for tall ones.
+        let gram = if m.shape()[0] <= m.shape()[1] { m.matmul(&m.t()) } else { m.t().matmul(&m) };
+        let k = gram.shape()[0];
+        let g = gram.to_vec::<f64>();
+        for i in 0..k {
+            for j in 0..k {
+                let want = if i == j { 2.25 } else { 0.0 };
+                assert!((g[i * k + j] - want).abs() < 1e-12, "{shape:?}: gram[{i}][{j}] = {}", g[i * k + j]);
+            }
+        }
+    }
+    assert_eq!(
+        init::orthogonal(&[4], 1.0, DType::F32, &mut rng).unwrap_err().to_string(),
+        "orthogonal: needs at least 2 dimensions, got shape [4]"
+    );
+}
+
+#[test]
+fn trunc_normal_stays_in_bounds_with_the_truncated_moments() {
+    let mut rng = Rng::seed(10);
+    let t = init::trunc_normal(&[20_000], 0.5, 2.0, -1.0, 1.5, DType::F64, &mut rng).unwrap().to_vec::<f64>();
+    assert!(t.iter().all(|v| (-1.0..=1.5).contains(v)));
+    // N(0.5, 4) truncated to [-1, 1.5]: standardised bounds α = -0.75, β = 0.5; its mean is
+    // μ + σ (φ(α) - φ(β)) / (Φ(β) - Φ(α)) = 0.5 + 2 (0.301137 - 0.352065) / (0.691462 - 0.226627).
+    let want = 0.5 + 2.0 * (0.301137 - 0.352065) / (0.691462 - 0.226627);
+    let mean = t.iter().sum::<f64>() / t.len() as f64;
+    assert!((mean - want).abs() < 0.01, "mean {mean}, want {want}");
+    assert_eq!(
+        init::trunc_normal(&[2], 0.0, 1.0, 8.0, 9.0, DType::F32, &mut rng).unwrap_err().to_string(),
+        "trunc_normal: [8, 9] holds only 6.66e-16 of N(0, 1²); move the bounds towards the mean"
+    );
+    assert_eq!(
+        init::trunc_normal(&[2], 0.0, 1.0, 1.0, -1.0, DType::F32, &mut rng).unwrap_err().to_string(),
+        "trunc_normal: needs std > 0 and a < b, got std 1, a 1, b -1"
+    );
+}
