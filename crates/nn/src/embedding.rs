@@ -1,7 +1,7 @@
 //! `Embedding`: rows of a table looked up by index (`torch.nn.Embedding`).
 
 use autograd::{AsVar, Param, Result, Var};
-use tensor::{DType, Rng, TensorError};
+use tensor::{DType, Rng};
 
 use crate::init;
 use crate::module::{child, Module};
@@ -23,16 +23,7 @@ impl Embedding {
 
     /// The rows at `indices` (i64, any shape), recorded on `like`'s tape.
     pub fn lookup(&self, like: &Var, indices: &impl AsVar) -> Result<Var> {
-        let ids = indices.as_var(like);
-        if ids.dtype() != DType::I64 {
-            return Err(TensorError::DTypeMismatch { op: "embedding", expected: DType::I64, got: ids.dtype() }.into());
-        }
-        let weight = like.tape().param(&self.weight);
-        let flat = ids.try_reshape(&[-1])?;
-        let rows = weight.try_index_select(0, &flat)?;
-        let mut shape: Vec<isize> = ids.shape().iter().map(|&d| d as isize).collect();
-        shape.push(weight.shape()[1] as isize);
-        rows.try_reshape(&shape)
+        crate::functional::embedding(&indices.as_var(like), &like.tape().param(&self.weight))
     }
 }
 

@@ -36,6 +36,7 @@ pub mod data;
 mod dropout;
 mod embedding;
 mod error;
+pub mod functional;
 pub mod init;
 mod linear;
 pub mod loss;

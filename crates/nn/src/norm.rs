@@ -3,33 +3,12 @@
 use autograd::{Param, Result, Var};
 use tensor::{DType, Tensor, TensorError};
 
+use crate::functional as F;
 use crate::module::{child, Module};
 
-/// `(x - mean) / √(var + eps)` over the axes `axes` (biased variance), as torch's norms use.
-fn normalize(x: &Var, axes: &[isize], eps: f64) -> Result<Var> {
-    let mean = x.try_mean(axes, true)?;
-    let centered = x.try_sub(&mean)?;
-    let var = centered.try_square()?.try_mean(axes, true)?;
-    centered.try_mul(&var.try_add_scalar(eps)?.try_rsqrt()?)
-}
-
-/// Shape `[1, C, 1, ...]` of a per-channel vector for an input of `rank`.
-fn per_channel(rank: usize, channels: usize) -> Vec<isize> {
-    let mut shape = vec![1isize; rank];
-    shape[1] = channels as isize;
-    shape
-}
-
-fn affine(y: Var, weight: &Option<Param>, bias: &Option<Param>, shape: &[isize]) -> Result<Var> {
-    let tape = y.tape().clone();
-    let y = match weight {
-        Some(w) => y.try_mul(&tape.param(w).try_reshape(shape)?)?,
-        None => y,
-    };
-    match bias {
-        Some(b) => y.try_add(&tape.param(b).try_reshape(shape)?),
-        None => Ok(y),
-    }
+/// The optional affine parameters on `x`'s tape.
+fn on_tape(x: &Var, p: &Option<Param>) -> Option<Var> {
+    p.as_ref().map(|p| x.tape().param(p))
 }
 
 fn visit_affine(prefix: &str, weight: &Option<Param>, bias: &Option<Param>, f: &mut dyn FnMut(&str, &Param)) {
@@ -63,18 +42,8 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
-        let k = self.normalized_shape.len();
-        if x.rank() < k || x.shape()[x.rank() - k..] != self.normalized_shape[..] {
-            return Err(TensorError::invalid(
-                "layer_norm",
-                format!("input {:?} does not end with the normalized shape {:?}", x.shape(), self.normalized_shape),
-            )
-            .into());
-        }
-        let axes: Vec<isize> = (x.rank() - k..x.rank()).map(|a| a as isize).collect();
-        let y = normalize(x, &axes, self.eps)?;
-        let shape: Vec<isize> = self.normalized_shape.iter().map(|&d| d as isize).collect();
-        affine(y, &self.weight, &self.bias, &shape)
+        let (w, b) = (on_tape(x, &self.weight), on_tape(x, &self.bias));
+        F::layer_norm(x, &self.normalized_shape, w.as_ref(), b.as_ref(), self.eps)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
@@ -114,11 +83,8 @@ impl Module for GroupNorm {
             )
             .into());
         }
-        let n = x.shape()[0] as isize;
-        let grouped = x.try_reshape(&[n, g as isize, -1])?;
-        let y = normalize(&grouped, &[2], self.eps)?;
-        let back: Vec<isize> = x.shape().iter().map(|&d| d as isize).collect();
-        affine(y.try_reshape(&back)?, &self.weight, &self.bias, &per_channel(x.rank(), c))
+        let (w, b) = (on_tape(x, &self.weight), on_tape(x, &self.bias));
+        F::group_norm(x, g, w.as_ref(), b.as_ref(), self.eps)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
@@ -192,36 +158,14 @@ impl Module for BatchNorm {
             )
             .into());
         }
-        let axes: Vec<isize> = (0..x.rank() as isize).filter(|&a| a != 1).collect();
-        let shape = per_channel(x.rank(), c);
-        let y = if self.training {
-            let count = x.numel() / c;
-            let y = normalize(x, &axes, self.eps)?;
-            // Running statistics: values only, outside the graph.
-            let v = x.value();
-            let mean = v.try_mean(&axes, false)?;
-            let var = v.try_var(&axes, 1, false)?;
-            if count > 1 {
-                let m = self.momentum;
-                let blend = |p: &Param, batch: &Tensor| -> tensor::Result<()> {
-                    let new = p.value().try_mul_scalar(1.0 - m)?.try_add(&batch.try_mul_scalar(m)?)?;
-                    p.replace(new);
-                    Ok(())
-                };
-                blend(&self.running_mean, &mean)?;
-                blend(&self.running_var, &var)?;
-            }
+        let (w, b) = (on_tape(x, &self.weight), on_tape(x, &self.bias));
+        let (mean, var) = (Some(&self.running_mean), Some(&self.running_var));
+        let y = F::batch_norm(x, mean, var, w.as_ref(), b.as_ref(), self.training, self.momentum, self.eps)?;
+        if self.training {
             let seen = self.num_batches_tracked.value().to_vec::<i64>()[0];
             self.num_batches_tracked.replace(Tensor::scalar(seen + 1));
-            y
-        } else {
-            let tape = x.tape();
-            let mean = tape.constant(self.running_mean.value()).try_reshape(&shape)?;
-            let inv_std =
-                tape.constant(self.running_var.value()).try_add_scalar(self.eps)?.try_rsqrt()?.try_reshape(&shape)?;
-            x.try_sub(&mean)?.try_mul(&inv_std)?
-        };
-        affine(y, &self.weight, &self.bias, &shape)
+        }
+        Ok(y)
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {

@@ -1,7 +1,6 @@
 //! Pooling layers (`torch.nn.MaxPool2d`, `AvgPool2d`, `AdaptiveAvgPool2d`).
 
 use autograd::{Param, Result, Var};
-use tensor::TensorError;
 
 use crate::module::Module;
 
@@ -59,36 +58,7 @@ pub struct AdaptiveAvgPool2d {
 
 impl Module for AdaptiveAvgPool2d {
     fn forward(&self, x: &Var) -> Result<Var> {
-        if x.rank() != 4 || self.output_size.contains(&0) {
-            return Err(TensorError::invalid(
-                "adaptive_avg_pool2d",
-                format!(
-                    "expected [N, C, H, W] input and a non-zero output size, got {:?} and {:?}",
-                    x.shape(),
-                    self.output_size
-                ),
-            )
-            .into());
-        }
-        let (h, w) = (x.shape()[2], x.shape()[3]);
-        let [oh, ow] = self.output_size;
-        if h % oh == 0 && w % ow == 0 {
-            // Equal windows: one pooling op.
-            let k = [h / oh, w / ow];
-            return x.try_avg_pool2d(k, k, [0, 0], true);
-        }
-        let mut rows = Vec::with_capacity(oh);
-        for i in 0..oh {
-            let (r0, r1) = (i * h / oh, ((i + 1) * h).div_ceil(oh));
-            let mut cells = Vec::with_capacity(ow);
-            for j in 0..ow {
-                let (c0, c1) = (j * w / ow, ((j + 1) * w).div_ceil(ow));
-                let window = x.try_narrow(2, r0, r1 - r0)?.try_narrow(3, c0, c1 - c0)?;
-                cells.push(window.try_mean(&[2, 3], false)?);
-            }
-            rows.push(Var::try_stack(&cells, -1)?);
-        }
-        Var::try_stack(&rows, -2)
+        crate::functional::adaptive_avg_pool2d(x, self.output_size)
     }
     fn visit(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
 }
