@@ -43,6 +43,7 @@ pub mod loss;
 mod module;
 mod norm;
 mod pool;
+mod recurrent;
 pub mod state;
 
 pub use activation::{Elu, Flatten, Gelu, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh};
@@ -55,3 +56,4 @@ pub use loss::Reduction;
 pub use module::{child, Module, Sequential};
 pub use norm::{BatchNorm, GroupNorm, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+pub use recurrent::{Gru, GruCell, Lstm, LstmCell, RecurrentWeights};

@@ -1,4 +1,4 @@
-"""Reference values for crates/nn/tests/parity.rs, made with PyTorch (f64).
+"""Reference values for crates/nn/tests/parity.rs, made with PyTorch (f64): losses, Linear, LSTM, GRU.
 
 Run from the repository root:  python3 crates/nn/tests/data/gen_losses.py
 For each loss and reduction: the value, and the gradient with respect to the input of
@@ -90,6 +90,20 @@ def main():
     y = F.linear(xl, w, b)
     (y * grid(y.shape, 0.9, 0.3)).sum().backward()
     emit(out, "linear", y, [xl.grad, w.grad, b.grad])
+    # Single-layer LSTM and GRU with fixed weights: outputs at every step, and the gradients
+    # of sum(output * r) for the input and the four parameters.
+    T, N, I, H = 3, 2, 4, 3
+    for name, cls, gates in [("lstm", torch.nn.LSTM, 4), ("gru", torch.nn.GRU, 3)]:
+        m = cls(I, H)
+        with torch.no_grad():
+            m.weight_ih_l0.copy_(grid((gates * H, I), 0.37, 0.1) * 0.5)
+            m.weight_hh_l0.copy_(grid((gates * H, H), 0.29, 0.7) * 0.5)
+            m.bias_ih_l0.copy_(grid((gates * H,), 0.53, 0.2) * 0.5)
+            m.bias_hh_l0.copy_(grid((gates * H,), 0.61, 0.9) * 0.5)
+        xs = grid((T, N, I), 0.45, 0.3).requires_grad_(True)
+        y, _ = m(xs)
+        (y * grid(y.shape, 0.9, 0.3)).sum().backward()
+        emit(out, name, y, [xs.grad, m.weight_ih_l0.grad, m.weight_hh_l0.grad, m.bias_ih_l0.grad, m.bias_hh_l0.grad])
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses.txt")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
