@@ -31,6 +31,7 @@
 //! ```
 
 mod activation;
+mod attention;
 mod conv;
 pub mod data;
 mod dropout;
@@ -47,6 +48,7 @@ mod recurrent;
 pub mod state;
 
 pub use activation::{Elu, Flatten, Gelu, Identity, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh};
+pub use attention::MultiheadAttention;
 pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;

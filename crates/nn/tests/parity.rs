@@ -3,7 +3,7 @@
 
 use autograd::Param;
 use autograd::{grad, Tape, Var};
-use nn::{loss, Gru, GruCell, Linear, Lstm, LstmCell, Module, RecurrentWeights, Reduction};
+use nn::{loss, Gru, GruCell, Linear, Lstm, LstmCell, Module, MultiheadAttention, RecurrentWeights, Reduction};
 use tensor::{DType, Tensor};
 
 const FIXTURE: &str = include_str!("data/losses.txt");
@@ -111,7 +111,7 @@ fn evaluate(name: &str, reduction: Reduction) -> (Vec<f64>, Vec<f64>) {
 fn losses_match_torch() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in cases().iter().filter(|c| !["linear", "lstm", "gru"].contains(&c.name.as_str())) {
+    for case in cases().iter().filter(|c| !["linear", "lstm", "gru", "mha", "mha_weights"].contains(&c.name.as_str())) {
         let (name, reduction) = case.name.split_once(' ').unwrap();
         let reduction = match reduction {
             "none" => Reduction::None,
@@ -202,4 +202,58 @@ fn batch_first_is_the_transposed_sequence() {
     let cell = GruCell { weights: fixed_weights(3) };
     let bad = cell.step(&tape.var(Tensor::zeros(&[2, 5], DType::F64)), None).unwrap_err();
     assert_eq!(bad.to_string(), "gru_cell: expected input [N, 4] and hidden state [N, 3], got [2, 5] and [2, 3]");
+}
+
+#[test]
+fn multihead_attention_matches_torch() {
+    let all = cases();
+    let find = |name: &str| all.iter().find(|c| c.name == name).unwrap();
+    let p = |t: Tensor, scale: f64| Param::new(t.mul_scalar(scale));
+    let mha = MultiheadAttention {
+        num_heads: 2,
+        batch_first: false,
+        in_proj_weight: p(grid(&[12, 4], 0.41, 0.3), 0.5),
+        in_proj_bias: p(grid(&[12], 0.23, 0.5), 0.3),
+        out_proj_weight: p(grid(&[4, 4], 0.67, 0.1), 0.5),
+        out_proj_bias: p(grid(&[4], 0.31, 0.8), 0.3),
+    };
+    let tape = Tape::new();
+    let q = tape.var(grid(&[3, 2, 4], 0.35, 0.2));
+    let k = tape.var(grid(&[5, 2, 4], 0.55, 0.4));
+    let v = tape.var(grid(&[5, 2, 4], 0.75, 0.6));
+    let mut mask = grid(&[3, 5], 1.7, 0.3).to_vec::<f64>();
+    mask[5 + 2] = f64::NEG_INFINITY;
+    let mask = tape.constant(Tensor::from_vec(mask, &[3, 5]));
+    let (out, weights) = mha.attend(&q, &k, &v, Some(&mask)).unwrap();
+    assert!(close(&out.value().to_vec::<f64>(), &find("mha").value), "output");
+    assert_eq!(weights.shape(), &[2, 3, 5]);
+    assert!(close(&weights.value().to_vec::<f64>(), &find("mha_weights").value), "weights");
+    let total = (&out * &tape.constant(grid(&[3, 2, 4], 0.9, 0.3))).sum_all()
+        + (&weights * &tape.constant(grid(&[2, 3, 5], 0.8, 0.1))).sum_all();
+    let grads = total.backward().unwrap();
+    let want = &find("mha").grads;
+    for (i, x) in [&q, &k, &v].into_iter().enumerate() {
+        assert!(close(&grads.get(x).unwrap().to_vec::<f64>(), &want[i]), "input {i}");
+    }
+    let named = mha.named_parameters();
+    let names: Vec<&str> = named.keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
+    for (i, param) in named.values().enumerate() {
+        assert!(close(&grads.param(param).unwrap().to_vec::<f64>(), &want[3 + i]), "{}", names[i]);
+    }
+    // batch_first: the same attention on [N, T, E] sequences.
+    let bf = MultiheadAttention { batch_first: true, ..mha };
+    let t = |x: &autograd::Var| x.transpose(0, 1);
+    let (out_bf, weights_bf) = bf.attend(&t(&q), &t(&k), &t(&v), Some(&mask)).unwrap();
+    assert!(close(&out_bf.value().transpose(0, 1).contiguous().to_vec::<f64>(), &find("mha").value));
+    assert!(close(&weights_bf.value().to_vec::<f64>(), &find("mha_weights").value));
+    let mha = bf;
+    assert_eq!(
+        mha.attend(&t(&q), &t(&k), &t(&q), None).unwrap_err().to_string(),
+        "multihead_attention: expected query [L, N, 4] and key, value [S, N, 4] of one shape, got [2, 3, 4], [2, 5, 4], [2, 3, 4]"
+    );
+    assert_eq!(
+        MultiheadAttention::new(6, 4, &mut tensor::Rng::seed(0)).err().unwrap().to_string(),
+        "multihead_attention: embed_dim 6 must be divisible by num_heads 4"
+    );
 }

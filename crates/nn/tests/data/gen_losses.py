@@ -1,4 +1,5 @@
-"""Reference values for crates/nn/tests/parity.rs, made with PyTorch (f64): losses, Linear, LSTM, GRU.
+"""Reference values for crates/nn/tests/parity.rs, made with PyTorch (f64): losses, Linear, LSTM, GRU,
+MultiheadAttention.
 
 Run from the repository root:  python3 crates/nn/tests/data/gen_losses.py
 For each loss and reduction: the value, and the gradient with respect to the input of
@@ -104,6 +105,25 @@ def main():
         y, _ = m(xs)
         (y * grid(y.shape, 0.9, 0.3)).sum().backward()
         emit(out, name, y, [xs.grad, m.weight_ih_l0.grad, m.weight_hh_l0.grad, m.bias_ih_l0.grad, m.bias_hh_l0.grad])
+    # MultiheadAttention (E = 4, 2 heads) with fixed weights and an additive mask: the output,
+    # the head-averaged weights, and the gradients of sum(out * r) + sum(weights * r2) for query,
+    # key, value and the four parameters.
+    mha = torch.nn.MultiheadAttention(4, 2)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(grid((12, 4), 0.41, 0.3) * 0.5)
+        mha.in_proj_bias.copy_(grid((12,), 0.23, 0.5) * 0.3)
+        mha.out_proj.weight.copy_(grid((4, 4), 0.67, 0.1) * 0.5)
+        mha.out_proj.bias.copy_(grid((4,), 0.31, 0.8) * 0.3)
+    q = grid((3, 2, 4), 0.35, 0.2).requires_grad_(True)
+    k = grid((5, 2, 4), 0.55, 0.4).requires_grad_(True)
+    v = grid((5, 2, 4), 0.75, 0.6).requires_grad_(True)
+    mask = grid((3, 5), 1.7, 0.3)
+    mask[1, 2] = float("-inf")
+    o, wts = mha(q, k, v, attn_mask=mask)
+    ((o * grid(o.shape, 0.9, 0.3)).sum() + (wts * grid(wts.shape, 0.8, 0.1)).sum()).backward()
+    emit(out, "mha", o, [q.grad, k.grad, v.grad, mha.in_proj_weight.grad, mha.in_proj_bias.grad,
+                         mha.out_proj.weight.grad, mha.out_proj.bias.grad])
+    emit(out, "mha_weights", wts, [])
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses.txt")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
