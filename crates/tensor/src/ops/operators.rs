@@ -38,7 +38,7 @@ macro_rules! operator {
         }
         // f64 only: with a second scalar impl, a method call on the result of an unsuffixed
         // literal operation, `(&t - 1.0).square()`, stops compiling (E0282: the output type is
-        // needed before the literal falls back to f64). Tried and reverted; see the README.
+        // needed before the literal falls back to f64). Tried and reverted.
         scalar_operator!($trait, $method, $scalar, f64);
         impl ops::$assign<&Tensor> for Tensor {
             /// Broadcasts `rhs` to `self`'s shape (`+=` writes in place when `self` owns its buffer).
