@@ -10,12 +10,6 @@ use crate::var::Var;
 
 type Func<'a> = &'a dyn Fn(&Var) -> Result<Var>;
 
-/// `grad` that gives `None` for an input the outputs do not depend on (a constant function).
-fn grad_or_none(outputs: &[Var], input: &Var, create_graph: bool) -> Result<Option<Var>> {
-    let opts = BackwardOptions { retain_graph: create_graph, create_graph };
-    Ok(grad_with(outputs, None, std::slice::from_ref(input), opts)?.into_iter().next().flatten())
-}
-
 fn or_zeros(g: Option<Var>, like: &Var) -> Tensor {
     g.map_or_else(|| like.value().zeros_like(), |g| g.tensor())
 }
@@ -44,31 +38,8 @@ pub fn jacobian(f: Func, x: &Tensor) -> Result<Tensor> {
 
 /// The Hessian of a scalar `f` at `x`: shape `x.shape ++ x.shape`.
 pub fn hessian(f: Func, x: &Tensor) -> Result<Tensor> {
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = scalar(f(&xv)?, "hessian")?;
-    let g = match grad_or_none(&[y], &xv, true)? {
-        Some(g) => g.try_reshape(&[-1])?,
-        None => {
-            let mut shape = x.shape().to_vec();
-            shape.extend_from_slice(x.shape());
-            return Ok(Tensor::zeros(&shape, x.dtype()));
-        }
-    };
-    let retain = BackwardOptions { retain_graph: true, create_graph: false };
-    let mut rows = Vec::with_capacity(x.numel());
-    for i in 0..x.numel() {
-        let gi = g.try_select(0, i)?;
-        let row = if gi.requires_grad() {
-            or_zeros(grad_with(&[gi], None, std::slice::from_ref(&xv), retain)?.into_iter().next().flatten(), &xv)
-        } else {
-            x.zeros_like()
-        };
-        rows.push(row);
-    }
-    let mut shape = x.shape().to_vec();
-    shape.extend_from_slice(x.shape());
-    Ok(Tensor::try_stack(&rows, 0)?.try_reshape(&shape_isize(&shape))?)
+    let mut blocks = hessian_of("hessian", &|xs| f(&xs[0]), std::slice::from_ref(x))?;
+    Ok(blocks.remove(0).remove(0))
 }
 
 /// The Hessian of a scalar `f` at `x` times `v`, without forming the Hessian:
@@ -80,17 +51,8 @@ pub fn hvp(f: Func, x: &Tensor, v: &Tensor) -> Result<Tensor> {
             msg: format!("vector shape {:?} differs from input shape {:?}", v.shape(), x.shape()),
         });
     }
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = scalar(f(&xv)?, "hvp")?;
-    let Some(g) = grad_or_none(&[y], &xv, true)? else {
-        return Ok(x.zeros_like());
-    };
-    let s = g.try_mul(&xv.constant(v.clone()))?.try_sum(&[], false)?;
-    if !s.requires_grad() {
-        return Ok(x.zeros_like());
-    }
-    Ok(or_zeros(grad_or_none(&[s], &xv, false)?, &xv))
+    let mut products = hvp_of("hvp", &|xs| f(&xs[0]), std::slice::from_ref(x), std::slice::from_ref(v))?;
+    Ok(products.remove(0))
 }
 
 /// A scalar function of several inputs (a weight and a bias, say).
@@ -100,19 +62,30 @@ type FuncMany<'a> = &'a dyn Fn(&[Var]) -> Result<Var>;
 /// respect to all of `xs` together and `v = (vs[0], vs[1], ...)`, returned split per input
 /// (`result[i]` has `xs[i]`'s shape). As `torch.autograd.functional.hvp` with a tuple of inputs.
 pub fn hvp_many(f: FuncMany, xs: &[Tensor], vs: &[Tensor]) -> Result<Vec<Tensor>> {
+    hvp_of("hvp_many", f, xs, vs)
+}
+
+/// [`hessian`] over several inputs: the blocks `result[i][j] = d²f / dxs[i] dxs[j]`, each of
+/// shape `xs[i].shape ++ xs[j].shape`. As `torch.autograd.functional.hessian` with a tuple.
+pub fn hessian_many(f: FuncMany, xs: &[Tensor]) -> Result<Vec<Vec<Tensor>>> {
+    hessian_of("hessian_many", f, xs)
+}
+
+/// `H v` split per input; errors name `op`.
+fn hvp_of(op: &'static str, f: FuncMany, xs: &[Tensor], vs: &[Tensor]) -> Result<Vec<Tensor>> {
     if xs.len() != vs.len() {
         let msg = format!("{} inputs but {} vectors", xs.len(), vs.len());
-        return Err(AutogradError::Invalid { op: "hvp_many", msg });
+        return Err(AutogradError::Invalid { op, msg });
     }
     for (i, (x, v)) in xs.iter().zip(vs).enumerate() {
         if x.shape() != v.shape() {
             let msg = format!("vector {i} has shape {:?} but input {i} has shape {:?}", v.shape(), x.shape());
-            return Err(AutogradError::Invalid { op: "hvp_many", msg });
+            return Err(AutogradError::Invalid { op, msg });
         }
     }
     let tape = Tape::new();
     let xv: Vec<Var> = xs.iter().map(|x| tape.var(x.clone())).collect();
-    let y = scalar(f(&xv)?, "hvp_many")?;
+    let y = scalar(f(&xv)?, op)?;
     let opts = BackwardOptions { retain_graph: true, create_graph: true };
     let mut terms = Vec::new();
     for (g, v) in grad_with(&[y], None, &xv, opts)?.into_iter().zip(vs) {
@@ -127,12 +100,11 @@ pub fn hvp_many(f: FuncMany, xs: &[Tensor], vs: &[Tensor]) -> Result<Vec<Tensor>
     Ok(grad_with(&[s], None, &xv, opts)?.into_iter().zip(&xv).map(|(g, x)| or_zeros(g, x)).collect())
 }
 
-/// [`hessian`] over several inputs: the blocks `result[i][j] = d²f / dxs[i] dxs[j]`, each of
-/// shape `xs[i].shape ++ xs[j].shape`. As `torch.autograd.functional.hessian` with a tuple.
-pub fn hessian_many(f: FuncMany, xs: &[Tensor]) -> Result<Vec<Vec<Tensor>>> {
+/// The Hessian blocks; errors name `op`.
+fn hessian_of(op: &'static str, f: FuncMany, xs: &[Tensor]) -> Result<Vec<Vec<Tensor>>> {
     let tape = Tape::new();
     let xv: Vec<Var> = xs.iter().map(|x| tape.var(x.clone())).collect();
-    let y = scalar(f(&xv)?, "hessian_many")?;
+    let y = scalar(f(&xv)?, op)?;
     let first = grad_with(&[y], None, &xv, BackwardOptions { retain_graph: true, create_graph: true })?;
     let retain = BackwardOptions { retain_graph: true, create_graph: false };
     let mut blocks = Vec::with_capacity(xs.len());
