@@ -9,7 +9,6 @@
 //! `cargo run --release --example mnist -- --data DIR [--model mlp|cnn] [--optimizer adam] ...`
 //! (`--help` lists every option).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -288,14 +287,12 @@ fn evaluate(net: &Sequential, data: &TensorDataset, tape: &Tape) -> AnyResult<f6
 }
 
 fn append_metrics(path: &Path, e: &Epoch) -> AnyResult<()> {
-    let mut line = String::new();
-    write!(
-        line,
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    writeln!(
+        file,
         "{{\"epoch\": {}, \"loss\": {}, \"train_accuracy\": {}, \"test_accuracy\": {}, \"seconds\": {}}}",
         e.epoch, e.loss, e.train_accuracy, e.test_accuracy, e.seconds
     )?;
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    writeln!(file, "{line}")?;
     Ok(())
 }
 
