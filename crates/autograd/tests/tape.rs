@@ -254,9 +254,20 @@ fn placeholders_constants_and_no_grad_nodes_print_distinctly() {
 fn masks_built_by_backward_rules_are_recorded_nodes() {
     let tape = Tape::new();
     let x = tape.var(v(&[-1.0, 2.0]));
+    let y = x.leaky_relu(0.1).sum_all();
+    let _ = grad(&[y], &[x], true).unwrap();
+    let s = tape.to_string();
+    assert!(s.contains("gt_scalar[scalar=0] a    # no grad"), "{s}");
+    assert!(!s.split(';').next().unwrap_or("").contains("bool"), "the mask is not a frozen constant: {s}");
+}
+
+#[test]
+fn relu_backward_is_one_recorded_node_on_the_input() {
+    let tape = Tape::new();
+    let x = tape.var(v(&[-1.0, 2.0]));
     let y = x.relu().sum_all();
     let _ = grad(&[y], &[x], true).unwrap();
     let s = tape.to_string();
-    assert!(s.contains("le_scalar[scalar=0] a    # no grad"), "{s}");
-    assert!(!s.contains("lambda d:bool"), "the relu mask is not a frozen constant: {s}");
+    assert!(s.contains("= relu_backward a "), "{s}");
+    assert!(!s.contains("bool"), "no mask is built: {s}");
 }

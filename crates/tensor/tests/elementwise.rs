@@ -117,6 +117,10 @@ fn binary_table() -> Vec<Binary> {
         ("pow", |a, b| a.abs().pow(b), |x, y| x.abs().powf(y)),
         ("maximum", |a, b| a.maximum(b), f64::max),
         ("minimum", |a, b| a.minimum(b), f64::min),
+        // The fused backward kernels: `self` is x (or y), `rhs` the incoming gradient.
+        ("relu_backward", |a, b| a.relu_backward(b), |x, g| if x <= 0.0 { 0.0 } else { g }),
+        ("tanh_backward", |a, b| a.tanh_backward(b), |y, g| g * (1.0 - y * y)),
+        ("sigmoid_backward", |a, b| a.sigmoid_backward(b), |y, g| g * y * (1.0 - y)),
     ]
 }
 

@@ -66,6 +66,8 @@ binary_ops! {
     Maximum: maximum / try_maximum, saves BOTH, rule d_maximum;
     /// Elementwise minimum (ties send the gradient to `a`).
     Minimum: minimum / try_minimum, saves BOTH, rule d_minimum;
+    /// `g` where `self = x > 0`, zero elsewhere (`rhs = g`): relu's fused backward kernel.
+    ReluBackward: relu_backward / try_relu_backward, saves INPUT0, rule d_relu_backward;
     /// `g * (1 - y^2)` with `self = y = tanh(x)`, `rhs = g`: tanh's fused backward kernel.
     TanhBackward: tanh_backward / try_tanh_backward, saves BOTH, rule d_tanh_backward;
     /// `g * y * (1 - y)` with `self = y = sigmoid(x)`, `rhs = g`.
@@ -187,6 +189,15 @@ fn split_by_mask(c: &Ctx, a_wins: &Var) -> Result<Grads> {
     let da = if c.needs(0) { Some(a_wins.try_where_cond(c.g(), &zero)?) } else { None };
     let db = if c.needs(1) { Some(a_wins.try_where_cond(&zero, c.g())?) } else { None };
     Ok(smallvec![da, db])
+}
+
+/// relu_backward(x, g) = g [x > 0]: d/dx = 0 (piecewise constant in x), d/dg = [x > 0]
+pub(crate) fn d_relu_backward(c: &Ctx) -> Result<Grads> {
+    // An explicit zero, not `None`: x is used, its derivative just vanishes (as torch's
+    // `threshold_backward`), so `grad` must not call it an unused input.
+    let dx = if c.needs(0) { Some(c.constant(Tensor::zeros(c.shape(0), c.g().dtype()))) } else { None };
+    let dg = if c.needs(1) { Some(c.input(0)?.try_relu_backward(c.g())?) } else { None };
+    Ok(smallvec![dx, dg])
 }
 
 /// tanh_backward(y, g) = g (1 - y^2): d/dy = -2 y g, d/dg = 1 - y^2

@@ -286,10 +286,9 @@ pub(crate) fn d_sigmoid(c: &Ctx) -> Result<Grads> {
     one(c.output()?.try_sigmoid_backward(c.g())?)
 }
 
-/// d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as torch).
+/// d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as torch), fused as `relu_backward(x, g)`.
 pub(crate) fn d_relu(c: &Ctx) -> Result<Grads> {
-    let off = c.input(0)?.try_le_scalar(0.0)?;
-    one(c.g().try_masked_fill(&off, 0.0)?)
+    one(c.input(0)?.try_relu_backward(c.g())?)
 }
 
 /// d/dx leaky_relu(x) = 1 if x > 0 else negative_slope

@@ -178,8 +178,9 @@ fn im2col<T: Element>(x: &[T], g: &Geom, n0: usize, nb: usize, col: &mut [T]) {
     });
 }
 
-/// Adds `dcol [C*kh*kw, nb*L]` back onto the input positions each column entry was read from:
-/// `dx` holds samples `n0..n0 + nb` of `[N, C, H, W]` (the adjoint of [`im2col`]).
+/// Writes into `dx` (samples `n0..n0 + nb` of `[N, C, H, W]`) the sum of the `dcol [C*kh*kw,
+/// nb*L]` entries read from each input position (the adjoint of [`im2col`]); positions no
+/// column read get zero.
 fn col2im<T: Gemm>(dcol: &[T], g: &Geom, nb: usize, dx: &mut [T]) {
     let (l, cols, hw) = (g.l(), nb * g.l(), g.hw());
     let [sh, sw] = g.stride;
@@ -188,6 +189,7 @@ fn col2im<T: Gemm>(dcol: &[T], g: &Geom, nb: usize, dx: &mut [T]) {
     let kk = g.kh * g.kw;
     for_chunks(dx, hw, dcol.len(), |p, plane| {
         let (s, c) = (p / g.c, p % g.c);
+        plane.fill(T::ZERO);
         for ki in 0..g.kh {
             let (y_lo, y_hi) = valid_range(g.ho, g.h, sh, ph, ki * dh);
             for kj in 0..g.kw {
@@ -365,7 +367,9 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
 /// `w [Co, C/groups, kh, kw]`; returns `dx [N, C, H, W]` (`W^T @ dy`, then col2im).
 pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T> {
     let (l, hw) = (g.l(), g.hw());
-    let mut dx = vec![T::ZERO; g.n * g.c * hw];
+    // Every element is written: by the GEMM (pointwise, beta = 0) or by col2im, which zeroes
+    // each plane before adding onto it (fresh zero pages would fault on every first write).
+    let mut dx = crate::pool::for_overwrite::<T>(g.n * g.c * hw);
     let mut scratch = Scratch::<T>::new(g);
     let (nbmax, direct) = (scratch.nbmax, scratch.direct);
     let (dcol, buf) = (&mut scratch.col, &mut scratch.buf);

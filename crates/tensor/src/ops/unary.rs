@@ -176,6 +176,27 @@ fn normal_pdf_cdf<T: Float>(x: T) -> (T, T) {
 
 // Fused backward kernels: one pass instead of three or four, used by autograd's rules.
 impl Tensor {
+    /// `grad` where `x > 0`, zero elsewhere (`self = x`): the derivative of relu in one pass,
+    /// with no mask buffer. At the kink (`x = 0`) the gradient is 0 and a NaN `x` passes `grad`
+    /// through, as PyTorch's `threshold_backward`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![-1.0f32, 0.0, 2.0], &[3]);
+    /// let g = Tensor::from_vec(vec![5.0f32, 5.0, 5.0], &[3]);
+    /// assert_eq!(x.relu_backward(&g).to_vec::<f32>(), [0.0, 0.0, 5.0]);
+    /// ```
+    pub fn try_relu_backward(&self, grad: &Tensor) -> Result<Tensor> {
+        float_dispatch!("relu_backward", self.dtype(), T => {
+            self.zip_map::<T, T>(grad, "relu_backward", |x, g| if x <= T::ZERO { T::ZERO } else { g })
+        })
+    }
+
+    panicking!(
+        /// `grad` where `self = x > 0`, zero elsewhere.
+        relu_backward => try_relu_backward(grad: &Tensor) -> Tensor
+    );
+
     /// `grad * (1 - y^2)` where `y = tanh(x)`: the derivative of tanh from its output.
     pub fn try_tanh_backward(&self, grad: &Tensor) -> Result<Tensor> {
         float_dispatch!("tanh_backward", self.dtype(), T => {
