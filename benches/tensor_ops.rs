@@ -2,8 +2,8 @@
 //! plain Rust triad, and W5's conv2d shapes (see `../shared/WORKLOADS.md`).
 //!
 //! `cargo bench --bench tensor_ops` runs everything on the default 2 threads. For W1's
-//! single-thread figure run `MATMUL_NUM_THREADS=1 RAYON_NUM_THREADS=1 cargo bench --bench
-//! tensor_ops -- gemm/1024` (matrixmultiply reads its thread count once per process).
+//! single-thread figure run `RAYON_NUM_THREADS=1 cargo bench --bench tensor_ops -- gemm/1024`
+//! (GEMM threads on rayon's pool, which reads its thread count once per process).
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;

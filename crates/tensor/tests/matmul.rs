@@ -65,7 +65,8 @@ fn every_numpy_matmul_case_on_every_layout() {
 
 #[test]
 fn large_and_batched_products() {
-    // Large enough for matrixmultiply's threads; a batch of small ones for rayon.
+    // Large enough to be cut into row blocks run on rayon (`for_blocks`), with a ragged last
+    // block; a batch of small ones run in parallel over the batch.
     let a = rand(&[130, 257], DType::F32, 3);
     let b = rand(&[257, 120], DType::F32, 4);
     let want = naive_matmul(&Nd::of(&a), &Nd::of(&b));

@@ -2,7 +2,8 @@
 //!
 //! Operands are passed to GEMM with their row and column strides, so a transposed (or otherwise
 //! strided) matrix is never copied. Batch dimensions broadcast; a batch of small products runs
-//! in parallel over the batch, a large product lets matrixmultiply thread inside.
+//! in parallel over the batch, a large product is cut into blocks run in parallel on rayon
+//! (see [`for_blocks`]).
 
 use rayon::prelude::*;
 
@@ -94,26 +95,33 @@ macro_rules! gemm_impl {
                     }
                     return;
                 }
-                // SAFETY: check_fit proved every element each matrix addresses lies inside its
-                // slice, and `c` is borrowed mutably so it cannot alias `a` or `b`.
                 #[cfg(not(feature = "gemm-crate"))]
-                unsafe {
-                    $f(
-                        cm.rows,
-                        am.cols,
-                        cm.cols,
-                        alpha,
-                        a.as_ptr().add(am.offset),
-                        am.row_stride as isize,
-                        am.col_stride as isize,
-                        b.as_ptr().add(bm.offset),
-                        bm.row_stride as isize,
-                        bm.col_stride as isize,
-                        beta,
-                        c.as_mut_ptr().add(cm.offset),
-                        cm.row_stride as isize,
-                        cm.col_stride as isize,
-                    )
+                {
+                    let cptr = SendPtr(c.as_mut_ptr());
+                    for_blocks(am, bm, cm, |am, bm, cm| {
+                        // SAFETY: check_fit proved every element each matrix addresses lies
+                        // inside its slice; `for_blocks` hands out sub-matrices of `cm` that are
+                        // disjoint, so concurrent blocks never write the same element, and `c`
+                        // is borrowed mutably so it cannot alias `a` or `b`.
+                        unsafe {
+                            $f(
+                                cm.rows,
+                                am.cols,
+                                cm.cols,
+                                alpha,
+                                a.as_ptr().add(am.offset),
+                                am.row_stride as isize,
+                                am.col_stride as isize,
+                                b.as_ptr().add(bm.offset),
+                                bm.row_stride as isize,
+                                bm.col_stride as isize,
+                                beta,
+                                cptr.get().add(cm.offset),
+                                cm.row_stride as isize,
+                                cm.col_stride as isize,
+                            )
+                        }
+                    });
                 }
                 // SAFETY: as above. The gemm crate computes dst := alpha dst + beta lhs rhs,
                 // so the scale factors swap names.
@@ -147,6 +155,55 @@ macro_rules! gemm_impl {
             }
         }
     };
+}
+
+/// A raw output pointer shared by the blocks of one GEMM, which write disjoint elements.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+
+// SAFETY: only used by `for_blocks`' callers, whose blocks address disjoint elements of `c`.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Products of at least this many multiply-adds are split into blocks run on rayon.
+const SPLIT_GEMM: usize = 1 << 21;
+
+/// Block sizes are multiples of this (a whole number of micro-kernel tiles).
+const BLOCK_ALIGN: usize = 32;
+
+/// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when it is large and
+/// rayon has several threads, `c`'s columns (or rows, whichever is longer) cut into one block per
+/// thread, run in parallel. GEMM threads only this way, on rayon's pool, so it never contends
+/// with the rest of the crate's parallel loops (matrixmultiply's own threads are off). The
+/// blocks partition `c` and every element's sum over `k` runs in the same order whatever the
+/// cut, so the result is bit-identical for any thread count.
+fn for_blocks(am: MatRef, bm: MatRef, cm: MatRef, f: impl Fn(MatRef, MatRef, MatRef) + Sync + Send) {
+    let (m, k, n) = (cm.rows, am.cols, cm.cols);
+    let threads = rayon::current_num_threads();
+    let long = m.max(n);
+    let parts = threads.min(long / BLOCK_ALIGN);
+    if parts < 2 || m.saturating_mul(n).saturating_mul(k) < SPLIT_GEMM {
+        return f(am, bm, cm);
+    }
+    let size = long.div_ceil(parts).next_multiple_of(BLOCK_ALIGN);
+    (0..long.div_ceil(size)).into_par_iter().for_each(|i| {
+        let (lo, len) = (i * size, size.min(long - i * size));
+        if n >= m {
+            let b = MatRef { cols: len, offset: bm.offset + lo * bm.col_stride, ..bm };
+            let c = MatRef { cols: len, offset: cm.offset + lo * cm.col_stride, ..cm };
+            f(am, b, c)
+        } else {
+            let a = MatRef { rows: len, offset: am.offset + lo * am.row_stride, ..am };
+            let c = MatRef { rows: len, offset: cm.offset + lo * cm.row_stride, ..cm };
+            f(a, bm, c)
+        }
+    });
 }
 
 gemm_impl!(f32, matrixmultiply::sgemm);

@@ -186,40 +186,30 @@ fn max_pool<T: Float>(x: &[T], p: &Pool) -> (Vec<T>, Vec<i64>) {
     (vals, idx)
 }
 
-/// The common 2x2, stride-2, unpadded max-pool of one plane. The maxima come first, as plain
-/// `max` over pairs of adjacent elements of two rows (a loop the compiler vectorises); the
-/// argmax follows by picking the first tap equal to the maximum. A window with a NaN has no tap
-/// equal to its maximum and takes the general scan's rule instead (the last NaN wins).
+/// The common 2x2, stride-2, unpadded max-pool of one plane, branch-free: each window is folded
+/// as a tree, `(top-left, top-right)` and `(bottom-left, bottom-right)` then the two winners,
+/// with the scan's rule at every step (the right side wins if strictly larger or NaN). That
+/// rule is associative, so the tree gives the scan's answer: the first maximum, or the last NaN.
+/// (A branch per window to find the argmax after the maximum mispredicted on random data: it
+/// was 4 ns per window.)
 fn max_pool_2x2<T: Float>(plane: &[T], p: &Pool, vals: &mut [T], idx: &mut [i64]) {
     let (w, wo) = (p.w, p.wo);
-    // NaN-propagating: a NaN on either side wins, so a window with a NaN has a NaN maximum.
-    let max = |a: T, b: T| if (b > a) | num_traits::Float::is_nan(b) { b } else { a };
+    let wi = w as i64;
+    let pick = |(a, ia): (T, i64), (b, ib): (T, i64)| {
+        let right = (b > a) | num_traits::Float::is_nan(b);
+        (if right { b } else { a }, if right { ib } else { ia })
+    };
     for oy in 0..p.ho {
         let top = &plane[2 * oy * w..][..2 * wo];
         let bottom = &plane[(2 * oy + 1) * w..][..2 * wo];
         let (vrow, irow) = (&mut vals[oy * wo..][..wo], &mut idx[oy * wo..][..wo]);
-        for ((v, a), b) in vrow.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
-            *v = max(max(a[0], a[1]), max(b[0], b[1]));
-        }
         let base = (2 * oy * w) as i64;
-        for ox in 0..wo {
-            let taps = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
-            let best = vrow[ox];
-            let at = if taps[0] == best {
-                0
-            } else if taps[1] == best {
-                1
-            } else if taps[2] == best {
-                w as i64
-            } else if taps[3] == best {
-                w as i64 + 1
-            } else {
-                // No tap equals the maximum: the window holds a NaN, which propagates.
-                let last = (0..4).rev().find(|&t| num_traits::Float::is_nan(taps[t])).unwrap_or(0);
-                vrow[ox] = taps[last];
-                [0, 1, w as i64, w as i64 + 1][last]
-            };
-            irow[ox] = base + 2 * ox as i64 + at;
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for (ox, ((v, i), (a, b))) in vrow.iter_mut().zip(irow.iter_mut()).zip(windows).enumerate() {
+            let at = base + 2 * ox as i64;
+            let upper = pick((a[0], at), (a[1], at + 1));
+            let lower = pick((b[0], at + wi), (b[1], at + wi + 1));
+            (*v, *i) = pick(upper, lower);
         }
     }
 }
