@@ -242,34 +242,45 @@ fn conv2d_backward_kernels_match_naive_and_adjoint() {
 }
 
 #[test]
-fn conv2d_small_per_sample_products_run_one_sample_per_task() {
-    // Few channels and many samples: the forward pass takes the per-sample parallel path.
+fn conv2d_batches_run_in_chunks_of_several_samples() {
+    // Few channels and many samples: chunks of 2 samples (8 chunks, run in parallel), each
+    // through the packed [Co, nb*L] buffers, in all three kernels; one case with 7 chunks of 2
+    // and a last chunk of 1.
     for (i, c) in [
         Case { x: [16, 1, 12, 12], w: [8, 1, 3, 3], p: Conv2dParams::default() },
         Case { x: [12, 4, 9, 10], w: [6, 2, 3, 2], p: p2([2, 1], [1, 1], [1, 2], 2) },
+        Case { x: [15, 3, 7, 7], w: [5, 3, 1, 1], p: Conv2dParams::default() },
     ]
     .into_iter()
     .enumerate()
     {
         let (x, w, b) = (randn(&c.x, 10 + i as u64), randn(&c.w, 20 + i as u64), randn(&[c.w[0]], 30 + i as u64));
-        assert_close(&v(&x.conv2d(&w, Some(&b), c.p)), &naive_conv(&c, &v(&x), &v(&w), Some(&v(&b))), 1e-12);
+        let g = randn(&out_shape(&c), 40 + i as u64);
+        let (xs, ws, gs) = (v(&x), v(&w), v(&g));
+        assert_close(&v(&x.conv2d(&w, Some(&b), c.p)), &naive_conv(&c, &xs, &ws, Some(&v(&b))), 1e-12);
+        assert_close(&v(&Tensor::conv2d_backward_input(&g, &w, &c.x, c.p)), &naive_grad_input(&c, &gs, &ws), 1e-12);
+        assert_close(&v(&Tensor::conv2d_backward_weight(&g, &x, &c.w, c.p)), &naive_grad_weight(&c, &gs, &xs), 1e-11);
         let y32 = x.to_dtype(DType::F32).conv2d(&w.to_dtype(DType::F32), None, c.p);
-        assert_close(&v(&y32), &naive_conv(&c, &v(&x), &v(&w), None), 1e-4);
+        assert_close(&v(&y32), &naive_conv(&c, &xs, &ws, None), 1e-4);
     }
 }
 
 #[test]
-fn conv2d_large_per_sample_products_are_batched_into_one_gemm() {
-    // 48 x 288 x 324 multiply-adds per sample: above the per-sample threshold, so both samples
-    // go through one packed GEMM.
+fn conv2d_one_sample_chunks_work_in_place() {
+    // 288 x 324 column entries per sample, and 2 samples: chunks of one sample, whose GEMMs
+    // read and write the NCHW buffers directly.
     let c = Case { x: [2, 32, 20, 20], w: [48, 32, 3, 3], p: Conv2dParams::default() };
     let (x, w, b) = (randn(&c.x, 41), randn(&c.w, 42), randn(&[48], 43));
-    assert_close(&v(&x.conv2d(&w, Some(&b), c.p)), &naive_conv(&c, &v(&x), &v(&w), Some(&v(&b))), 1e-11);
+    let g = randn(&out_shape(&c), 44);
+    let (xs, ws, gs) = (v(&x), v(&w), v(&g));
+    assert_close(&v(&x.conv2d(&w, Some(&b), c.p)), &naive_conv(&c, &xs, &ws, Some(&v(&b))), 1e-11);
+    assert_close(&v(&Tensor::conv2d_backward_input(&g, &w, &c.x, c.p)), &naive_grad_input(&c, &gs, &ws), 1e-11);
+    assert_close(&v(&Tensor::conv2d_backward_weight(&g, &x, &c.w, c.p)), &naive_grad_weight(&c, &gs, &xs), 1e-10);
 }
 
 #[test]
-fn conv2d_large_batch_runs_in_chunks() {
-    // 16 channels * 3x3 * 64x64 positions per sample: the batch of 9 is processed in chunks.
+fn conv2d_large_samples_run_one_per_chunk() {
+    // 16 channels * 3x3 * 64x64 positions per sample: past the chunk's column budget alone.
     let c = Case { x: [9, 16, 64, 64], w: [4, 8, 3, 3], p: p2([1, 1], [1, 1], [1, 1], 2) };
     let (x, w) = (randn(&c.x, 1), randn(&c.w, 2));
     let g = randn(&out_shape(&c), 3);

@@ -6,21 +6,25 @@
 //! `conv.rs` and `conv_transpose.rs` validate shapes and dispatch on dtype.
 //!
 //! # Plan
-//! The batch is processed in chunks of `nb` samples, `nb` chosen so the column buffer stays
-//! under [`COL_LIMIT`] elements. For a chunk, the column matrix has one row per
-//! `(channel, ki, kj)` (all groups stacked: `C * kh * kw` rows) and one column per
-//! `(sample, oy, ox)` (`nb * Ho * Wo` columns); group `g` owns the row block
-//! `g * K .. (g + 1) * K` with `K = C/groups * kh * kw`. Each group then needs one GEMM per chunk:
-//! - forward: `y_g [Co/g, nb*L] = W_g [Co/g, K] @ col_g [K, nb*L]`;
-//! - grad input: `dcol_g [K, nb*L] = W_g^T @ dy_g [Co/g, nb*L]`, then col2im;
-//! - grad weight: `dW_g [Co/g, K] += dy_g [Co/g, nb*L] @ col_g^T`.
+//! The batch is cut into chunks of `nb` samples (see [`Geom::chunk`]): small enough that a
+//! chunk's column matrix stays in L2, and at least [`MIN_CHUNKS`] of them so both threads have
+//! work. Chunks run in parallel on rayon, each with its own scratch buffers; the GEMMs inside
+//! them may split further on the same pool (`matmul::for_blocks`), so there is one pool and no
+//! nested thread hand-offs. For a chunk, the column matrix has one row per `(channel, ki, kj)`
+//! (all groups stacked: `C * kh * kw` rows) and one column per `(sample, oy, ox)` (`nb * Ho * Wo`
+//! columns); group `g` owns the row block `g * K .. (g + 1) * K` with `K = C/groups * kh * kw`.
+//! Each group then needs one GEMM per chunk:
+//! - forward: `y_g [Co/g, nb*L] = W_g [Co/g, K] @ col_g [K, nb*L]`, written into a packed
+//!   `[Co, nb*L]` buffer and copied into NCHW with the bias added (one pass in cache);
+//! - grad input: `dcol_g [K, nb*L] = W_g^T @ dy_g [Co/g, nb*L]` (`dy` packed the same way), then
+//!   col2im;
+//! - grad weight: `dW_g [Co/g, K] = dy_g [Co/g, nb*L] @ col_g^T`, one partial per chunk, summed in
+//!   chunk order.
 //!
-//! With `nb == 1` the `[Co/g, L]` block of a sample is a plain strided matrix of the NCHW
-//! buffer, so GEMMs read and write it in place; with `nb > 1` it is packed into / unpacked from a
-//! `[Co, nb*L]` scratch buffer (one cheap pass, against a GEMM that costs `K` times more).
-//! A 1x1, stride-1, unpadded convolution with `nb == 1` skips im2col: the input is its own column
-//! matrix. im2col fills rows in parallel, col2im accumulates input planes in parallel, and
-//! matrixmultiply threads inside the large GEMMs.
+//! Chunk sizes depend only on the shapes, and every partial sum is added in a fixed order, so the
+//! results are bit-identical for any number of threads. With `nb == 1` the packed buffers are
+//! skipped (a sample's `[Co, L]` block of the NCHW buffer is already the matrix). A 1x1,
+//! stride-1, unpadded convolution skips im2col: a sample's input is its own column matrix.
 
 use rayon::prelude::*;
 
@@ -29,16 +33,17 @@ use crate::ops::matmul::{Gemm, MatRef};
 use crate::parallel::should_parallelize;
 use crate::Tensor;
 
-/// Largest column buffer (in elements) built at once; bigger batches are processed in chunks.
-const COL_LIMIT: usize = 1 << 22;
+/// Target size (in elements) of one chunk's column matrix: 1 MiB of f32, in L2 with room for
+/// the GEMM's packed panels.
+const CHUNK_COLS: usize = 1 << 18;
 
-/// Per-sample forward products below this many multiply-adds run one sample per rayon task
-/// (matrixmultiply does not thread them), writing straight into the output; larger ones are
-/// batched into one threaded GEMM per chunk.
-const PER_SAMPLE_GEMM: usize = 1 << 22;
+/// The batch is cut into at least this many chunks (when it has that many samples), so the
+/// pool's threads share the work evenly; a constant, not the thread count, so results never
+/// depend on it.
+const MIN_CHUNKS: usize = 8;
 
-/// GEMMs below this many multiply-adds are too small for matrixmultiply to thread, so groups
-/// run in parallel over rayon instead (as batched matmul does).
+/// GEMMs below this many multiply-adds run groups in parallel over rayon (depthwise and other
+/// many-group convolutions); larger ones parallelise inside the GEMM.
 const SMALL_GEMM: usize = 1 << 18;
 
 /// The checked geometry of one 2-D convolution, in the forward (conv2d) orientation:
@@ -99,10 +104,16 @@ impl Geom {
             && self.wo == self.w
     }
 
-    /// Samples per chunk so that the column buffer stays under [`COL_LIMIT`].
+    /// Samples per chunk: as many as keep the column matrix near [`CHUNK_COLS`] elements, but
+    /// no more than makes [`MIN_CHUNKS`] chunks.
     fn chunk(&self) -> usize {
         let per_sample = (self.c * self.kh * self.kw * self.l()).max(1);
-        (COL_LIMIT / per_sample).clamp(1, self.n.max(1))
+        (CHUNK_COLS / per_sample).min(self.n.div_ceil(MIN_CHUNKS)).clamp(1, self.n.max(1))
+    }
+
+    /// Rows of the stacked column matrix: `C * kh * kw`.
+    fn col_rows(&self) -> usize {
+        self.c * self.kh * self.kw
     }
 
     /// The output size along one dimension for an input of `input` elements (`None` if empty).
@@ -220,25 +231,31 @@ fn col2im<T: Gemm>(dcol: &[T], g: &Geom, nb: usize, dx: &mut [T]) {
 /// Copies channels of samples `n0..n0 + nb` of `y [N, Co, L]` into `buf [Co, nb*L]`.
 fn pack<T: Element>(y: &[T], g: &Geom, n0: usize, nb: usize, buf: &mut [T]) {
     let (l, co) = (g.l(), g.co);
-    for_chunks(buf, nb * l, buf.len(), |ch, row| {
+    for (ch, row) in buf.chunks_mut(nb * l).enumerate() {
         for (s, dst) in row.chunks_mut(l).enumerate() {
             dst.copy_from_slice(&y[((n0 + s) * co + ch) * l..][..l]);
         }
-    });
+    }
 }
 
-/// Adds `buf [Co, nb*L]` onto samples `n0..n0 + nb` of `y [N, Co, L]` (`y` holds those samples).
-fn unpack_add<T: Gemm>(buf: &[T], g: &Geom, nb: usize, y: &mut [T]) {
+/// Writes `buf [Co, nb*L]` plus the bias into `y`, the `[nb, Co, L]` block of a chunk's samples.
+fn unpack_bias<T: Gemm>(buf: &[T], g: &Geom, nb: usize, bias: Option<&[T]>, y: &mut [T]) {
     let (l, co) = (g.l(), g.co);
-    for_chunks(y, l, buf.len(), |p, dst| {
+    for (p, dst) in y.chunks_mut(l).enumerate() {
         let (s, ch) = (p / co, p % co);
-        for (d, &v) in dst.iter_mut().zip(&buf[(ch * nb + s) * l..][..l]) {
-            *d += v;
+        let src = &buf[(ch * nb + s) * l..][..l];
+        match bias {
+            Some(b) => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = v + b[ch];
+                }
+            }
+            None => dst.copy_from_slice(src),
         }
-    });
+    }
 }
 
-/// The column matrix of group `grp` for a chunk: either the built buffer or, for a pointwise
+/// The column matrix of group `grp` for a chunk: the chunk's built buffer or, for a pointwise
 /// convolution of one sample, the input itself.
 fn col_mat(g: &Geom, grp: usize, n0: usize, nb: usize, direct: bool) -> MatRef {
     let (k, cols) = (g.k(), nb * g.l());
@@ -249,12 +266,12 @@ fn col_mat(g: &Geom, grp: usize, n0: usize, nb: usize, direct: bool) -> MatRef {
     }
 }
 
-/// The `[Co/g, nb*L]` output-side matrix of group `grp` for a chunk: in place in the NCHW
-/// buffer when `nb == 1`, else in the packed `[Co, nb*L]` scratch buffer.
+/// Group `grp`'s `[Co/g, nb*L]` block of a chunk's output-side matrix: in place in the NCHW
+/// buffer when the chunk is one sample, else in the packed `[Co, nb*L]` buffer.
 fn out_mat(g: &Geom, grp: usize, n0: usize, nb: usize) -> MatRef {
     let (cog, l) = (g.cog(), g.l());
     if nb == 1 {
-        MatRef { rows: cog, cols: l, offset: (n0 * g.co + grp * cog) * l, row_stride: l, col_stride: 1 }
+        MatRef::contiguous(cog, l, (n0 * g.co + grp * cog) * l)
     } else {
         MatRef::contiguous(cog, nb * l, grp * cog * nb * l)
     }
@@ -266,8 +283,8 @@ fn weight_mat(g: &Geom, grp: usize) -> MatRef {
 }
 
 /// Runs `f(grp, block)` over the `groups` equal contiguous blocks of `out` (each group's GEMM
-/// output), in parallel over groups when each GEMM (`macs` multiply-adds) is too small for
-/// matrixmultiply to thread (depthwise and other many-group convolutions).
+/// output), in parallel over groups when each GEMM (`macs` multiply-adds) is too small to
+/// split (depthwise and other many-group convolutions).
 fn for_groups<T: Send>(out: &mut [T], groups: usize, macs: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     let len = out.len() / groups;
     if len == 0 {
@@ -280,23 +297,20 @@ fn for_groups<T: Send>(out: &mut [T], groups: usize, macs: usize, f: impl Fn(usi
     }
 }
 
-/// A call's scratch buffers, taken from the buffer cache and handed back on drop: the column
-/// matrix (unless a pointwise convolution reads its input directly) and the packed output
-/// buffer (only when a chunk holds several samples).
+/// A chunk's scratch buffers, taken from the buffer cache and handed back on drop: the column
+/// matrix (unless a pointwise convolution reads its input directly) and the packed output-side
+/// buffer (unless the chunk is one sample).
 struct Scratch<T: Element> {
-    nbmax: usize,
-    direct: bool,
     col: Vec<T>,
     buf: Vec<T>,
 }
 
 impl<T: Element> Scratch<T> {
-    fn new(g: &Geom) -> Self {
-        let (nbmax, l) = (g.chunk(), g.l());
-        let direct = g.pointwise() && nbmax == 1;
-        let col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * nbmax * l) };
-        let buf = if nbmax > 1 { crate::pool::for_overwrite::<T>(g.co * nbmax * l) } else { Vec::new() };
-        Scratch { nbmax, direct, col, buf }
+    fn new(g: &Geom, nb: usize, direct: bool, packed: bool) -> Self {
+        let cols = nb * g.l();
+        let col = if direct { Vec::new() } else { crate::pool::for_overwrite::<T>(g.col_rows() * cols) };
+        let buf = if packed { crate::pool::for_overwrite::<T>(g.co * cols) } else { Vec::new() };
+        Scratch { col, buf }
     }
 }
 
@@ -307,59 +321,67 @@ impl<T: Element> Drop for Scratch<T> {
     }
 }
 
+/// Runs `f(n0, nb, block)` for each chunk of samples `n0..n0 + nb` (see [`Geom::chunk`]), where
+/// `block` is the chunk's `block_len(nb)` elements of `out` (consecutive chunks, consecutive
+/// blocks), in parallel when `macs` (the whole op's multiply-adds) is worth it.
+fn for_sample_chunks<T: Send>(
+    out: &mut [T],
+    g: &Geom,
+    block_len: impl Fn(usize) -> usize,
+    macs: usize,
+    f: impl Fn(usize, usize, &mut [T]) + Sync + Send,
+) {
+    let nb = g.chunk();
+    let len = block_len(nb);
+    if len == 0 || g.n == 0 {
+        return;
+    }
+    let run = |i: usize, block: &mut [T]| f(i * nb, nb.min(g.n - i * nb), block);
+    if g.n > nb && should_parallelize(macs) {
+        out.par_chunks_mut(len).enumerate().for_each(|(i, b)| run(i, b));
+    } else {
+        out.chunks_mut(len).enumerate().for_each(|(i, b)| run(i, b));
+    }
+}
+
+/// Multiply-adds of one of the three convolution GEMMs over the whole batch.
+fn macs(g: &Geom) -> usize {
+    g.n.saturating_mul(g.co).saturating_mul(g.k()).saturating_mul(g.l())
+}
+
 /// Forward convolution: `x [N, C, H, W]`, `w [Co, C/groups, kh, kw]`, optional `bias [Co]`;
 /// returns `y [N, Co, Ho, Wo]` (row-major).
 pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let l = g.l();
-    // Every element starts as the bias (or zero): GEMMs accumulate onto it.
+    // Every element is written: by the unpacking pass, or by the GEMM onto the bias.
     let mut y = crate::pool::for_overwrite::<T>(g.n * g.co * l);
-    match bias {
-        Some(b) => {
-            for (p, plane) in y.chunks_mut(l.max(1)).enumerate() {
-                plane.fill(b[p % g.co]);
-            }
-        }
-        None => y.fill(T::ZERO),
-    }
-    let per_sample_macs = g.co * g.k() * l;
-    if g.n > 1 && per_sample_macs < PER_SAMPLE_GEMM && should_parallelize(g.n * per_sample_macs) {
-        // Small per-sample products (few channels, e.g. a first layer): one sample per rayon
-        // task, each GEMM single-threaded and written straight into the sample's NCHW output.
-        // One big GEMM here would have a tiny inner dimension and pay for packing and for
-        // matrixmultiply's own threads contending with rayon's.
-        y.par_chunks_mut(g.co * l).enumerate().for_each(|(s, ys)| {
-            let mut col = crate::pool::for_overwrite::<T>(g.c * g.kh * g.kw * l);
-            im2col(x, g, s, 1, &mut col);
-            for grp in 0..g.groups {
-                let cm = MatRef::contiguous(g.cog(), l, grp * g.cog() * l);
-                T::gemm(T::ONE, w, weight_mat(g, grp), &col, col_mat(g, grp, s, 1, false), T::ONE, ys, cm);
-            }
-            crate::pool::recycle_vec(col);
-        });
-        return y;
-    }
-    let mut scratch = Scratch::<T>::new(g);
-    let (nbmax, direct) = (scratch.nbmax, scratch.direct);
-    let (col, buf) = (&mut scratch.col, &mut scratch.buf);
-    for n0 in (0..g.n).step_by(nbmax) {
-        let nb = nbmax.min(g.n - n0);
-        let cols = nb * l;
-        let col = &mut col[..if direct { 0 } else { g.c * g.kh * g.kw * cols }];
+    for_sample_chunks(&mut y, g, |nb| nb * g.co * l, macs(g), |n0, nb, ys| {
+        let direct = g.pointwise() && nb == 1;
+        let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
         if !direct {
-            im2col(x, g, n0, nb, col);
+            im2col(x, g, n0, nb, &mut scratch.col);
         }
-        let src: &[T] = if direct { x } else { col };
-        let ysample = &mut y[n0 * g.co * l..(n0 + nb) * g.co * l];
-        // One sample: accumulate onto the bias in place. Several: GEMM into the packed buffer.
-        let (dst, beta) = if nb == 1 { (ysample, T::ONE) } else { (&mut buf[..g.co * cols], T::ZERO) };
-        for_groups(dst, g.groups, g.cog() * g.k() * cols, |grp, c| {
-            let cm = MatRef::contiguous(g.cog(), cols, 0);
-            T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, nb, direct), beta, c, cm);
-        });
+        let src: &[T] = if direct { x } else { &scratch.col };
+        let cols = nb * l;
+        let gemm_macs = g.cog() * g.k() * cols;
         if nb > 1 {
-            unpack_add(&buf[..g.co * cols], g, nb, &mut y[n0 * g.co * l..(n0 + nb) * g.co * l]);
+            for_groups(&mut scratch.buf, g.groups, gemm_macs, |grp, c| {
+                let cm = MatRef::contiguous(g.cog(), cols, 0);
+                T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, nb, direct), T::ZERO, c, cm);
+            });
+            unpack_bias(&scratch.buf, g, nb, bias, ys);
+        } else {
+            // One sample: its [Co, L] block of the output is the GEMM's matrix; start it at
+            // the bias and accumulate.
+            for (ch, plane) in ys.chunks_mut(l.max(1)).enumerate() {
+                plane.fill(bias.map_or(T::ZERO, |b| b[ch]));
+            }
+            for_groups(ys, g.groups, gemm_macs, |grp, c| {
+                let cm = MatRef::contiguous(g.cog(), cols, 0);
+                T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, 1, direct), T::ONE, c, cm);
+            });
         }
-    }
+    });
     y
 }
 
@@ -370,54 +392,58 @@ pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T
     // Every element is written: by the GEMM (pointwise, beta = 0) or by col2im, which zeroes
     // each plane before adding onto it (fresh zero pages would fault on every first write).
     let mut dx = crate::pool::for_overwrite::<T>(g.n * g.c * hw);
-    let mut scratch = Scratch::<T>::new(g);
-    let (nbmax, direct) = (scratch.nbmax, scratch.direct);
-    let (dcol, buf) = (&mut scratch.col, &mut scratch.buf);
-    for n0 in (0..g.n).step_by(nbmax) {
-        let nb = nbmax.min(g.n - n0);
+    for_sample_chunks(&mut dx, g, |nb| nb * g.c * hw, macs(g), |n0, nb, dxs| {
+        let direct = g.pointwise() && nb == 1;
+        let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
         let cols = nb * l;
         if nb > 1 {
-            pack(dy, g, n0, nb, &mut buf[..g.co * cols]);
+            pack(dy, g, n0, nb, &mut scratch.buf);
         }
-        let dsrc: &[T] = if nb > 1 { buf } else { dy };
-        let dxs = &mut dx[n0 * g.c * hw..(n0 + nb) * g.c * hw];
+        let dsrc: &[T] = if nb > 1 { &scratch.buf } else { dy };
         // Pointwise: the column gradient is the input gradient itself.
-        let dst = if direct { &mut *dxs } else { &mut dcol[..g.c * g.kh * g.kw * cols] };
+        let dst = if direct { &mut *dxs } else { &mut scratch.col[..] };
         for_groups(dst, g.groups, g.cog() * g.k() * cols, |grp, c| {
             let cm = MatRef::contiguous(g.k(), cols, 0);
             T::gemm(T::ONE, w, weight_mat(g, grp).t(), dsrc, out_mat(g, grp, n0, nb), T::ZERO, c, cm);
         });
         if !direct {
-            col2im(&dcol[..g.c * g.kh * g.kw * cols], g, nb, dxs);
+            col2im(&scratch.col, g, nb, dxs);
         }
-    }
+    });
     dx
 }
 
 /// Gradient of [`conv_forward`] with respect to its weight: `dy [N, Co, Ho, Wo]`,
-/// `x [N, C, H, W]`; returns `dw [Co, C/groups, kh, kw]` (`dy @ im2col(x)^T`, summed over chunks).
+/// `x [N, C, H, W]`; returns `dw [Co, C/groups, kh, kw]` (`dy @ im2col(x)^T`: one partial per
+/// chunk, summed in chunk order).
 pub(crate) fn conv_backward_weight<T: Gemm>(dy: &[T], x: &[T], g: &Geom) -> Vec<T> {
-    let l = g.l();
-    let mut dw = vec![T::ZERO; g.co * g.k()];
-    let mut scratch = Scratch::<T>::new(g);
-    let (nbmax, direct) = (scratch.nbmax, scratch.direct);
-    let (col, buf) = (&mut scratch.col, &mut scratch.buf);
-    for n0 in (0..g.n).step_by(nbmax) {
-        let nb = nbmax.min(g.n - n0);
-        let cols = nb * l;
-        let col = &mut col[..if direct { 0 } else { g.c * g.kh * g.kw * cols }];
+    let (l, wlen) = (g.l(), g.co * g.k());
+    let nb = g.chunk();
+    let chunks = g.n.div_ceil(nb);
+    // One partial gradient per chunk, side by side.
+    let mut partials = crate::pool::for_overwrite::<T>(chunks * wlen);
+    for_sample_chunks(&mut partials, g, |_| wlen, macs(g), |n0, nb, part| {
+        let direct = g.pointwise() && nb == 1;
+        let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
         if !direct {
-            im2col(x, g, n0, nb, col);
+            im2col(x, g, n0, nb, &mut scratch.col);
         }
         if nb > 1 {
-            pack(dy, g, n0, nb, &mut buf[..g.co * cols]);
+            pack(dy, g, n0, nb, &mut scratch.buf);
         }
-        let src: &[T] = if direct { x } else { col };
-        let dsrc: &[T] = if nb > 1 { buf } else { dy };
-        for_groups(&mut dw, g.groups, g.cog() * g.k() * cols, |grp, c| {
-            let (am, bm) = (out_mat(g, grp, n0, nb), col_mat(g, grp, n0, nb, direct).t());
-            T::gemm(T::ONE, dsrc, am, src, bm, T::ONE, c, MatRef::contiguous(g.cog(), g.k(), 0));
+        let src: &[T] = if direct { x } else { &scratch.col };
+        let dsrc: &[T] = if nb > 1 { &scratch.buf } else { dy };
+        for_groups(part, g.groups, g.cog() * g.k() * nb * l, |grp, c| {
+            let bm = col_mat(g, grp, n0, nb, direct).t();
+            T::gemm(T::ONE, dsrc, out_mat(g, grp, n0, nb), src, bm, T::ZERO, c, MatRef::contiguous(g.cog(), g.k(), 0));
         });
+    });
+    let mut dw = vec![T::ZERO; wlen];
+    for part in partials.chunks(wlen.max(1)).take(chunks) {
+        for (d, &p) in dw.iter_mut().zip(part) {
+            *d += p;
+        }
     }
+    crate::pool::recycle_vec(partials);
     dw
 }
