@@ -133,6 +133,13 @@ fn plan(op: &'static str, x: &Tensor, axes: &[isize], keepdim: bool) -> Result<P
 }
 
 /// Folds `x` over `axes` with reducer `r`, returning the raw accumulators in output order.
+/// A long contiguous reduction to one value folds chunks of this many elements, then merges them.
+const FOLD_CHUNK: usize = 1 << 15;
+
+/// A reduction streamed over non-innermost axes accumulates parts of this many elements (at
+/// least four per output) separately, then merges them.
+const STREAM_PART: usize = 1 << 16;
+
 fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: usize, r: &R) -> Vec<T> {
     let src = x.storage_slice::<T>();
     let kept: SmallVec<[usize; 6]> = (0..x.rank()).filter(|d| !axes.contains(d)).collect();
@@ -163,12 +170,17 @@ fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: 
             });
             acc
         };
-        if out_numel == 1 && red_shape.len() == 1 && should_parallelize(red_numel) {
-            // One long contiguous fold: partial folds per chunk, then merge.
+        if out_numel == 1 && red_shape.len() == 1 && red_numel > FOLD_CHUNK {
+            // One long contiguous fold: partial folds over fixed chunks (in parallel when large),
+            // merged in order. The chunks are the same on one thread as on many, so the
+            // rounding, and the result, is too.
             let base = x.layout.offset;
             let data = &src[base..base + red_numel];
-            let partials: Vec<T> =
-                data.par_chunks(parallel::chunk_len(red_numel)).map(|c| r.fold(r.init(), c)).collect();
+            let partials: Vec<T> = if should_parallelize(red_numel) {
+                data.par_chunks(FOLD_CHUNK).map(|c| r.fold(r.init(), c)).collect()
+            } else {
+                data.chunks(FOLD_CHUNK).map(|c| r.fold(r.init(), c)).collect()
+            };
             out[0] = partials.into_iter().fold(r.init(), |a, b| r.merge(a, b));
             return out;
         }
@@ -203,18 +215,22 @@ fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: 
             }
         });
     };
-    if should_parallelize(total) && out_numel * 4 <= total {
-        let threads = rayon::current_num_threads().max(1);
-        let part = total.div_ceil(threads * 2).max(out_numel);
-        let partials: Vec<Vec<T>> = (0..total.div_ceil(part))
-            .into_par_iter()
-            .map(|i| {
-                let mut acc = vec![r.init(); out_numel];
-                let start = i * part;
-                stream(start, part.min(total - start), &mut acc);
-                acc
-            })
-            .collect();
+    // Long streams are cut into fixed parts, each accumulated on its own and merged in order:
+    // the same parts on any number of threads, so the same result.
+    let part = STREAM_PART.max(out_numel * 4);
+    if total > part {
+        let parts = total.div_ceil(part);
+        let one = |i: usize| {
+            let mut acc = vec![r.init(); out_numel];
+            let start = i * part;
+            stream(start, part.min(total - start), &mut acc);
+            acc
+        };
+        let partials: Vec<Vec<T>> = if should_parallelize(total) {
+            (0..parts).into_par_iter().map(one).collect()
+        } else {
+            (0..parts).map(one).collect()
+        };
         for p in partials {
             for (o, v) in out.iter_mut().zip(p) {
                 *o = r.merge(*o, v);
