@@ -355,33 +355,39 @@ pub(crate) fn conv_forward<T: Gemm>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
     let l = g.l();
     // Every element is written: by the unpacking pass, or by the GEMM onto the bias.
     let mut y = crate::pool::for_overwrite::<T>(g.n * g.co * l);
-    for_sample_chunks(&mut y, g, |nb| nb * g.co * l, macs(g), |n0, nb, ys| {
-        let direct = g.pointwise() && nb == 1;
-        let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
-        if !direct {
-            im2col(x, g, n0, nb, &mut scratch.col);
-        }
-        let src: &[T] = if direct { x } else { &scratch.col };
-        let cols = nb * l;
-        let gemm_macs = g.cog() * g.k() * cols;
-        if nb > 1 {
-            for_groups(&mut scratch.buf, g.groups, gemm_macs, |grp, c| {
-                let cm = MatRef::contiguous(g.cog(), cols, 0);
-                T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, nb, direct), T::ZERO, c, cm);
-            });
-            unpack_bias(&scratch.buf, g, nb, bias, ys);
-        } else {
-            // One sample: its [Co, L] block of the output is the GEMM's matrix; start it at
-            // the bias and accumulate.
-            for (ch, plane) in ys.chunks_mut(l.max(1)).enumerate() {
-                plane.fill(bias.map_or(T::ZERO, |b| b[ch]));
+    for_sample_chunks(
+        &mut y,
+        g,
+        |nb| nb * g.co * l,
+        macs(g),
+        |n0, nb, ys| {
+            let direct = g.pointwise() && nb == 1;
+            let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
+            if !direct {
+                im2col(x, g, n0, nb, &mut scratch.col);
             }
-            for_groups(ys, g.groups, gemm_macs, |grp, c| {
-                let cm = MatRef::contiguous(g.cog(), cols, 0);
-                T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, 1, direct), T::ONE, c, cm);
-            });
-        }
-    });
+            let src: &[T] = if direct { x } else { &scratch.col };
+            let cols = nb * l;
+            let gemm_macs = g.cog() * g.k() * cols;
+            if nb > 1 {
+                for_groups(&mut scratch.buf, g.groups, gemm_macs, |grp, c| {
+                    let cm = MatRef::contiguous(g.cog(), cols, 0);
+                    T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, nb, direct), T::ZERO, c, cm);
+                });
+                unpack_bias(&scratch.buf, g, nb, bias, ys);
+            } else {
+                // One sample: its [Co, L] block of the output is the GEMM's matrix; start it at
+                // the bias and accumulate.
+                for (ch, plane) in ys.chunks_mut(l.max(1)).enumerate() {
+                    plane.fill(bias.map_or(T::ZERO, |b| b[ch]));
+                }
+                for_groups(ys, g.groups, gemm_macs, |grp, c| {
+                    let cm = MatRef::contiguous(g.cog(), cols, 0);
+                    T::gemm(T::ONE, w, weight_mat(g, grp), src, col_mat(g, grp, n0, 1, direct), T::ONE, c, cm);
+                });
+            }
+        },
+    );
     y
 }
 
@@ -392,24 +398,30 @@ pub(crate) fn conv_backward_input<T: Gemm>(dy: &[T], w: &[T], g: &Geom) -> Vec<T
     // Every element is written: by the GEMM (pointwise, beta = 0) or by col2im, which zeroes
     // each plane before adding onto it (fresh zero pages would fault on every first write).
     let mut dx = crate::pool::for_overwrite::<T>(g.n * g.c * hw);
-    for_sample_chunks(&mut dx, g, |nb| nb * g.c * hw, macs(g), |n0, nb, dxs| {
-        let direct = g.pointwise() && nb == 1;
-        let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
-        let cols = nb * l;
-        if nb > 1 {
-            pack(dy, g, n0, nb, &mut scratch.buf);
-        }
-        let dsrc: &[T] = if nb > 1 { &scratch.buf } else { dy };
-        // Pointwise: the column gradient is the input gradient itself.
-        let dst = if direct { &mut *dxs } else { &mut scratch.col[..] };
-        for_groups(dst, g.groups, g.cog() * g.k() * cols, |grp, c| {
-            let cm = MatRef::contiguous(g.k(), cols, 0);
-            T::gemm(T::ONE, w, weight_mat(g, grp).t(), dsrc, out_mat(g, grp, n0, nb), T::ZERO, c, cm);
-        });
-        if !direct {
-            col2im(&scratch.col, g, nb, dxs);
-        }
-    });
+    for_sample_chunks(
+        &mut dx,
+        g,
+        |nb| nb * g.c * hw,
+        macs(g),
+        |n0, nb, dxs| {
+            let direct = g.pointwise() && nb == 1;
+            let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
+            let cols = nb * l;
+            if nb > 1 {
+                pack(dy, g, n0, nb, &mut scratch.buf);
+            }
+            let dsrc: &[T] = if nb > 1 { &scratch.buf } else { dy };
+            // Pointwise: the column gradient is the input gradient itself.
+            let dst = if direct { &mut *dxs } else { &mut scratch.col[..] };
+            for_groups(dst, g.groups, g.cog() * g.k() * cols, |grp, c| {
+                let cm = MatRef::contiguous(g.k(), cols, 0);
+                T::gemm(T::ONE, w, weight_mat(g, grp).t(), dsrc, out_mat(g, grp, n0, nb), T::ZERO, c, cm);
+            });
+            if !direct {
+                col2im(&scratch.col, g, nb, dxs);
+            }
+        },
+    );
     dx
 }
 
@@ -422,22 +434,37 @@ pub(crate) fn conv_backward_weight<T: Gemm>(dy: &[T], x: &[T], g: &Geom) -> Vec<
     let chunks = g.n.div_ceil(nb);
     // One partial gradient per chunk, side by side.
     let mut partials = crate::pool::for_overwrite::<T>(chunks * wlen);
-    for_sample_chunks(&mut partials, g, |_| wlen, macs(g), |n0, nb, part| {
-        let direct = g.pointwise() && nb == 1;
-        let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
-        if !direct {
-            im2col(x, g, n0, nb, &mut scratch.col);
-        }
-        if nb > 1 {
-            pack(dy, g, n0, nb, &mut scratch.buf);
-        }
-        let src: &[T] = if direct { x } else { &scratch.col };
-        let dsrc: &[T] = if nb > 1 { &scratch.buf } else { dy };
-        for_groups(part, g.groups, g.cog() * g.k() * nb * l, |grp, c| {
-            let bm = col_mat(g, grp, n0, nb, direct).t();
-            T::gemm(T::ONE, dsrc, out_mat(g, grp, n0, nb), src, bm, T::ZERO, c, MatRef::contiguous(g.cog(), g.k(), 0));
-        });
-    });
+    for_sample_chunks(
+        &mut partials,
+        g,
+        |_| wlen,
+        macs(g),
+        |n0, nb, part| {
+            let direct = g.pointwise() && nb == 1;
+            let mut scratch = Scratch::<T>::new(g, nb, direct, nb > 1);
+            if !direct {
+                im2col(x, g, n0, nb, &mut scratch.col);
+            }
+            if nb > 1 {
+                pack(dy, g, n0, nb, &mut scratch.buf);
+            }
+            let src: &[T] = if direct { x } else { &scratch.col };
+            let dsrc: &[T] = if nb > 1 { &scratch.buf } else { dy };
+            for_groups(part, g.groups, g.cog() * g.k() * nb * l, |grp, c| {
+                let bm = col_mat(g, grp, n0, nb, direct).t();
+                T::gemm(
+                    T::ONE,
+                    dsrc,
+                    out_mat(g, grp, n0, nb),
+                    src,
+                    bm,
+                    T::ZERO,
+                    c,
+                    MatRef::contiguous(g.cog(), g.k(), 0),
+                );
+            });
+        },
+    );
     let mut dw = vec![T::ZERO; wlen];
     for part in partials.chunks(wlen.max(1)).take(chunks) {
         for (d, &p) in dw.iter_mut().zip(part) {
