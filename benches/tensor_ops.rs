@@ -60,6 +60,53 @@ fn bandwidth(c: &mut Criterion) {
     g.finish();
 }
 
+/// In-cache sizes: each op against the same loop written by hand on plain slices into a
+/// preallocated buffer (the kernel's ceiling). The ratio shows what allocation, dispatch and
+/// the tensor machinery cost where memory is not the limit.
+fn in_cache(c: &mut Criterion) {
+    let mut g = c.benchmark_group("in_cache_f32");
+    let mut rng = Rng::seed(2);
+    for n in [4096usize, 65536] {
+        let x = Tensor::randn(&[n], DType::F32, &mut rng);
+        let y = Tensor::randn(&[n], DType::F32, &mut rng);
+        let (xv, yv) = (x.to_vec::<f32>(), y.to_vec::<f32>());
+        let mut out = vec![0f32; n];
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("loop_add", n), |bench| {
+            bench.iter(|| {
+                for ((o, &a), &b) in out.iter_mut().zip(&xv).zip(&yv) {
+                    *o = a + b;
+                }
+                black_box(&out);
+            })
+        });
+        g.bench_function(BenchmarkId::new("add", n), |bench| bench.iter(|| black_box(&x + &y)));
+        g.bench_function(BenchmarkId::new("mul", n), |bench| bench.iter(|| black_box(&x * &y)));
+        g.bench_function(BenchmarkId::new("relu_backward", n), |bench| bench.iter(|| black_box(x.relu_backward(&y))));
+        g.bench_function(BenchmarkId::new("loop_relu", n), |bench| {
+            bench.iter(|| {
+                for (o, &a) in out.iter_mut().zip(&xv) {
+                    *o = if a <= 0.0 { 0.0 } else { a };
+                }
+                black_box(&out);
+            })
+        });
+        g.bench_function(BenchmarkId::new("relu", n), |bench| bench.iter(|| black_box(x.relu())));
+        g.bench_function(BenchmarkId::new("loop_sum", n), |bench| {
+            bench.iter(|| {
+                black_box(xv.chunks_exact(16).fold([0f32; 16], |mut acc, c| {
+                    for i in 0..16 {
+                        acc[i] += c[i];
+                    }
+                    acc
+                }))
+            })
+        });
+        g.bench_function(BenchmarkId::new("sum", n), |bench| bench.iter(|| black_box(x.sum_all())));
+    }
+    g.finish();
+}
+
 fn conv(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv2d_w5");
     g.sample_size(20);
@@ -89,5 +136,5 @@ fn max_pool(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm, bandwidth, conv, max_pool);
+criterion_group!(benches, gemm, bandwidth, in_cache, conv, max_pool);
 criterion_main!(benches);

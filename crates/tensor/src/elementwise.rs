@@ -69,6 +69,61 @@ fn map_plain<T: Copy, U, F: Fn(T) -> U>(src: &[T], dst: &mut [U], f: &F) {
     }
 }
 
+/// `dst[i] = f(a[i], b[i])`, compiled three times and dispatched at run time as [`map_slice`].
+#[inline(always)]
+pub(crate) fn zip_slices<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut [U], f: &F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { simd::zip_avx512(a, b, dst, f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { simd::zip_avx2(a, b, dst, f) };
+        }
+    }
+    zip_plain(a, b, dst, f)
+}
+
+#[inline(always)]
+fn zip_plain<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut [U], f: &F) {
+    for ((o, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+        *o = f(x, y);
+    }
+}
+
+/// One contiguous run of a binary op: both operands contiguous, or one of them a broadcast
+/// scalar (stride 0), each vectorised; anything else element by element.
+#[allow(clippy::too_many_arguments)] // two operands, each a (slice, offset, stride)
+#[inline(always)]
+fn zip_run<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(
+    sa: &[A],
+    (xa, ia): (usize, usize),
+    sb: &[B],
+    (xb, ib): (usize, usize),
+    dst: &mut [U],
+    f: &F,
+) {
+    let run = dst.len();
+    match (ia, ib) {
+        (1, 1) => zip_slices(&sa[xa..xa + run], &sb[xb..xb + run], dst, f),
+        (1, 0) => {
+            let y = sb[xb];
+            map_slice(&sa[xa..xa + run], dst, &|x| f(x, y))
+        }
+        (0, 1) => {
+            let x = sa[xa];
+            map_slice(&sb[xb..xb + run], dst, &|y| f(x, y))
+        }
+        _ => {
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = f(sa[xa + i * ia], sb[xb + i * ib]);
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod simd {
     #[target_feature(enable = "avx512f")]
@@ -79,6 +134,16 @@ mod simd {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn map_avx2<T: Copy, U, F: Fn(T) -> U>(src: &[T], dst: &mut [U], f: &F) {
         super::map_plain(src, dst, f)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn zip_avx512<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut [U], f: &F) {
+        super::zip_plain(a, b, dst, f)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn zip_avx2<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut [U], f: &F) {
+        super::zip_plain(a, b, dst, f)
     }
 }
 
@@ -101,65 +166,15 @@ pub(crate) fn zip<A: Element, B: Element, U: Element>(
     // and row-broadcast-over-contiguous cases.
     if shape.len() == 1 {
         let (ia, ib) = (sta[0], stb[0]);
-        fill_chunks(&mut out, |start, chunk| match (ia, ib) {
-            (1, 1) => {
-                let len = chunk.len();
-                let (xa, xb) = (&sa[oa + start..oa + start + len], &sb[ob + start..ob + start + len]);
-                for ((o, &x), &y) in chunk.iter_mut().zip(xa).zip(xb) {
-                    *o = f(x, y);
-                }
-            }
-            (1, 0) => {
-                let len = chunk.len();
-                let (xa, y) = (&sa[oa + start..oa + start + len], sb[ob]);
-                for (o, &x) in chunk.iter_mut().zip(xa) {
-                    *o = f(x, y);
-                }
-            }
-            (0, 1) => {
-                let len = chunk.len();
-                let (x, xb) = (sa[oa], &sb[ob + start..ob + start + len]);
-                for (o, &y) in chunk.iter_mut().zip(xb) {
-                    *o = f(x, y);
-                }
-            }
-            _ => {
-                for (i, o) in chunk.iter_mut().enumerate() {
-                    let p = start + i;
-                    *o = f(sa[oa + p * ia], sb[ob + p * ib]);
-                }
-            }
+        fill_chunks(&mut out, |start, chunk| {
+            zip_run(sa, (oa + start * ia, ia), sb, (ob + start * ib, ib), chunk, &f);
         });
         return out;
     }
     let strides = [sta, stb];
     fill_chunks(&mut out, |start, chunk| {
         for_each_run(&shape, &strides, [oa, ob], start, chunk.len(), |pos, [xa, xb], run, [ia, ib]| {
-            let dst = &mut chunk[pos - start..pos - start + run];
-            match (ia, ib) {
-                (1, 1) => {
-                    for ((d, &x), &y) in dst.iter_mut().zip(&sa[xa..xa + run]).zip(&sb[xb..xb + run]) {
-                        *d = f(x, y);
-                    }
-                }
-                (1, 0) => {
-                    let y = sb[xb];
-                    for (d, &x) in dst.iter_mut().zip(&sa[xa..xa + run]) {
-                        *d = f(x, y);
-                    }
-                }
-                (0, 1) => {
-                    let x = sa[xa];
-                    for (d, &y) in dst.iter_mut().zip(&sb[xb..xb + run]) {
-                        *d = f(x, y);
-                    }
-                }
-                _ => {
-                    for (i, d) in dst.iter_mut().enumerate() {
-                        *d = f(sa[xa + i * ia], sb[xb + i * ib]);
-                    }
-                }
-            }
+            zip_run(sa, (xa, ia), sb, (xb, ib), &mut chunk[pos - start..pos - start + run], &f);
         });
     });
     out

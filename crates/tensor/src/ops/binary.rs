@@ -24,9 +24,7 @@ impl Tensor {
                 let mut out = crate::pool::for_overwrite::<U>(a.len());
                 crate::parallel::fill_chunks(&mut out, |start, chunk| {
                     let (xa, xb) = (&a[start..start + chunk.len()], &b[start..start + chunk.len()]);
-                    for ((o, &x), &y) in chunk.iter_mut().zip(xa).zip(xb) {
-                        *o = f(x, y);
-                    }
+                    elementwise::zip_slices(xa, xb, chunk, &f);
                 });
                 return Ok(Tensor::from_data(out, self.shape()));
             }
