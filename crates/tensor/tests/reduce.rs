@@ -193,6 +193,31 @@ fn softmax_and_log_softmax_along_each_axis() {
 }
 
 #[test]
+fn softmax_of_long_rows_takes_the_lane_kernels() {
+    // Rows of 32 elements and more fold their maximum and sum in 16 lanes (odd lengths leave a
+    // remainder); each is checked against the f64 formula, with a NaN and -inf rows too.
+    for dtype in [DType::F64, DType::F32] {
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-6 };
+        for cols in [32usize, 37, 100, 1000] {
+            let x = rand(&[3, cols], dtype, cols as u64);
+            let rx = Nd::of(&x);
+            let lse: Vec<f64> = (0..3).map(|r| (0..cols).map(|c| rx.get(&[r, c]).exp()).sum::<f64>().ln()).collect();
+            let want_log = Nd::new(&[3, cols], |i| rx.get(i) - lse[i[0]]);
+            let want = Nd { data: want_log.data.iter().map(|v| v.exp()).collect(), shape: want_log.shape.clone() };
+            assert_tensor(&x.log_softmax(-1), &want_log, tol, &format!("log_softmax {dtype} {cols}"));
+            assert_tensor(&x.softmax(-1), &want, tol, &format!("softmax {dtype} {cols}"));
+        }
+    }
+    let mut row = vec![0.5f32; 40];
+    row[33] = f32::NAN;
+    assert!(Tensor::from_vec(row, &[40]).softmax(0).to_vec::<f32>().iter().all(|v| v.is_nan()), "NaN propagates");
+    let mut row = vec![f32::NEG_INFINITY; 40];
+    row[35] = 2.0;
+    let y = Tensor::from_vec(row, &[40]).softmax(0).to_vec::<f32>();
+    assert_eq!((y[35], y.iter().sum::<f32>()), (1.0, 1.0), "-inf entries get exactly 0");
+}
+
+#[test]
 fn cumsum_along_each_axis() {
     for (layout, x) in layouts(&[3, 4, 2], DType::F64, 4) {
         let rx = Nd::of(&x);
