@@ -92,7 +92,8 @@ fn fma_gflops(threads: usize) -> f64 {
     let mut best = 0f64;
     for _ in 0..3 {
         let start = Instant::now();
-        let lanes: Vec<(f32, usize)> = pool.install(|| (0..threads).into_par_iter().map(|i| fma_loop(i as f32)).collect());
+        let lanes: Vec<(f32, usize)> =
+            pool.install(|| (0..threads).into_par_iter().map(|i| fma_loop(i as f32)).collect());
         let secs = start.elapsed().as_secs_f64();
         assert!(lanes.iter().all(|(sum, _)| sum.is_finite()), "the FMA loop overflowed");
         best = best.max(fma_flops(lanes[0].1) * threads as f64 / secs / 1e9);

@@ -163,7 +163,11 @@ impl Tensor {
     /// Compares every element with a scalar: `x <op> scalar` as a bool mask. Floats compare in
     /// the tensor's own type (an f32 tensor against 0.1 compares with 0.1f32, as torch does);
     /// integers compare exactly when the scalar is a representable integer, else in f64.
-    fn compare_scalar(&self, op: &'static str, scalar: f64, f: fn(Option<Ordering>) -> bool) -> Result<Tensor> {
+    /// Generic over the predicate (not a `fn` pointer) so that it inlines into the vectorised map.
+    fn compare_scalar<F>(&self, op: &'static str, scalar: f64, f: F) -> Result<Tensor>
+    where
+        F: Fn(Option<Ordering>) -> bool + Copy + Sync + Send,
+    {
         numeric_dispatch!(op, self.dtype(), T => {
             let s = T::from_f64(scalar);
             let in_type = T::DTYPE.is_float() || s.to_f64() == scalar;
