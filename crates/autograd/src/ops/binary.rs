@@ -68,6 +68,8 @@ binary_ops! {
     Minimum: minimum / try_minimum, saves BOTH, rule d_minimum;
     /// `g` where `self = x > 0`, zero elsewhere (`rhs = g`): relu's fused backward kernel.
     ReluBackward: relu_backward / try_relu_backward, saves INPUT0, rule d_relu_backward;
+    /// `g * sign(x)` with `self = x`, `rhs = g`: abs's fused backward kernel.
+    AbsBackward: abs_backward / try_abs_backward, saves INPUT0, rule d_abs_backward;
     /// `g * (1 - y^2)` with `self = y = tanh(x)`, `rhs = g`: tanh's fused backward kernel.
     TanhBackward: tanh_backward / try_tanh_backward, saves BOTH, rule d_tanh_backward;
     /// `g * y * (1 - y)` with `self = y = sigmoid(x)`, `rhs = g`.
@@ -197,6 +199,14 @@ pub(crate) fn d_relu_backward(c: &Ctx) -> Result<Grads> {
     // `threshold_backward`), so `grad` must not call it an unused input.
     let dx = if c.needs(0) { Some(c.constant(Tensor::zeros(c.shape(0), c.g().dtype()))) } else { None };
     let dg = if c.needs(1) { Some(c.input(0)?.try_relu_backward(c.g())?) } else { None };
+    Ok(smallvec![dx, dg])
+}
+
+/// abs_backward(x, g) = g sign(x): d/dx = 0 (piecewise constant in x), d/dg = sign(x)
+pub(crate) fn d_abs_backward(c: &Ctx) -> Result<Grads> {
+    // As relu_backward: an explicit zero for x, which is used.
+    let dx = if c.needs(0) { Some(c.constant(Tensor::zeros(c.shape(0), c.g().dtype()))) } else { None };
+    let dg = if c.needs(1) { Some(c.input(0)?.try_abs_backward(c.g())?) } else { None };
     Ok(smallvec![dx, dg])
 }
 

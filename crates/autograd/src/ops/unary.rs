@@ -231,9 +231,9 @@ pub(crate) fn d_neg(c: &Ctx) -> Result<Grads> {
     one(c.g().try_neg()?)
 }
 
-/// d/dx |x| = sign(x)
+/// d/dx |x| = sign(x), fused as `abs_backward(x, g)`
 pub(crate) fn d_abs(c: &Ctx) -> Result<Grads> {
-    one(c.g().try_mul(&c.input(0)?.try_sign()?)?)
+    one(c.input(0)?.try_abs_backward(c.g())?)
 }
 
 /// d/dx e^x = e^x (the output)

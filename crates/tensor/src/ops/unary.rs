@@ -197,6 +197,19 @@ impl Tensor {
         relu_backward => try_relu_backward(grad: &Tensor) -> Tensor
     );
 
+    /// `grad * sign(x)` (`self = x`): the derivative of `abs` in one pass. `sign(0) = 0`, so the
+    /// gradient at the kink is 0, and a NaN `x` gives NaN, as PyTorch's `abs` backward.
+    pub fn try_abs_backward(&self, grad: &Tensor) -> Result<Tensor> {
+        float_dispatch!("abs_backward", self.dtype(), T => {
+            self.zip_map::<T, T>(grad, "abs_backward", |x, g| g * x.num_signum())
+        })
+    }
+
+    panicking!(
+        /// `grad * sign(self)`.
+        abs_backward => try_abs_backward(grad: &Tensor) -> Tensor
+    );
+
     /// `grad * (1 - y^2)` where `y = tanh(x)`: the derivative of tanh from its output.
     pub fn try_tanh_backward(&self, grad: &Tensor) -> Result<Tensor> {
         float_dispatch!("tanh_backward", self.dtype(), T => {
