@@ -220,6 +220,7 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::Binary(b) => b.rule(ctx),
         Op::Scalar { op, scalar } => op.rule(ctx, *scalar),
         Op::Clamp { min, max } => unary::d_clamp(ctx, *min, *max),
+        Op::ClampBackward { min, max } => unary::d_clamp_backward(ctx, *min, *max),
         Op::ToDType { .. } => unary::d_to_dtype(ctx),
         Op::Reduce { op, axes, keepdim } => op.rule(ctx, axes, *keepdim),
         Op::Cumsum { axis } => reduce::d_cumsum(ctx, *axis),

@@ -61,6 +61,11 @@ pub enum Op {
         min: f64,
         max: f64,
     },
+    /// `g` where `min < x < max`, zero elsewhere (inputs `x`, `g`): clamp's fused backward.
+    ClampBackward {
+        min: f64,
+        max: f64,
+    },
     /// A dtype conversion; differentiable between float dtypes.
     ToDType {
         dtype: DType,
@@ -254,6 +259,7 @@ impl Op {
             Op::CompareScalar { cmp, .. } => cmp.scalar_name(),
             Op::Scalar { op, .. } => op.name(),
             Op::Clamp { .. } => "clamp",
+            Op::ClampBackward { .. } => "clamp_backward",
             Op::ToDType { .. } => "to_dtype",
             Op::StopGradient => "stop_gradient",
             Op::Reduce { op, .. } => op.name(),
@@ -329,6 +335,7 @@ impl Op {
             Op::Reduce { op, .. } => op.saves(),
             Op::ToDType { .. } | Op::Cumsum { .. } => Saves::NONE,
             Op::Clamp { .. } => Saves::INPUT0,
+            Op::ClampBackward { .. } => Saves::INPUT0,
             Op::Argmax { .. } | Op::Argmin { .. } => Saves::NONE,
             Op::Softmax { .. } | Op::LogSoftmax { .. } => Saves::OUTPUT,
             Op::ProdExclusive { .. } => Saves::INPUT0,
@@ -416,7 +423,7 @@ impl Op {
             }
             Op::DropoutMask { p, shape: s, dtype } => format!("p={p} shape={} dtype={dtype}", shape(s)),
             Op::Scalar { op, scalar } => format!("{}={scalar}", op.param_name()),
-            Op::Clamp { min, max } => format!("min={min} max={max}"),
+            Op::Clamp { min, max } | Op::ClampBackward { min, max } => format!("min={min} max={max}"),
             Op::ToDType { dtype } => format!("dtype={dtype}"),
             Op::Reduce { axes: a, keepdim, .. } => axes(a, *keepdim),
             Op::Softmax { axis } | Op::LogSoftmax { axis } | Op::Cumsum { axis } => format!("axis={axis}"),

@@ -69,3 +69,15 @@ fn mixed_precision_paths_convert_gradients_back() {
     assert_eq!(g.get(&x).unwrap().dtype(), DType::F64);
     assert_eq!(g.get(&x).unwrap().to_vec::<f64>(), vec![2.0, 4.0]);
 }
+
+#[test]
+fn clamp_and_abs_gradients_follow_torch_at_the_kinks_and_for_nan() {
+    // PyTorch 2.15: x.clamp(-1, 1) passes the gradient strictly inside (0 at the bounds and for
+    // NaN); x.abs() gives sign(x), 0 at 0 and for NaN.
+    let tape = autograd::Tape::new();
+    let x = tape.var(Tensor::from_vec(vec![-2.0f64, -1.0, 0.5, 1.0, 3.0, f64::NAN, 0.0], &[7]));
+    let g = x.clamp(-1.0, 1.0).sum_all().backward().unwrap();
+    assert_eq!(g.get(&x).unwrap().to_vec::<f64>(), vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    let g = x.abs().sum_all().backward().unwrap();
+    assert_eq!(g.get(&x).unwrap().to_vec::<f64>(), vec![-1.0, -1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+}

@@ -119,7 +119,20 @@ fn binary_table() -> Vec<Binary> {
         ("minimum", |a, b| a.minimum(b), f64::min),
         // The fused backward kernels: `self` is x (or y), `rhs` the incoming gradient.
         ("relu_backward", |a, b| a.relu_backward(b), |x, g| if x <= 0.0 { 0.0 } else { g }),
-        ("abs_backward", |a, b| a.abs_backward(b), |x, g| if x > 0.0 { g } else if x < 0.0 { -g } else { 0.0 }),
+        ("clamp_backward", |a, b| a.clamp_backward(b, -0.5, 0.5), |x, g| if x > -0.5 && x < 0.5 { g } else { 0.0 }),
+        (
+            "abs_backward",
+            |a, b| a.abs_backward(b),
+            |x, g| {
+                if x > 0.0 {
+                    g
+                } else if x < 0.0 {
+                    -g
+                } else {
+                    0.0
+                }
+            },
+        ),
         ("tanh_backward", |a, b| a.tanh_backward(b), |y, g| g * (1.0 - y * y)),
         ("sigmoid_backward", |a, b| a.sigmoid_backward(b), |y, g| g * y * (1.0 - y)),
     ]

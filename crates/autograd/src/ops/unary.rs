@@ -164,6 +164,16 @@ impl Var {
         clamp => try_clamp(min: f64, max: f64) -> Var
     );
 
+    /// `grad` where `min < self < max`, zero elsewhere: clamp's backward as one node.
+    pub fn try_clamp_backward(&self, grad: &Var, min: f64, max: f64) -> Result<Var> {
+        Var::apply(&[self, grad], Op::ClampBackward { min, max })
+    }
+
+    panicking!(
+        /// `grad` where `min < self < max`, zero elsewhere.
+        clamp_backward => try_clamp_backward(grad: &Var, min: f64, max: f64) -> Var
+    );
+
     /// `x - scalar`.
     pub fn try_sub_scalar(&self, scalar: f64) -> Result<Var> {
         self.try_add_scalar(-scalar)
@@ -231,7 +241,7 @@ pub(crate) fn d_neg(c: &Ctx) -> Result<Grads> {
     one(c.g().try_neg()?)
 }
 
-/// d/dx |x| = sign(x), fused as `abs_backward(x, g)`
+/// d/dx |x| = sign(x) (0 at 0 and for NaN, as PyTorch), fused as `abs_backward(x, g)`
 pub(crate) fn d_abs(c: &Ctx) -> Result<Grads> {
     one(c.input(0)?.try_abs_backward(c.g())?)
 }
@@ -364,10 +374,19 @@ pub(crate) fn d_powf(c: &Ctx, p: f64) -> Result<Grads> {
     one(c.g().try_mul(&d)?)
 }
 
-/// d/dx clamp(x, lo, hi) = 1 inside [lo, hi], 0 outside
+/// d/dx clamp(x, min, max) = 1 if min < x < max else 0 (PyTorch 2.15's rule: 0 at the bounds
+/// and for NaN), fused as `clamp_backward(x, g)`.
 pub(crate) fn d_clamp(c: &Ctx, min: f64, max: f64) -> Result<Grads> {
-    let x = c.input(0)?;
-    one(c.g().try_masked_fill(&x.try_lt_scalar(min)?, 0.0)?.try_masked_fill(&x.try_gt_scalar(max)?, 0.0)?)
+    one(c.input(0)?.try_clamp_backward(c.g(), min, max)?)
+}
+
+/// clamp_backward(x, g) = g [min < x < max]: d/dx = 0 (piecewise constant in x),
+/// d/dg = [min < x < max]
+pub(crate) fn d_clamp_backward(c: &Ctx, min: f64, max: f64) -> Result<Grads> {
+    // As relu_backward: an explicit zero for x, which is used.
+    let dx = if c.needs(0) { Some(c.constant(Tensor::zeros(c.shape(0), c.g().dtype()))) } else { None };
+    let dg = if c.needs(1) { Some(c.input(0)?.try_clamp_backward(c.g(), min, max)?) } else { None };
+    Ok(smallvec::smallvec![dx, dg])
 }
 
 /// d/dx (x + s) = 1

@@ -61,6 +61,7 @@ pub fn cases() -> Vec<Case> {
         case("sigmoid", M, |v| v[0].try_sigmoid()),
         case("relu", M, |v| v[0].try_relu()),
         case("relu_backward", &[&[3, 4], &[3, 4]], |v| v[0].try_relu_backward(&v[1])),
+        case("clamp_backward", &[&[3, 4], &[3, 4]], |v| v[0].try_clamp_backward(&v[1], -0.5, 0.5)),
         case("abs_backward", &[&[3, 4], &[3, 4]], |v| v[0].try_abs_backward(&v[1])),
         case("leaky_relu", M, |v| v[0].try_leaky_relu(0.1)),
         case("elu", M, |v| v[0].try_elu(1.3)),

@@ -197,11 +197,34 @@ impl Tensor {
         relu_backward => try_relu_backward(grad: &Tensor) -> Tensor
     );
 
-    /// `grad * sign(x)` (`self = x`): the derivative of `abs` in one pass. `sign(0) = 0`, so the
-    /// gradient at the kink is 0, and a NaN `x` gives NaN, as PyTorch's `abs` backward.
+    /// `grad` where `min < x < max`, zero elsewhere (`self = x`): the derivative of
+    /// [`clamp`](Self::clamp) in one pass, with PyTorch 2.15's rule (0 at the bounds and for a
+    /// NaN `x`).
+    pub fn try_clamp_backward(&self, grad: &Tensor, min: f64, max: f64) -> Result<Tensor> {
+        float_dispatch!("clamp_backward", self.dtype(), T => {
+            let (lo, hi) = (T::lit(min), T::lit(max));
+            self.zip_map::<T, T>(grad, "clamp_backward", |x, g| if x > lo && x < hi { g } else { T::ZERO })
+        })
+    }
+
+    panicking!(
+        /// `grad` where `min < self < max`, zero elsewhere.
+        clamp_backward => try_clamp_backward(grad: &Tensor, min: f64, max: f64) -> Tensor
+    );
+
+    /// `grad * sign(x)` (`self = x`): the derivative of `abs` in one pass. The gradient is 0 at
+    /// the kink and for a NaN `x`, as PyTorch 2.15's.
     pub fn try_abs_backward(&self, grad: &Tensor) -> Result<Tensor> {
         float_dispatch!("abs_backward", self.dtype(), T => {
-            self.zip_map::<T, T>(grad, "abs_backward", |x, g| g * x.num_signum())
+            self.zip_map::<T, T>(grad, "abs_backward", |x, g| {
+                if x > T::ZERO {
+                    g
+                } else if x < T::ZERO {
+                    -g
+                } else {
+                    T::ZERO
+                }
+            })
         })
     }
 
