@@ -229,6 +229,7 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::Softmax { axis } => softmax::d_softmax(ctx, *axis),
         Op::LogSoftmax { axis } => softmax::d_log_softmax(ctx, *axis),
         Op::SoftmaxCrossEntropy => softmax::d_softmax_cross_entropy(ctx),
+        Op::SoftmaxCrossEntropyBackward => softmax::d_softmax_cross_entropy_backward(ctx),
         Op::Reshape { .. } => movement::d_reshape(ctx),
         Op::Permute { axes } => movement::d_permute(ctx, axes),
         Op::BroadcastTo { .. } => movement::d_broadcast_to(ctx),

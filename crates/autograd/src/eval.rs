@@ -23,7 +23,7 @@ impl Op {
             Op::IndexSelect { .. } | Op::Gather { .. } | Op::MaskedFill { .. } | Op::Matmul => 2,
             Op::Conv2dBackwardInput { .. } | Op::Conv2dBackwardWeight { .. } | Op::MaxPool2dBackward { .. } => 2,
             Op::SoftmaxCrossEntropy | Op::ClampBackward { .. } => 2,
-            Op::ScatterAdd { .. } | Op::WhereCond => 3,
+            Op::ScatterAdd { .. } | Op::WhereCond | Op::SoftmaxCrossEntropyBackward => 3,
             Op::Cat { .. } | Op::Custom(_) => return None,
             Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Linear => return None,
             _ => 1,
@@ -156,7 +156,8 @@ impl Op {
             Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, input_shape } => {
                 Tensor::try_avg_pool2d_backward(x[0], input_shape, *kernel, *stride, *padding, *count_include_pad)
             }
-            Op::SoftmaxCrossEntropy => softmax_cross_entropy(x[0], x[1]),
+            Op::SoftmaxCrossEntropy => x[0].try_softmax_cross_entropy(x[1]),
+            Op::SoftmaxCrossEntropyBackward => x[0].try_softmax_cross_entropy_backward(x[1], x[2]),
             Op::DropoutMask { p, shape, dtype } => {
                 let seed = seed_of(x[0])?;
                 Tensor::try_dropout_mask(shape, *p, *dtype, seed)
@@ -164,33 +165,6 @@ impl Op {
             Op::Custom(c) => c.forward(x),
         }
     }
-}
-
-/// `mean_n(-log_softmax(logits)[n, target[n]])` after checking logits `[N, C]` against i64
-/// class ids `[N]` in `0..C`.
-pub(crate) fn softmax_cross_entropy(logits: &Tensor, target: &Tensor) -> tensor::Result<Tensor> {
-    let n = check_cross_entropy(logits, target)?;
-    let picked = logits.try_log_softmax(-1)?.try_gather(1, &target.try_reshape(&[n as isize, 1])?)?;
-    picked.try_mean(&[], false)?.try_neg()
-}
-
-/// Validates cross-entropy's inputs; returns the batch size.
-pub(crate) fn check_cross_entropy(logits: &Tensor, target: &Tensor) -> tensor::Result<usize> {
-    let op = "softmax_cross_entropy";
-    if logits.rank() != 2 || target.rank() != 1 || target.shape()[0] != logits.shape()[0] {
-        return Err(TensorError::invalid(
-            op,
-            format!("expected logits [N, C] and target [N], got {:?} and {:?}", logits.shape(), target.shape()),
-        ));
-    }
-    if target.dtype() != tensor::DType::I64 {
-        return Err(TensorError::DTypeMismatch { op, expected: tensor::DType::I64, got: target.dtype() });
-    }
-    let classes = logits.shape()[1];
-    if let Some(&bad) = target.to_vec::<i64>().iter().find(|&&t| t < 0 || t as usize >= classes) {
-        return Err(TensorError::IndexOutOfBounds { op, index: bad, axis: 1, size: classes });
-    }
-    Ok(logits.shape()[0])
 }
 
 /// A random op's seed: a one-element i64 tensor.

@@ -207,6 +207,9 @@ pub enum Op {
     // Losses.
     /// Mean over the batch of `-log_softmax(logits)[target]`; inputs `[logits [N, C], target i64 [N]]`.
     SoftmaxCrossEntropy,
+    /// `(softmax(logits) - one_hot(target)) * g / N` (inputs logits, target, the loss's `g`):
+    /// cross-entropy's fused backward.
+    SoftmaxCrossEntropyBackward,
 
     // Randomness, with the seed an input so that a replay can draw a new mask.
     /// Dropout's keep-mask of `shape` (0 or `1 / (1 - p)`), drawn from the i64 seed input.
@@ -295,6 +298,7 @@ impl Op {
             Op::MaxPool2dBackward { .. } => "max_pool2d_backward",
             Op::AvgPool2dBackward { .. } => "avg_pool2d_backward",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
+            Op::SoftmaxCrossEntropyBackward => "softmax_cross_entropy_backward",
             Op::DropoutMask { .. } => "dropout_mask",
             Op::Custom(c) => c.name(),
         }
@@ -362,6 +366,7 @@ impl Op {
             Op::MaxPool2dBackward { .. } => Saves::inputs(0b10),
             Op::AvgPool2dBackward { .. } => Saves::NONE,
             Op::SoftmaxCrossEntropy => Saves::BOTH,
+            Op::SoftmaxCrossEntropyBackward => Saves::inputs(0b111),
             Op::DropoutMask { .. } => Saves::NONE,
             Op::Custom(_) => Saves::ALL,
         }

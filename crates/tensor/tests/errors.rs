@@ -37,6 +37,19 @@ fn axis_errors() {
     let x = f32s(&[2, 3]);
     assert_eq!(msg(x.try_sum(&[2], false)), "sum: axis 2 is out of range for a tensor of shape [2, 3] (rank 2)");
     assert_eq!(msg(x.try_softmax(-3)), "softmax: axis -3 is out of range for a tensor of shape [2, 3] (rank 2)");
+    let (t, g) = (Tensor::from_vec(vec![0i64, 1], &[2]), Tensor::full(&[], 1.0, DType::F32));
+    assert_eq!(
+        msg(x.try_softmax_cross_entropy_backward(&t, &Tensor::full(&[1], 1.0, DType::F32))),
+        "softmax_cross_entropy_backward: grad must be 0-d (the loss's), got shape [1]"
+    );
+    assert_eq!(
+        msg(x.try_softmax_cross_entropy_backward(&Tensor::from_vec(vec![0i64, 5], &[2]), &g)),
+        "softmax_cross_entropy_backward: index 5 is out of bounds for axis 1 with size 3"
+    );
+    assert_eq!(
+        msg(x.try_softmax_cross_entropy(&t.reshape(&[1, 2]))),
+        "softmax_cross_entropy: expected logits [N, C] and target [N], got [2, 3] and [1, 2]"
+    );
     assert_eq!(msg(x.try_sum(&[0, -2], false)), "sum: axis 0 appears more than once in [0, -2]");
     assert_eq!(msg(x.try_permute(&[0, 0])), "permute: axis 0 appears more than once in [0, 0]");
     assert_eq!(msg(x.try_permute(&[0])), "permute: axes [0] do not match the rank 2 of shape [2, 3]");

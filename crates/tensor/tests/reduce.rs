@@ -218,6 +218,34 @@ fn softmax_of_long_rows_takes_the_lane_kernels() {
 }
 
 #[test]
+fn softmax_cross_entropy_and_its_backward_against_the_formula() {
+    // loss = mean_n(logsumexp(x[n]) - x[n, t_n]); backward = (softmax(x) - one_hot(t)) g / N.
+    let target = Tensor::from_vec(vec![4i64, 0, 2], &[3]);
+    let t = [4usize, 0, 2];
+    for dtype in [DType::F64, DType::F32] {
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-6 };
+        for cols in [5usize, 40] {
+            for (layout, x) in layouts(&[3, cols], dtype, cols as u64) {
+                let rx = Nd::of(&x);
+                let lse: Vec<f64> =
+                    (0..3).map(|r| (0..cols).map(|c| rx.get(&[r, c]).exp()).sum::<f64>().ln()).collect();
+                let loss = (0..3).map(|r| lse[r] - rx.get(&[r, t[r]])).sum::<f64>() / 3.0;
+                let what = format!("{dtype} {layout} {cols}");
+                assert_tensor(&x.softmax_cross_entropy(&target), &Nd::new(&[], |_| loss), tol, &what);
+                let g = Tensor::full(&[], 0.7, dtype);
+                let want = Nd::new(&[3, cols], |i| {
+                    let onehot = if t[i[0]] == i[1] { 1.0 } else { 0.0 };
+                    ((rx.get(i) - lse[i[0]]).exp() - onehot) * 0.7 / 3.0
+                });
+                assert_tensor(&x.softmax_cross_entropy_backward(&target, &g), &want, tol, &format!("backward {what}"));
+            }
+        }
+    }
+    let none = Tensor::zeros(&[0, 4], DType::F32).softmax_cross_entropy(&Tensor::zeros(&[0], DType::I64));
+    assert!(none.to_scalar::<f32>().is_nan(), "the mean of no rows is NaN, as in torch");
+}
+
+#[test]
 fn cumsum_along_each_axis() {
     for (layout, x) in layouts(&[3, 4, 2], DType::F64, 4) {
         let rx = Nd::of(&x);

@@ -206,6 +206,10 @@ pub fn cases() -> Vec<Case> {
         case("softmax_cross_entropy", &[&[4, 3]], |v| {
             v[0].try_softmax_cross_entropy(&Tensor::from_vec(vec![2i64, 0, 1, 2], &[4]))
         }),
+        case("softmax_cross_entropy_backward", &[&[4, 3], &[]], |v| {
+            let target = v[0].constant(Tensor::from_vec(vec![1i64, 0, 2, 2], &[4]));
+            v[0].try_softmax_cross_entropy_backward(&target, &v[1])
+        }),
         // A user-defined op.
         case("custom_op", &[&[3, 4]], |v| Var::try_custom(Arc::new(StraightThroughSquare), &[&v[0]])?.try_exp()),
     ]

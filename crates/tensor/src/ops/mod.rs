@@ -5,6 +5,7 @@ pub mod binary;
 pub mod concat;
 pub mod conv;
 pub mod conv_transpose;
+pub mod cross_entropy;
 mod im2col;
 pub mod index;
 pub mod matmul;

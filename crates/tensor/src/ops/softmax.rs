@@ -25,7 +25,7 @@ fn max_nan<T: Float>(a: T, b: T) -> T {
 /// A row's maximum, shifted to 0 when infinite (an all `-inf` row, or one with `+inf`, is
 /// handled by the exponentials as torch does).
 #[inline(always)]
-fn row_shift<T: Float>(x: &[T]) -> T {
+pub(crate) fn row_shift<T: Float>(x: &[T]) -> T {
     if x.len() < 2 * LANES {
         // Short rows (class logits): setting up and folding the lanes would cost more.
         let m = x.iter().fold(T::neg_infinity(), |a, &b| max_nan(a, b));
@@ -49,7 +49,7 @@ fn row_shift<T: Float>(x: &[T]) -> T {
 
 /// `sum(f(x))` over a row, in [`LANES`] independent sums combined at the end.
 #[inline(always)]
-fn row_sum<T: Float>(x: &[T], f: impl Fn(T) -> T) -> T {
+pub(crate) fn row_sum<T: Float>(x: &[T], f: impl Fn(T) -> T) -> T {
     if x.len() < 2 * LANES {
         return x.iter().fold(T::ZERO, |a, &v| a + f(v));
     }
@@ -66,7 +66,7 @@ fn row_sum<T: Float>(x: &[T], f: impl Fn(T) -> T) -> T {
 
 /// `softmax` of one row: `exp(x - max) / sum(exp(x - max))`.
 #[inline(always)]
-fn softmax_row<T: Float>(x: &[T], out: &mut [T]) {
+pub(crate) fn softmax_row<T: Float>(x: &[T], out: &mut [T]) {
     let m = row_shift(x);
     for (o, &v) in out.iter_mut().zip(x) {
         *o = (v - m).exp_k();
