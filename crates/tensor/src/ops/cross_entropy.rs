@@ -89,7 +89,7 @@ impl Tensor {
                 softmax_row(row, o);
                 o[t] -= T::ONE;
                 for v in o.iter_mut() {
-                    *v = *v * scale;
+                    *v *= scale;
                 }
             }
             Ok(Tensor::from_data(out, self.shape()))
