@@ -42,6 +42,15 @@ pub enum TensorError {
     #[error("{op}: tensor of shape {shape:?} is empty; {op} needs at least one element")]
     Empty { op: &'static str, shape: Vec<usize> },
 
+    #[error("{op}: shape {shape:?} has more elements than a usize can count")]
+    TooLarge { op: &'static str, shape: Vec<usize> },
+
+    #[error("{op}: out of memory: cannot allocate {bytes} bytes for {numel} elements of {dtype}")]
+    OutOfMemory { op: &'static str, numel: usize, dtype: DType, bytes: u128 },
+
+    #[error("{op}: scalar {scalar} is not exactly representable as {dtype}; convert the tensor to a float dtype first (to_dtype)")]
+    ScalarNotRepresentable { op: &'static str, scalar: f64, dtype: DType },
+
     #[error("{op}: {msg}")]
     Invalid { op: &'static str, msg: String },
 }

@@ -85,6 +85,15 @@ impl Layout {
     }
 }
 
+/// The element count of `shape`, or [`TensorError::TooLarge`] when it overflows `usize`: every
+/// shape a user's numbers produce goes through here before a tensor of it exists.
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| TensorError::TooLarge { op, shape: shape.to_vec() })
+}
+
 /// Row-major strides for `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
     let mut strides: Strides = smallvec::smallvec![0; shape.len()];
@@ -148,12 +157,14 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
             return Err(TensorError::Broadcast { op, lhs: lhs.to_vec(), rhs: rhs.to_vec() });
         };
     }
+    checked_numel(op, &out)?;
     Ok(out)
 }
 
 impl Layout {
     /// Strides that read this layout as if it had shape `target` (stride 0 on broadcast axes).
     pub fn broadcast_strides(&self, op: &'static str, target: &[usize]) -> Result<Strides> {
+        checked_numel(op, target)?;
         let rank = target.len();
         if self.rank() > rank {
             return Err(TensorError::Broadcast { op, lhs: self.shape.to_vec(), rhs: target.to_vec() });

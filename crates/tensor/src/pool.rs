@@ -12,6 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use crate::dtype::{Element, Storage};
+use crate::error::{Result, TensorError};
 use crate::DType;
 
 /// Buffers smaller than this are not cached.
@@ -81,6 +82,39 @@ pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
         }
     }
     vec![T::default(); n]
+}
+
+/// Requests at least this large are probed with `try_reserve` before a kernel allocates them.
+const PROBE_BYTES: usize = 1 << 28;
+
+/// Whether `numel` elements of `dtype` can be allocated: [`TensorError::OutOfMemory`] when the
+/// byte count overflows or the allocator refuses it, so a `try_` op returns an error where a
+/// plain allocation would abort the process. Small requests are not probed (an allocator that
+/// refuses 256 MiB has already failed elsewhere); a large one costs one reserve and release
+/// (an `mmap`/`munmap` pair) beside a kernel that then writes every byte of it.
+pub(crate) fn ensure_alloc(op: &'static str, numel: usize, dtype: DType) -> Result<()> {
+    let too_big = |bytes: u128| TensorError::OutOfMemory { op, numel, dtype, bytes };
+    let bytes = numel.checked_mul(dtype.size_in_bytes()).filter(|&b| b <= isize::MAX as usize);
+    let Some(bytes) = bytes else { return Err(too_big(numel as u128 * dtype.size_in_bytes() as u128)) };
+    if bytes >= PROBE_BYTES {
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(bytes).map_err(|_| too_big(bytes as u128))?;
+    }
+    Ok(())
+}
+
+/// `vec![value; n]`, or [`TensorError::OutOfMemory`] instead of an abort.
+pub(crate) fn try_filled<T: Element>(op: &'static str, n: usize, value: T) -> Result<Vec<T>> {
+    ensure_alloc(op, n, T::DTYPE)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| TensorError::OutOfMemory {
+        op,
+        numel: n,
+        dtype: T::DTYPE,
+        bytes: n as u128 * T::DTYPE.size_in_bytes() as u128,
+    })?;
+    v.resize(n, value);
+    Ok(v)
 }
 
 /// Hands a scratch buffer back to the cache (as if a tensor holding it were dropped).

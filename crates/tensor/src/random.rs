@@ -5,7 +5,9 @@
 
 use crate::dtype::Element;
 use crate::error::{ok, Result, TensorError};
+use crate::layout::checked_numel;
 use crate::macros::float_dispatch;
+use crate::pool;
 use crate::{DType, Tensor};
 
 /// A small, fast, seedable generator (xoshiro256++).
@@ -89,8 +91,9 @@ impl Tensor {
         if !low.is_finite() || !high.is_finite() || low > high {
             return Err(TensorError::invalid("uniform", format!("bad bounds low={low} high={high}")));
         }
-        let n: usize = shape.iter().product();
+        let n = checked_numel("uniform", shape)?;
         Ok(float_dispatch!("uniform", dtype, T => {
+            pool::ensure_alloc("uniform", n, T::DTYPE)?;
             let data: Vec<T> = (0..n).map(|_| T::from_f64(low + (high - low) * rng.next_f64())).collect();
             Tensor::from_data(data, shape)
         }))
@@ -113,8 +116,9 @@ impl Tensor {
         if !mean.is_finite() || !std.is_finite() || std < 0.0 {
             return Err(TensorError::invalid("normal", format!("bad parameters mean={mean} std={std}")));
         }
-        let n: usize = shape.iter().product();
+        let n = checked_numel("normal", shape)?;
         Ok(float_dispatch!("normal", dtype, T => {
+            pool::ensure_alloc("normal", n, T::DTYPE)?;
             let data: Vec<T> = (0..n).map(|_| T::from_f64(mean + std * rng.next_normal())).collect();
             Tensor::from_data(data, shape)
         }))
@@ -137,7 +141,8 @@ impl Tensor {
         if high <= low {
             return Err(TensorError::invalid("randint", format!("empty range [{low}, {high})")));
         }
-        let n: usize = shape.iter().product();
+        let n = checked_numel("randint", shape)?;
+        pool::ensure_alloc("randint", n, DType::I64)?;
         let span = (high - low) as u64;
         let data: Vec<i64> = (0..n).map(|_| low + rng.below(span) as i64).collect();
         Ok(Tensor::from_data(data, shape))
@@ -160,8 +165,9 @@ impl Tensor {
         }
         let keep = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
         let mut rng = Rng::seed(seed);
-        let n: usize = shape.iter().product();
+        let n = checked_numel("dropout", shape)?;
         Ok(float_dispatch!("dropout", dtype, T => {
+            pool::ensure_alloc("dropout", n, T::DTYPE)?;
             let (zero, kept) = (T::from_f64(0.0), T::from_f64(keep));
             let data: Vec<T> = (0..n).map(|_| if rng.next_f64() < p { zero } else { kept }).collect();
             Tensor::from_data(data, shape)

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use crate::dtype::{Element, Float, Numeric};
 use crate::elementwise;
-use crate::error::Result;
+use crate::error::{Result, TensorError};
 use crate::layout::broadcast_shapes;
 use crate::macros::{any_dispatch, float_dispatch, numeric_dispatch, panicking};
 use crate::Tensor;
@@ -30,6 +30,7 @@ impl Tensor {
             }
         }
         let shape = broadcast_shapes(op, self.shape(), rhs.shape())?;
+        crate::pool::ensure_alloc(op, shape.iter().product(), U::DTYPE)?;
         let sa = self.layout.broadcast_strides(op, &shape)?;
         let sb = rhs.layout.broadcast_strides(op, &shape)?;
         Ok(Tensor::from_data(elementwise::zip(self, &sa, rhs, &sb, &shape, f), &shape))
@@ -116,13 +117,27 @@ comparison! {
     ge / try_ge = >=;
 }
 
+/// `scalar` as a `T`: rounded for floats (as torch), but an integer tensor takes only a scalar
+/// it holds exactly. `[1, 2] * 2.5` is an error naming the op, never a silent `[2, 4]`.
+fn exact_scalar<T: Element>(op: &'static str, scalar: f64) -> Result<T> {
+    let s = T::from_f64(scalar);
+    // i64::MAX rounds up to 2^63 in f64, so 2^63 would pass the round trip while saturating.
+    let in_range = T::DTYPE != crate::DType::I64 || scalar < 9_223_372_036_854_775_808.0;
+    if T::DTYPE.is_float() || (s.to_f64() == scalar && in_range) {
+        Ok(s)
+    } else {
+        Err(TensorError::ScalarNotRepresentable { op, scalar, dtype: T::DTYPE })
+    }
+}
+
 macro_rules! scalar_op {
     ($($(#[$m:meta])* $name:ident / $try:ident = |$x:ident, $s:ident| $body:expr;)*) => {
         impl Tensor { $(
             $(#[$m])*
             pub fn $try(&self, scalar: f64) -> Result<Tensor> {
                 numeric_dispatch!(stringify!($name), self.dtype(), T => {
-                    let $s = T::from_f64(scalar);
+                    let $s = exact_scalar::<T>(stringify!($name), scalar)?;
+                    crate::pool::ensure_alloc(stringify!($name), self.numel(), T::DTYPE)?;
                     Ok(self.map_same::<T>(|$x: T| $body))
                 })
             }

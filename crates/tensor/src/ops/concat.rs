@@ -2,7 +2,7 @@
 
 use crate::elementwise;
 use crate::error::{Result, TensorError};
-use crate::layout::{contiguous_strides, normalize_axis, normalize_insert_axis, Shape, Strides};
+use crate::layout::{checked_numel, contiguous_strides, normalize_axis, normalize_insert_axis, Shape, Strides};
 use crate::macros::{any_dispatch, panicking};
 use crate::{Element, Tensor};
 
@@ -23,11 +23,15 @@ impl Tensor {
                     format!("shapes {:?} and {:?} differ outside axis {a}", first.shape(), t.shape()),
                 ));
             }
-            out_shape[a] += t.shape()[a];
+            out_shape[a] = out_shape[a].checked_add(t.shape()[a]).ok_or_else(|| TensorError::TooLarge {
+                op: "cat",
+                shape: tensors.iter().map(|t| t.shape()[a]).collect(),
+            })?;
         }
+        let numel = checked_numel("cat", &out_shape)?;
         let strides = contiguous_strides(&out_shape);
         Ok(any_dispatch!(first.dtype(), T => {
-            let mut out = vec![T::default(); out_shape.iter().product()];
+            let mut out = crate::pool::try_filled("cat", numel, T::default())?;
             let mut at = 0;
             for t in tensors {
                 elementwise::copy_into::<T>(t, &mut out, &strides, at * strides[a]);
@@ -121,7 +125,7 @@ impl Tensor {
         let strides = contiguous_strides(&out_shape);
         let offset: usize = pads.iter().zip(&strides).map(|(&(b, _), &s)| b * s).sum();
         Ok(any_dispatch!(self.dtype(), T => {
-            let mut out = vec![T::from_f64(value); out_shape.iter().product()];
+            let mut out = crate::pool::try_filled("pad", out_shape.iter().product(), T::from_f64(value))?;
             elementwise::copy_into::<T>(self, &mut out, &strides, offset);
             Tensor::from_data(out, &out_shape)
         }))
@@ -155,8 +159,10 @@ impl Tensor {
                 TensorError::invalid("repeat", format!("repeating shape {:?} by {reps:?} overflows", self.shape()))
             })?);
         }
+        let numel = checked_numel("repeat", &out_shape)?;
         let view = self.view_with(crate::Layout { shape, strides, offset: self.layout.offset });
         Ok(any_dispatch!(self.dtype(), T => {
+            crate::pool::ensure_alloc("repeat", numel, T::DTYPE)?;
             Tensor::from_data(elementwise::map::<T, T>(&view, |v| v), &out_shape)
         }))
     }

@@ -167,8 +167,8 @@ pub(crate) fn conv_geom(
     let mut out = [1usize; 2];
     for d in 0..sp {
         out[d] = Geom::out_size(x[2 + d], w[2 + d], stride[d], pad[d], dil[d]).ok_or_else(|| {
-            let eff: Vec<usize> = (0..sp).map(|i| dil[i] * (w[2 + i] - 1) + 1).collect();
-            let padded: Vec<usize> = (0..sp).map(|i| x[2 + i] + 2 * pad[i]).collect();
+            let eff: Vec<usize> = (0..sp).map(|i| dil[i].saturating_mul(w[2 + i] - 1).saturating_add(1)).collect();
+            let padded: Vec<usize> = (0..sp).map(|i| x[2 + i].saturating_add(pad[i].saturating_mul(2))).collect();
             TensorError::invalid(
                 op,
                 format!(
@@ -225,6 +225,8 @@ pub(crate) fn check_grad_out(op: &'static str, grad_out: &Tensor, expected: &[us
 
 /// Shared forward of conv1d/conv2d on validated operands.
 fn conv_forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Geom) -> Result<Tensor> {
+    let numel = crate::layout::checked_numel(op, &[g.n, g.co, g.ho, g.wo])?;
+    crate::pool::ensure_alloc(op, numel, x.dtype())?;
     let (x, w) = (x.contiguous(), w.contiguous());
     let bias = bias.map(Tensor::contiguous);
     float_dispatch!(op, x.dtype(), T => {

@@ -14,6 +14,7 @@
 //! All three run on the shared im2col + GEMM engine with the conv geometry built here.
 
 use crate::error::{Result, TensorError};
+use crate::layout::checked_numel;
 use crate::macros::{float_dispatch, panicking};
 use crate::ops::conv::{check_float, check_grad_out, check_positive};
 use crate::ops::im2col::{self, dense, Geom};
@@ -98,10 +99,11 @@ fn tconv_geom(
             ),
         ));
     }
-    let size = |d: usize| -> isize {
-        (x[2 + d] as isize - 1) * p.stride[d] as isize - 2 * p.padding[d] as isize
-            + (p.dilation[d] * (w[2 + d] - 1)) as isize
-            + p.output_padding[d] as isize
+    // In i128: every term is below 2^64 and their sum cannot overflow.
+    let size = |d: usize| -> i128 {
+        (x[2 + d] as i128 - 1) * p.stride[d] as i128 - 2 * p.padding[d] as i128
+            + p.dilation[d] as i128 * (w[2 + d] as i128 - 1)
+            + p.output_padding[d] as i128
             + 1
     };
     let (ho, wo) = (size(0), size(1));
@@ -115,11 +117,15 @@ fn tconv_geom(
             ),
         ));
     }
+    let clamp = |v: i128| v.min(usize::MAX as i128) as usize;
+    let too_large = || TensorError::TooLarge { op, shape: vec![x[0], cout, clamp(ho), clamp(wo)] };
+    let (ho, wo) = (usize::try_from(ho).map_err(|_| too_large())?, usize::try_from(wo).map_err(|_| too_large())?);
+    checked_numel(op, &[x[0], cout, ho, wo])?;
     Ok(Geom {
         n: x[0],
         c: cout,
-        h: ho as usize,
-        w: wo as usize,
+        h: ho,
+        w: wo,
         co: cin,
         ho: x[2],
         wo: x[3],

@@ -118,8 +118,8 @@ impl Geom {
 
     /// The output size along one dimension for an input of `input` elements (`None` if empty).
     pub fn out_size(input: usize, kernel: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
-        let eff = dil * (kernel - 1) + 1;
-        (input + 2 * pad).checked_sub(eff).map(|span| span / stride + 1)
+        let eff = dil.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+        input.checked_add(pad.checked_mul(2)?)?.checked_sub(eff).map(|span| span / stride + 1)
     }
 }
 

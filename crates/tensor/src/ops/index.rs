@@ -6,13 +6,14 @@
 use crate::dtype::{Element, Numeric};
 use crate::elementwise;
 use crate::error::{Result, TensorError};
-use crate::layout::{broadcast_shapes, contiguous_strides, normalize_axis, Shape};
+use crate::layout::{broadcast_shapes, checked_numel, contiguous_strides, normalize_axis, Shape};
 use crate::macros::{any_dispatch, numeric_dispatch, panicking};
 use crate::{DType, Tensor};
 
 /// Checks that every index is in `[0, size)`, returning them as `usize`.
 fn checked_indices(op: &'static str, index: &Tensor, axis: usize, size: usize) -> Result<Vec<usize>> {
     index.expect_dtype(op, DType::I64)?;
+    crate::pool::ensure_alloc(op, index.numel(), DType::I64)?;
     index
         .to_vec::<i64>()
         .into_iter()
@@ -40,8 +41,9 @@ impl Tensor {
         let idx = checked_indices("index_select", index, a, self.shape()[a])?;
         let mut out_shape = self.shape_vec();
         out_shape[a] = idx.len();
-        let n: usize = out_shape.iter().product();
+        let n = checked_numel("index_select", &out_shape)?;
         Ok(any_dispatch!(self.dtype(), T => {
+            crate::pool::ensure_alloc("index_select", n, T::DTYPE)?;
             // Every slab is written, so the buffer's old contents never show.
             let mut out = crate::pool::for_overwrite::<T>(n);
             let src = self.storage_slice::<T>();
@@ -180,8 +182,9 @@ impl Tensor {
         let idx = checked_indices("one_hot", self, self.rank(), num_classes)?;
         let mut shape = self.shape_vec();
         shape.push(num_classes);
+        let numel = checked_numel("one_hot", &shape)?;
         Ok(any_dispatch!(dtype, T => {
-            let mut out = vec![T::ZERO; idx.len() * num_classes];
+            let mut out = crate::pool::try_filled("one_hot", numel, T::ZERO)?;
             for (row, &i) in idx.iter().enumerate() {
                 out[row * num_classes + i] = T::ONE;
             }

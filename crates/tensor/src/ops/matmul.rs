@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::dtype::Float;
 use crate::error::{Result, TensorError};
-use crate::layout::{broadcast_shapes, collapse, for_each_run, Shape, Strides};
+use crate::layout::{broadcast_shapes, checked_numel, collapse, for_each_run, Shape, Strides};
 use crate::macros::{float_dispatch, panicking};
 use crate::Tensor;
 
@@ -250,8 +250,14 @@ impl Tensor {
                 rhs_inner: k2,
             });
         }
-        let batch = broadcast_shapes("matmul", &a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2])
-            .map_err(|_| TensorError::Broadcast { op: "matmul", lhs: self.shape_vec(), rhs: rhs.shape_vec() })?;
+        let batch = broadcast_shapes("matmul", &a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2]).map_err(
+            |e| match e {
+                TensorError::Broadcast { .. } => {
+                    TensorError::Broadcast { op: "matmul", lhs: self.shape_vec(), rhs: rhs.shape_vec() }
+                }
+                other => other,
+            },
+        )?;
         let mut full: Shape = batch.clone();
         full.extend([m, k]);
         let a = a.try_broadcast_to(&full)?;
@@ -265,7 +271,9 @@ impl Tensor {
         if rhs.rank() > 1 {
             out_shape.push(n);
         }
+        let numel = checked_numel("matmul", &[&batch[..], &[m, n]].concat())?;
         float_dispatch!("matmul", self.dtype(), T => {
+            crate::pool::ensure_alloc("matmul", numel, self.dtype())?;
             Ok(Tensor::from_data(batched_gemm::<T>(&a, &b, &batch, m, k, n), &out_shape))
         })
     }

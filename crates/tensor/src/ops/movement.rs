@@ -20,8 +20,9 @@ pub fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Sha
         } else if d < 0 {
             return Err(TensorError::invalid(op, format!("invalid dimension {d} in shape {to:?}")));
         } else {
-            known = known.checked_mul(d as usize).ok_or_else(|| {
-                TensorError::invalid(op, format!("shape {to:?} has more elements than fit in memory"))
+            known = known.checked_mul(d as usize).ok_or_else(|| TensorError::TooLarge {
+                op,
+                shape: to.iter().filter(|&&d| d >= 0).map(|&d| d as usize).collect(),
             })?;
         }
     }
@@ -56,7 +57,10 @@ impl Tensor {
         let shape = infer_shape("reshape", self.shape(), shape)?;
         Ok(match self.layout.view_strides(&shape) {
             Some(strides) => self.view_with(Layout { shape, strides, offset: self.layout.offset }),
-            None => self.contiguous().view_with(Layout::contiguous(&shape)),
+            None => {
+                crate::pool::ensure_alloc("reshape", self.numel(), self.dtype())?;
+                self.contiguous().view_with(Layout::contiguous(&shape))
+            }
         })
     }
 

@@ -62,17 +62,19 @@ fn pool_geom(op: &'static str, x: &[usize], kernel: [usize; 2], stride: [usize; 
         ));
     }
     let (h, w) = (x[2], x[3]);
-    if h + 2 * pad[0] < kernel[0] || w + 2 * pad[1] < kernel[1] {
+    // Padding is at most half the kernel, so the padded size stays below 2 * usize::MAX.
+    let padded = [h as u128 + 2 * pad[0] as u128, w as u128 + 2 * pad[1] as u128];
+    if padded[0] < kernel[0] as u128 || padded[1] < kernel[1] as u128 {
         return Err(TensorError::invalid(
             op,
             format!(
                 "kernel size {kernel:?} exceeds the padded input size {:?} (input shape {x:?}, padding {pad:?})",
-                [h + 2 * pad[0], w + 2 * pad[1]]
+                padded
             ),
         ));
     }
-    let ho = (h + 2 * pad[0] - kernel[0]) / stride[0] + 1;
-    let wo = (w + 2 * pad[1] - kernel[1]) / stride[1] + 1;
+    let out = |d: usize| ((padded[d] - kernel[d] as u128) / stride[d] as u128 + 1) as usize;
+    let (ho, wo) = (out(0), out(1));
     Ok(Pool { planes: x[0] * x[1], h, w, ho, wo, kernel, stride, pad })
 }
 

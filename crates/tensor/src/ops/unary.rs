@@ -32,7 +32,10 @@ macro_rules! float_unary {
         impl Tensor { $(
             $(#[$m])*
             pub fn $try(&self) -> Result<Tensor> {
-                float_dispatch!(stringify!($name), self.dtype(), T => Ok(self.map_same::<T>(|$x: T| $body)))
+                float_dispatch!(stringify!($name), self.dtype(), T => {
+                    crate::pool::ensure_alloc(stringify!($name), self.numel(), T::DTYPE)?;
+                    Ok(self.map_same::<T>(|$x: T| $body))
+                })
             }
             panicking!($(#[$m])* $name => $try() -> Tensor);
         )* }
@@ -44,7 +47,10 @@ macro_rules! numeric_unary {
         impl Tensor { $(
             $(#[$m])*
             pub fn $try(&self) -> Result<Tensor> {
-                numeric_dispatch!(stringify!($name), self.dtype(), T => Ok(self.map_same::<T>(|$x: T| $body)))
+                numeric_dispatch!(stringify!($name), self.dtype(), T => {
+                    crate::pool::ensure_alloc(stringify!($name), self.numel(), T::DTYPE)?;
+                    Ok(self.map_same::<T>(|$x: T| $body))
+                })
             }
             panicking!($(#[$m])* $name => $try() -> Tensor);
         )* }

@@ -1,0 +1,120 @@
+//! Sizes past what a `usize` counts or the machine holds, and scalars an integer tensor cannot
+//! hold: each is a typed error from the `try_` form, never a wrapped shape, an abort or a
+//! silently truncated value.
+
+use tensor::{Conv2dParams, DType, Rng, Tensor, TensorError};
+
+fn msg<T: std::fmt::Debug>(r: Result<T, TensorError>) -> String {
+    r.unwrap_err().to_string()
+}
+
+const HUGE: usize = 1 << 32;
+
+/// Linux's default overcommit policy refuses a single request larger than RAM plus swap, which
+/// is what makes "more than this machine holds" observable; under "always overcommit" (mode 1)
+/// a 4 TiB reserve would succeed and the fill would meet the OOM killer instead.
+fn allocator_refuses_the_impossible() -> bool {
+    std::fs::read_to_string("/proc/sys/vm/overcommit_memory").map(|m| m.trim() != "1").unwrap_or(false)
+}
+
+#[test]
+fn element_counts_that_overflow_are_errors_at_creation() {
+    assert_eq!(
+        msg(Tensor::try_zeros(&[HUGE, HUGE], DType::F32)),
+        "full: shape [4294967296, 4294967296] has more elements than a usize can count"
+    );
+    assert!(matches!(Tensor::try_full(&[HUGE, HUGE, 0], 1.0, DType::F32), Err(TensorError::TooLarge { .. })));
+    assert!(matches!(Tensor::try_eye(HUGE, DType::F64), Err(TensorError::TooLarge { op: "eye", .. })));
+    let mut rng = Rng::seed(0);
+    assert!(matches!(
+        Tensor::try_normal(&[HUGE, HUGE], 0.0, 1.0, DType::F32, &mut rng),
+        Err(TensorError::TooLarge { .. })
+    ));
+    assert!(matches!(Tensor::try_randint(&[HUGE, HUGE], 0, 3, &mut rng), Err(TensorError::TooLarge { .. })));
+    assert!(matches!(Tensor::try_from_vec(Vec::<f32>::new(), &[HUGE, HUGE]), Err(TensorError::TooLarge { .. })));
+}
+
+#[test]
+fn shape_arithmetic_that_overflows_is_an_error_in_every_op() {
+    let one = Tensor::zeros(&[1, 1], DType::F32);
+    let (tall, wide) = (one.expand(&[HUGE as isize, 1]), one.expand(&[1, HUGE as isize]));
+    assert_eq!(
+        msg(tall.try_add(&wide)),
+        "add: shape [4294967296, 4294967296] has more elements than a usize can count"
+    );
+    assert_eq!(
+        msg(one.try_expand(&[HUGE as isize, HUGE as isize])),
+        "expand: shape [4294967296, 4294967296] has more elements than a usize can count"
+    );
+    assert!(matches!(one.try_broadcast_to(&[HUGE, HUGE]), Err(TensorError::TooLarge { op: "broadcast_to", .. })));
+    assert!(matches!(tall.try_matmul(&wide), Err(TensorError::TooLarge { op: "matmul", .. })));
+    assert!(matches!(one.try_repeat(&[HUGE, HUGE]), Err(TensorError::TooLarge { op: "repeat", .. })));
+    assert!(matches!(
+        one.try_reshape(&[HUGE as isize, HUGE as isize]),
+        Err(TensorError::TooLarge { op: "reshape", .. })
+    ));
+    let row = one.expand(&[1, isize::MAX]);
+    let rows = [row.clone(), row.clone(), row];
+    assert!(matches!(Tensor::try_cat(&rows, 1), Err(TensorError::TooLarge { op: "cat", .. })));
+    let ids = Tensor::from_vec(vec![0i64, 1], &[2]);
+    assert!(matches!(ids.try_one_hot(usize::MAX, DType::F32), Err(TensorError::TooLarge { op: "one_hot", .. })));
+    let x = Tensor::zeros(&[1, 1, 2, 2], DType::F32);
+    let w = Tensor::zeros(&[1, 1, 1, 1], DType::F32);
+    let p = Conv2dParams { stride: [1, 1], padding: [1 << 40, 1 << 40], dilation: [1, 1], groups: 1 };
+    assert!(matches!(x.try_conv2d(&w, None, p), Err(TensorError::TooLarge { op: "conv2d", .. })));
+    let p = Conv2dParams { stride: [1, 1], padding: [0, 0], dilation: [usize::MAX, 1], groups: 1 };
+    let w2 = Tensor::zeros(&[1, 1, 3, 1], DType::F32);
+    assert!(x.try_conv2d(&w2, None, p).unwrap_err().to_string().contains("exceeds the padded input size"));
+}
+
+#[test]
+fn allocations_the_machine_cannot_hold_are_errors_not_aborts() {
+    // 2^62 f32 elements: 2^64 bytes, more than any address space, whatever the allocator says.
+    assert_eq!(
+        msg(Tensor::try_zeros(&[1 << 62], DType::F32)),
+        "full: out of memory: cannot allocate 18446744073709551616 bytes for 4611686018427387904 elements of f32"
+    );
+    let scalar = Tensor::zeros(&[1], DType::F64);
+    let view = scalar.expand(&[1 << 61]);
+    assert!(matches!(view.try_exp(), Err(TensorError::OutOfMemory { op: "exp", .. })));
+    assert!(matches!(view.try_mul_scalar(2.0), Err(TensorError::OutOfMemory { op: "mul_scalar", .. })));
+    assert!(matches!(view.try_add(&scalar), Err(TensorError::OutOfMemory { op: "add", .. })));
+    if !allocator_refuses_the_impossible() {
+        eprintln!("vm.overcommit_memory = 1: the 4 TiB cases below are not checked on this machine");
+        return;
+    }
+    // 4 TiB: an address space holds it, this machine does not.
+    assert!(matches!(Tensor::try_zeros(&[1 << 40], DType::F32), Err(TensorError::OutOfMemory { op: "full", .. })));
+    let mut rng = Rng::seed(1);
+    assert!(matches!(
+        Tensor::try_normal(&[1 << 40], 0.0, 1.0, DType::F32, &mut rng),
+        Err(TensorError::OutOfMemory { op: "normal", .. })
+    ));
+    let (col, row) = (Tensor::zeros(&[1 << 20, 1], DType::F32), Tensor::zeros(&[1, 1 << 20], DType::F32));
+    assert!(matches!(col.try_matmul(&row), Err(TensorError::OutOfMemory { op: "matmul", .. })));
+    let big = Tensor::zeros(&[1], DType::F32).expand(&[1 << 40]);
+    assert!(matches!(big.try_exp(), Err(TensorError::OutOfMemory { op: "exp", .. })));
+    assert!(matches!(big.try_reshape(&[1 << 20, -1]).map(|t| t.numel()), Ok(_)), "a view needs no memory");
+}
+
+#[test]
+fn integer_tensors_refuse_scalars_they_cannot_hold() {
+    let ints = Tensor::from_vec(vec![1i64, 2], &[2]);
+    assert_eq!(
+        msg(ints.try_mul_scalar(2.5)),
+        "mul_scalar: scalar 2.5 is not exactly representable as i64; convert the tensor to a float dtype first (to_dtype)"
+    );
+    assert!(matches!(ints.try_add_scalar(0.5), Err(TensorError::ScalarNotRepresentable { op: "add_scalar", .. })));
+    assert!(matches!(ints.try_add_scalar(f64::NAN), Err(TensorError::ScalarNotRepresentable { .. })));
+    assert!(matches!(ints.try_add_scalar(9.223372036854775807e18), Err(TensorError::ScalarNotRepresentable { .. })));
+    let bytes = Tensor::from_vec(vec![1u8, 2], &[2]);
+    assert!(matches!(bytes.try_add_scalar(300.0), Err(TensorError::ScalarNotRepresentable { .. })));
+    assert!(matches!(bytes.try_sub_scalar(-1.0), Err(TensorError::ScalarNotRepresentable { .. })));
+    // Exact scalars keep the integer arithmetic, and floats round the scalar as torch does.
+    assert_eq!(ints.mul_scalar(3.0).to_vec::<i64>(), vec![3, 6]);
+    assert_eq!((&ints * 2.0).to_vec::<i64>(), vec![2, 4]);
+    assert_eq!(Tensor::from_vec(vec![1.0f32], &[1]).mul_scalar(0.1).to_vec::<f32>(), vec![0.1]);
+    let panicked = std::panic::catch_unwind(|| &Tensor::from_vec(vec![1i64, 2], &[2]) * 2.5).unwrap_err();
+    let text = panicked.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.starts_with("mul_scalar: scalar 2.5 is not exactly representable as i64"), "{text}");
+}
