@@ -94,7 +94,7 @@ fn allocations_the_machine_cannot_hold_are_errors_not_aborts() {
     assert!(matches!(col.try_matmul(&row), Err(TensorError::OutOfMemory { op: "matmul", .. })));
     let big = Tensor::zeros(&[1], DType::F32).expand(&[1 << 40]);
     assert!(matches!(big.try_exp(), Err(TensorError::OutOfMemory { op: "exp", .. })));
-    assert!(matches!(big.try_reshape(&[1 << 20, -1]).map(|t| t.numel()), Ok(_)), "a view needs no memory");
+    assert_eq!(big.try_reshape(&[1 << 20, -1]).map(|t| t.numel()), Ok(1 << 40), "a view needs no memory");
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn integer_tensors_refuse_scalars_they_cannot_hold() {
     );
     assert!(matches!(ints.try_add_scalar(0.5), Err(TensorError::ScalarNotRepresentable { op: "add_scalar", .. })));
     assert!(matches!(ints.try_add_scalar(f64::NAN), Err(TensorError::ScalarNotRepresentable { .. })));
-    assert!(matches!(ints.try_add_scalar(9.223372036854775807e18), Err(TensorError::ScalarNotRepresentable { .. })));
+    assert!(matches!(ints.try_add_scalar(9_223_372_036_854_775_808.0), Err(TensorError::ScalarNotRepresentable { .. })));
     let bytes = Tensor::from_vec(vec![1u8, 2], &[2]);
     assert!(matches!(bytes.try_add_scalar(300.0), Err(TensorError::ScalarNotRepresentable { .. })));
     assert!(matches!(bytes.try_sub_scalar(-1.0), Err(TensorError::ScalarNotRepresentable { .. })));
