@@ -171,7 +171,7 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
             if !input.requires_grad {
                 continue;
             }
-            let gk = if gk.shape() != input.shape.as_slice() { gk.try_sum_to(&input.shape)? } else { gk };
+            let gk = checked_gradient(&ctx.op, k, input, gk)?;
             tape.check_anomaly("gradient", NodeId(i as u32), gk.value())?;
             let slot = &mut grads[input.id.index()];
             *slot = Some(match slot.take() {
@@ -191,6 +191,27 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
         }
     }
     Ok(out)
+}
+
+/// A rule's gradient for input `k`, summed down to the input's shape where it broadcast; a
+/// gradient of another dtype, or of a shape that does not sum to the input's, is an error
+/// naming the op (a custom op's backward is user code, so this is where its mistakes surface).
+fn checked_gradient(op: &Op, k: usize, input: &InputInfo, gk: Var) -> Result<Var> {
+    let bad = |gk: &Var| AutogradError::BadGradient {
+        op: op.name().to_string(),
+        index: k,
+        expected: input.shape.to_vec(),
+        expected_dtype: input.dtype,
+        got: gk.shape().to_vec(),
+        got_dtype: gk.dtype(),
+    };
+    if gk.dtype() != input.dtype {
+        return Err(bad(&gk));
+    }
+    if gk.shape() == input.shape.as_slice() {
+        return Ok(gk);
+    }
+    gk.try_sum_to(&input.shape).map_err(|_| bad(&gk))
 }
 
 /// Drops a node's saved tensors once the sweep has passed it: every consumer (all later in

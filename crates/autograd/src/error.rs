@@ -61,6 +61,19 @@ pub enum AutogradError {
     #[error("grad: input {index} does not influence the outputs, so it has no gradient; drop it, or use grad_with (which gives None for it, as torch's allow_unused)")]
     UnusedInput { index: usize },
 
+    #[error("{op}: backward returned a {got_dtype}{got:?} gradient for input {index}, which is {expected_dtype}{expected:?} (a gradient must have its input's dtype and a shape that sums to the input's)")]
+    BadGradient {
+        op: String,
+        index: usize,
+        expected: Vec<usize>,
+        expected_dtype: tensor::DType,
+        got: Vec<usize>,
+        got_dtype: tensor::DType,
+    },
+
+    #[error("var: a {dtype} tensor cannot require grad (only f32 and f64 can); record integer data with Tape::input or Tape::constant")]
+    IntegerLeaf { dtype: tensor::DType },
+
     #[error("{op}: {msg}")]
     Invalid { op: &'static str, msg: String },
 }

@@ -132,10 +132,22 @@ impl Tape {
 
     /// A leaf that requires grad (`torch.tensor(..., requires_grad=True)`); its gradient is
     /// reported in [`Gradients`](crate::Gradients) under this `Var`. Only float values take
-    /// gradients: an integer or bool leaf is recorded without.
+    /// gradients: an integer or bool tensor is [`AutogradError::IntegerLeaf`], as in torch
+    /// (record such data with [`input`](Self::input) or [`constant`](Self::constant)).
+    pub fn try_var(&self, value: Tensor) -> Result<Var> {
+        if !value.dtype().is_float() {
+            return Err(AutogradError::IntegerLeaf { dtype: value.dtype() });
+        }
+        Ok(self.leaf(Op::Leaf, value, true))
+    }
+
+    /// A leaf that requires grad.
+    ///
+    /// # Panics
+    /// On an integer or bool tensor, as [`try_var`](Self::try_var) errors.
+    #[track_caller]
     pub fn var(&self, value: Tensor) -> Var {
-        let requires_grad = value.dtype().is_float();
-        self.leaf(Op::Leaf, value, requires_grad)
+        crate::error::ok(self.try_var(value))
     }
 
     /// A placeholder for data (inputs, targets, seeds): recorded, never differentiated. `value`

@@ -130,9 +130,16 @@ fn a_param_var_finds_its_gradient_after_the_tape_moved_on() {
 }
 
 #[test]
-fn integer_leaves_take_no_gradient() {
+fn integer_leaves_cannot_require_grad() {
     let tape = Tape::new();
-    let ids = tape.var(Tensor::from_vec(vec![1i64, 2], &[2]));
+    let err = tape.try_var(Tensor::from_vec(vec![1i64, 2], &[2])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "var: a i64 tensor cannot require grad (only f32 and f64 can); record integer data with Tape::input or Tape::constant"
+    );
+    assert!(matches!(tape.try_var(Tensor::zeros(&[1], DType::Bool)), Err(AutogradError::IntegerLeaf { .. })));
+    assert!(tape.is_empty(), "a refused leaf records nothing");
+    let ids = tape.input(Tensor::from_vec(vec![1i64, 2], &[2]));
     assert!(ids.is_recorded() && !ids.requires_grad());
     let y = ids.to_dtype(DType::F64).sum_all();
     assert!(matches!(y.backward(), Err(AutogradError::NoGrad { .. })));
@@ -160,6 +167,45 @@ fn a_hand_built_op_with_bad_parameters_is_an_error_not_a_panic() {
         "slice: 3 elements from 2 step 1 do not fit axis 0 of [4]"
     );
     assert_eq!(Op::Matmul.eval(&[&x]).unwrap_err().to_string(), "eval: `matmul` cannot take 1 inputs");
+}
+
+/// A custom op whose backward returns whatever gradient it was built with.
+struct ReturnsGradient(fn(&Var) -> autograd::Result<Var>);
+
+impl CustomOp for ReturnsGradient {
+    fn name(&self) -> &str {
+        "my_op"
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> tensor::Result<Tensor> {
+        Ok(inputs[0].clone())
+    }
+    fn backward(&self, _: &[Var], _: &Var, grad: &Var) -> autograd::Result<Vec<Option<Var>>> {
+        Ok(vec![Some((self.0)(grad)?)])
+    }
+}
+
+fn backward_through(f: fn(&Var) -> autograd::Result<Var>) -> autograd::Result<Tensor> {
+    let tape = Tape::new();
+    let x = tape.var(Tensor::ones(&[2, 3], DType::F64));
+    let y = Var::try_custom(Arc::new(ReturnsGradient(f)), &[&x])?;
+    Ok(y.sum_all().backward()?.get(&x).cloned().expect("x has a gradient"))
+}
+
+#[test]
+fn a_custom_gradient_of_the_wrong_dtype_or_shape_is_an_error_naming_the_op() {
+    assert_eq!(
+        backward_through(|g| g.try_to_dtype(DType::F32)).unwrap_err().to_string(),
+        "my_op: backward returned a f32[2, 3] gradient for input 0, which is f64[2, 3] (a gradient must have its \
+         input's dtype and a shape that sums to the input's)"
+    );
+    let wrong_shape = backward_through(|g| g.try_reshape(&[3, 2])).unwrap_err();
+    assert!(
+        matches!(&wrong_shape, AutogradError::BadGradient { op, got, .. } if op == "my_op" && got == &[3, 2]),
+        "{wrong_shape}"
+    );
+    // A gradient that broadcast (one that sums to the input's shape) is summed down, as torch.
+    let wide = backward_through(|g| g.try_unsqueeze(0)?.try_expand(&[4, 2, 3])).unwrap();
+    assert_eq!(wide.to_vec::<f64>(), vec![4.0; 6]);
 }
 
 #[test]

@@ -106,7 +106,10 @@ fn integer_tensors_refuse_scalars_they_cannot_hold() {
     );
     assert!(matches!(ints.try_add_scalar(0.5), Err(TensorError::ScalarNotRepresentable { op: "add_scalar", .. })));
     assert!(matches!(ints.try_add_scalar(f64::NAN), Err(TensorError::ScalarNotRepresentable { .. })));
-    assert!(matches!(ints.try_add_scalar(9_223_372_036_854_775_808.0), Err(TensorError::ScalarNotRepresentable { .. })));
+    assert!(matches!(
+        ints.try_add_scalar(9_223_372_036_854_775_808.0),
+        Err(TensorError::ScalarNotRepresentable { .. })
+    ));
     let bytes = Tensor::from_vec(vec![1u8, 2], &[2]);
     assert!(matches!(bytes.try_add_scalar(300.0), Err(TensorError::ScalarNotRepresentable { .. })));
     assert!(matches!(bytes.try_sub_scalar(-1.0), Err(TensorError::ScalarNotRepresentable { .. })));
