@@ -55,7 +55,12 @@ impl Tensor {
     }
 
     /// A view sharing this tensor's storage with another layout.
-    pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
+    pub(crate) fn view_with(&self, mut layout: Layout) -> Tensor {
+        // An empty view reads nothing; offset 0 keeps every `offset..offset + numel` range of
+        // it inside the buffer (narrowing an empty tensor would otherwise point past its end).
+        if layout.shape.contains(&0) {
+            layout.offset = 0;
+        }
         debug_assert!(layout.storage_extent() <= self.storage.len());
         Tensor(Arc::new(TensorInner { storage: Arc::clone(&self.storage), layout }))
     }

@@ -140,3 +140,14 @@ proptest! {
         prop_assert_eq!(Nd::of(&z).data, expect.data);
     }
 }
+
+#[test]
+fn views_of_empty_tensors_read_nothing_past_the_buffer() {
+    // Found by the fuzzer: narrowing an empty tensor moved its offset past the end of its
+    // (empty) buffer, and the next kernel sliced out of range.
+    let x = Tensor::zeros(&[0, 0, 2], DType::F64).narrow(2, 1, 1);
+    assert_eq!(x.shape(), &[0, 0, 1]);
+    let y = x.unsqueeze(0).exp();
+    assert_eq!((y.shape(), y.to_vec::<f64>()), (&[1usize, 0, 0, 1][..], vec![]));
+    assert_eq!(x.contiguous().sum_all().to_scalar::<f64>(), 0.0);
+}
