@@ -121,3 +121,23 @@ fn integer_tensors_refuse_scalars_they_cannot_hold() {
     let text = panicked.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(text.starts_with("mul_scalar: scalar 2.5 is not exactly representable as i64"), "{text}");
 }
+
+#[test]
+fn integer_fill_values_and_bounds_must_be_exact_too() {
+    let ints = Tensor::from_vec(vec![-1i64, 2], &[2]);
+    let mask = Tensor::from_vec(vec![true, false], &[2]);
+    assert!(matches!(
+        ints.try_masked_fill(&mask, 0.5),
+        Err(TensorError::ScalarNotRepresentable { op: "masked_fill", .. })
+    ));
+    assert!(matches!(ints.try_masked_fill(&mask, f64::NEG_INFINITY), Err(TensorError::ScalarNotRepresentable { .. })));
+    assert_eq!(ints.masked_fill(&mask, 7.0).to_vec::<i64>(), vec![7, 2]);
+    assert!(matches!(ints.try_pad(&[(1, 0)], 0.5), Err(TensorError::ScalarNotRepresentable { op: "pad", .. })));
+    assert_eq!(
+        msg(ints.try_clamp(0.5, 10.0)),
+        "clamp: scalar 0.5 is not exactly representable as i64; convert the tensor to a float dtype first (to_dtype)"
+    );
+    assert_eq!(ints.clamp(0.0, f64::INFINITY).to_vec::<i64>(), vec![0, 2], "infinite bounds stay one-sided");
+    let floats = Tensor::from_vec(vec![-1.0f32, 2.0], &[2]);
+    assert_eq!(floats.masked_fill(&mask, f64::NEG_INFINITY).to_vec::<f32>(), vec![f32::NEG_INFINITY, 2.0]);
+}

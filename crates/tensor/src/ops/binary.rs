@@ -119,7 +119,7 @@ comparison! {
 
 /// `scalar` as a `T`: rounded for floats (as torch), but an integer tensor takes only a scalar
 /// it holds exactly. `[1, 2] * 2.5` is an error naming the op, never a silent `[2, 4]`.
-fn exact_scalar<T: Element>(op: &'static str, scalar: f64) -> Result<T> {
+pub(crate) fn exact_scalar<T: Element>(op: &'static str, scalar: f64) -> Result<T> {
     let s = T::from_f64(scalar);
     // i64::MAX rounds up to 2^63 in f64, so 2^63 would pass the round trip while saturating.
     let in_range = T::DTYPE != crate::DType::I64 || scalar < 9_223_372_036_854_775_808.0;

@@ -125,7 +125,8 @@ impl Tensor {
         let strides = contiguous_strides(&out_shape);
         let offset: usize = pads.iter().zip(&strides).map(|(&(b, _), &s)| b * s).sum();
         Ok(any_dispatch!(self.dtype(), T => {
-            let mut out = crate::pool::try_filled("pad", out_shape.iter().product(), T::from_f64(value))?;
+            let fill = crate::ops::binary::exact_scalar::<T>("pad", value)?;
+            let mut out = crate::pool::try_filled("pad", out_shape.iter().product(), fill)?;
             elementwise::copy_into::<T>(self, &mut out, &strides, offset);
             Tensor::from_data(out, &out_shape)
         }))

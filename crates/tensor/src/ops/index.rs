@@ -167,7 +167,7 @@ impl Tensor {
         let sa = self.layout.broadcast_strides("masked_fill", &shape)?;
         let sm = mask.layout.broadcast_strides("masked_fill", &shape)?;
         Ok(any_dispatch!(self.dtype(), T => {
-            let v = T::from_f64(value);
+            let v = crate::ops::binary::exact_scalar::<T>("masked_fill", value)?;
             Tensor::from_data(elementwise::zip::<T, bool, T>(self, &sa, mask, &sm, &shape, |x, m| if m { v } else { x }), &shape)
         }))
     }

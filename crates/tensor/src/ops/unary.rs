@@ -162,6 +162,13 @@ impl Tensor {
             return Err(TensorError::invalid("clamp", format!("min {min} is greater than max {max}")));
         }
         numeric_dispatch!("clamp", self.dtype(), T => {
+            // An integer tensor takes integer bounds (or infinite ones, for one-sided clamping):
+            // clamping [-1, 2] to min 0.5 must not silently become min 0.
+            for bound in [min, max] {
+                if !T::DTYPE.is_float() && bound.is_finite() && bound.fract() != 0.0 {
+                    return Err(TensorError::ScalarNotRepresentable { op: "clamp", scalar: bound, dtype: T::DTYPE });
+                }
+            }
             let (lo, hi) = (T::from_f64(min.max(T::MIN_VALUE.to_f64())), T::from_f64(max.min(T::MAX_VALUE.to_f64())));
             Ok(self.map_same::<T>(|x| if x < lo { lo } else if x > hi { hi } else { x }))
         })
