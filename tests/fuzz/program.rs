@@ -19,6 +19,18 @@ pub enum Unary {
     Relu,
     Sqrt,
     Log,
+    Sign,
+    Sin,
+    Cos,
+    Log1p,
+    Expm1,
+    Rsqrt,
+    Recip,
+    Floor,
+    Ceil,
+    Round,
+    Silu,
+    Softplus,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +47,11 @@ pub enum BinaryOp {
     Mul,
     Div,
     Maximum,
+    Minimum,
+    Pow,
+    Lt,
+    Eq,
+    Ge,
 }
 
 /// How a second operand's shape relates to the first's.
@@ -51,6 +68,9 @@ pub enum Reduction {
     Sum,
     Mean,
     Max,
+    Min,
+    Prod,
+    LogSumExp,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +90,15 @@ pub enum OpSpec {
     CatSelf(isize),
     IndexSelect(isize, Vec<i64>),
     ToDtype(DType),
+    Cumsum(isize),
+    LogSoftmax(isize),
+    Flatten(isize, isize),
+    Squeeze(isize),
+    Slice(isize, isize, isize, usize),
+    Select(isize, usize),
+    Clamp(f64, f64),
+    /// `where(mask, x, y)` with `mask = m > 0`, `m` and `y` operands related to `x` as given.
+    WhereCond(Relation, u64),
 }
 
 /// The starting value: its logical shape, dtype, values, and how it is laid out in memory.
@@ -96,6 +125,7 @@ pub fn to_tensor(r: &Nd) -> Tensor {
     match r.dtype {
         DType::F32 => Tensor::from_vec(r.data.iter().map(|&v| v as f32).collect::<Vec<_>>(), &r.shape),
         DType::I64 => Tensor::from_vec(r.data.iter().map(|&v| v as i64).collect::<Vec<_>>(), &r.shape),
+        DType::Bool => Tensor::from_vec(r.data.iter().map(|&v| v != 0.0).collect::<Vec<_>>(), &r.shape),
         _ => Tensor::from_vec(r.data.clone(), &r.shape),
     }
 }
@@ -169,6 +199,11 @@ fn operand(rel: Relation, seed: u64, shape: &[usize], dtype: DType) -> Nd {
     }
 }
 
+/// `where`'s mask source (compared with 0) and its `on_false` operand.
+fn where_operands(rel: Relation, seed: u64, shape: &[usize], dtype: DType) -> (Tensor, Tensor) {
+    (to_tensor(&operand(rel, seed, shape, DType::F64)), to_tensor(&values(shape, dtype, seed ^ 1)))
+}
+
 fn ids_tensor(ids: &[i64]) -> Tensor {
     Tensor::from_vec(ids.to_vec(), &[ids.len()])
 }
@@ -179,16 +214,37 @@ impl OpSpec {
         let rank = x.shape.len();
         match self {
             OpSpec::Unary(u) => match u {
-                Unary::Neg => Some(x.map(|v| -v)),
-                Unary::Abs => Some(x.map(f64::abs)),
-                Unary::Square => Some(x.map(|v| v * v)),
+                Unary::Neg => x.numeric_map(|v| -v),
+                Unary::Abs => x.numeric_map(f64::abs),
+                Unary::Square => x.numeric_map(|v| v * v),
                 Unary::Exp => x.float_map(f64::exp),
                 Unary::Tanh => x.float_map(f64::tanh),
                 Unary::Sigmoid => x.float_map(|v| 1.0 / (1.0 + (-v).exp())),
                 Unary::Relu => x.float_map(|v| if v <= 0.0 { 0.0 } else { v }),
                 Unary::Sqrt => x.float_map(f64::sqrt),
                 Unary::Log => x.float_map(f64::ln),
+                Unary::Sign => x.numeric_map(|v| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        v
+                    }
+                }),
+                Unary::Sin => x.float_map(f64::sin),
+                Unary::Cos => x.float_map(f64::cos),
+                Unary::Log1p => x.float_map(f64::ln_1p),
+                Unary::Expm1 => x.float_map(f64::exp_m1),
+                Unary::Rsqrt => x.float_map(|v| 1.0 / v.sqrt()),
+                Unary::Recip => x.float_map(|v| 1.0 / v),
+                Unary::Floor => x.float_map(f64::floor),
+                Unary::Ceil => x.float_map(f64::ceil),
+                Unary::Round => x.float_map(f64::round_ties_even),
+                Unary::Silu => x.float_map(|v| v / (1.0 + (-v).exp())),
+                Unary::Softplus => x.float_map(|v| if v > 20.0 { v } else { v.exp().ln_1p() }),
             },
+            OpSpec::Scalar(..) if !x.is_numeric() => None,
             OpSpec::Scalar(op, s) => match op {
                 ScalarOp::Add => x.scalar(*s, |a, b| a + b),
                 ScalarOp::Sub => x.scalar(*s, |a, b| a - b),
@@ -197,17 +253,41 @@ impl OpSpec {
             OpSpec::Binary(op, rel, seed) => {
                 let y = operand(*rel, *seed, &x.shape, x.dtype);
                 match op {
+                    BinaryOp::Div if x.is_float() => x.broadcast(&y, |a, b| a / b),
+                    BinaryOp::Div => None,
+                    _ if !x.is_numeric() && !matches!(op, BinaryOp::Lt | BinaryOp::Eq | BinaryOp::Ge) => None,
                     BinaryOp::Add => x.broadcast(&y, |a, b| a + b),
                     BinaryOp::Sub => x.broadcast(&y, |a, b| a - b),
                     BinaryOp::Mul => x.broadcast(&y, |a, b| a * b),
-                    BinaryOp::Div if x.is_float() => x.broadcast(&y, |a, b| a / b),
-                    BinaryOp::Div => None,
                     BinaryOp::Maximum => {
                         x.broadcast(&y, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) })
                     }
+                    BinaryOp::Minimum => {
+                        x.broadcast(&y, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) })
+                    }
+                    BinaryOp::Pow if x.is_float() => x.broadcast(&y, f64::powf),
+                    BinaryOp::Pow => None,
+                    BinaryOp::Lt => x.broadcast(&y, |a, b| (a < b) as u8 as f64).map(|r| r.as_dtype(DType::Bool)),
+                    BinaryOp::Eq => x.broadcast(&y, |a, b| (a == b) as u8 as f64).map(|r| r.as_dtype(DType::Bool)),
+                    BinaryOp::Ge => x.broadcast(&y, |a, b| (a >= b) as u8 as f64).map(|r| r.as_dtype(DType::Bool)),
                 }
             }
+            OpSpec::Reduce(Reduction::Sum, axes, keepdim) if x.dtype == DType::Bool => {
+                x.as_dtype(DType::I64).reduce(axes, *keepdim, false, |v| Some(v.iter().sum()))?
+            }
+            OpSpec::Reduce(Reduction::Max | Reduction::Min | Reduction::Prod, ..) if !x.is_numeric() => None,
             OpSpec::Reduce(kind, axes, keepdim) => match kind {
+                Reduction::Min => x.reduce(axes, *keepdim, true, |v| {
+                    let first = *v.first()?;
+                    Some(v.iter().fold(first, |m, &a| if m.is_nan() || a.is_nan() { f64::NAN } else { m.min(a) }))
+                })?,
+                Reduction::Prod => x.reduce(axes, *keepdim, false, |v| Some(v.iter().product()))?,
+                Reduction::LogSumExp if x.is_float() => x.reduce(axes, *keepdim, true, |v| {
+                    let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let m = if m.is_infinite() { 0.0 } else { m };
+                    Some(m + v.iter().map(|a| (a - m).exp()).sum::<f64>().ln())
+                })?,
+                Reduction::LogSumExp => None,
                 Reduction::Sum => x.reduce(axes, *keepdim, false, |v| Some(v.iter().sum()))?,
                 Reduction::Mean if x.is_float() => {
                     x.reduce(axes, *keepdim, false, |v| Some(v.iter().sum::<f64>() / v.len() as f64))?
@@ -279,6 +359,85 @@ impl OpSpec {
                 Some(x.index_select(a, &ids))
             }
             OpSpec::ToDtype(d) => Some(Nd::new(&x.shape, *d, |i| x.get(i))),
+            OpSpec::Cumsum(a) => {
+                let a = axis(*a, rank)?;
+                let x = if x.dtype == DType::Bool { x.as_dtype(DType::I64) } else { x.clone() };
+                Some(Nd::new(&x.shape, x.dtype, |i| {
+                    let mut j = i.to_vec();
+                    (0..=i[a])
+                        .map(|k| {
+                            j[a] = k;
+                            x.get(&j)
+                        })
+                        .sum()
+                }))
+            }
+            OpSpec::LogSoftmax(a) => {
+                let a = axis(*a, rank)?;
+                x.is_float().then(|| x.log_softmax(a))
+            }
+            OpSpec::Flatten(s, e) => {
+                if rank == 0 {
+                    return Some(x.with_shape(&[1]));
+                }
+                let (s, e) = (axis(*s, rank)?, axis(*e, rank)?);
+                if s > e {
+                    return None;
+                }
+                let shape: Vec<usize> = [&x.shape[..s], &[numel(&x.shape[s..=e])][..], &x.shape[e + 1..]].concat();
+                Some(x.with_shape(&shape))
+            }
+            OpSpec::Squeeze(a) => {
+                let a = axis(*a, rank)?;
+                let mut shape = x.shape.clone();
+                (shape.remove(a) == 1).then(|| x.with_shape(&shape))
+            }
+            OpSpec::Slice(a, start, end, step) => {
+                let a = axis(*a, rank)?;
+                if *step == 0 {
+                    return None;
+                }
+                let size = x.shape[a] as isize;
+                let clamp = |i: isize| if i < 0 { (i + size).max(0) } else { i.min(size) } as usize;
+                let (s, e) = (clamp(*start), clamp(*end));
+                let ids: Vec<usize> = (s..e.max(s)).step_by(*step).collect();
+                Some(x.index_select(a, &ids))
+            }
+            OpSpec::Select(a, i) => {
+                let a = axis(*a, rank)?;
+                if *i >= x.shape[a] {
+                    return None;
+                }
+                let picked = x.narrow(a, *i, 1);
+                let mut shape = x.shape.clone();
+                shape.remove(a);
+                Some(picked.with_shape(&shape))
+            }
+            OpSpec::Clamp(lo, hi) => {
+                if lo > hi || !x.is_numeric() || (!x.is_float() && [lo, hi].iter().any(|b| b.is_finite() && b.fract() != 0.0)) {
+                    return None;
+                }
+                Some(x.map(|v| {
+                    if v < *lo {
+                        *lo
+                    } else if v > *hi {
+                        *hi
+                    } else {
+                        v
+                    }
+                }))
+            }
+            OpSpec::WhereCond(rel, seed) => {
+                let m = operand(*rel, *seed, &x.shape, DType::F64);
+                let y = values(&x.shape, x.dtype, seed ^ 1);
+                // where(m > 0, x, y) broadcast over the three shapes.
+                let picked = m.as_dtype(x.dtype).broadcast(x, |_, a| a)?;
+                let cond = m.broadcast(&picked.as_dtype(DType::F64), |c, _| c)?;
+                let other = picked.broadcast(&y, |_, b| b)?;
+                let cond = cond.broadcast(&other.as_dtype(DType::F64), |c, _| c)?;
+                let picked = picked.broadcast(&other, |a, _| a)?;
+                Some(Nd::new(&picked.shape, x.dtype, |i| if cond.get(i) > 0.0 { picked.get(i) } else { other.get(i) }))
+            }
         }
     }
 
@@ -295,6 +454,18 @@ impl OpSpec {
                 Unary::Relu => x.try_relu(),
                 Unary::Sqrt => x.try_sqrt(),
                 Unary::Log => x.try_log(),
+                Unary::Sign => x.try_sign(),
+                Unary::Sin => x.try_sin(),
+                Unary::Cos => x.try_cos(),
+                Unary::Log1p => x.try_log1p(),
+                Unary::Expm1 => x.try_expm1(),
+                Unary::Rsqrt => x.try_rsqrt(),
+                Unary::Recip => x.try_recip(),
+                Unary::Floor => x.try_floor(),
+                Unary::Ceil => x.try_ceil(),
+                Unary::Round => x.try_round(),
+                Unary::Silu => x.try_silu(),
+                Unary::Softplus => x.try_softplus(),
             },
             OpSpec::Scalar(op, s) => match op {
                 ScalarOp::Add => x.try_add_scalar(*s),
@@ -309,12 +480,20 @@ impl OpSpec {
                     BinaryOp::Mul => x.try_mul(&y),
                     BinaryOp::Div => x.try_div(&y),
                     BinaryOp::Maximum => x.try_maximum(&y),
+                    BinaryOp::Minimum => x.try_minimum(&y),
+                    BinaryOp::Pow => x.try_pow(&y),
+                    BinaryOp::Lt => x.try_lt(&y),
+                    BinaryOp::Eq => x.try_eq(&y),
+                    BinaryOp::Ge => x.try_ge(&y),
                 }
             }
             OpSpec::Reduce(kind, axes, keepdim) => match kind {
                 Reduction::Sum => x.try_sum(axes, *keepdim),
                 Reduction::Mean => x.try_mean(axes, *keepdim),
                 Reduction::Max => x.try_max(axes, *keepdim),
+                Reduction::Min => x.try_min(axes, *keepdim),
+                Reduction::Prod => x.try_prod(axes, *keepdim),
+                Reduction::LogSumExp => x.try_logsumexp(axes, *keepdim),
             },
             OpSpec::Transpose(a, b) => x.try_transpose(*a, *b),
             OpSpec::Permute(axes) => x.try_permute(axes),
@@ -329,6 +508,17 @@ impl OpSpec {
             OpSpec::CatSelf(a) => Tensor::try_cat(&[x.clone(), x.clone()], *a),
             OpSpec::IndexSelect(a, ids) => x.try_index_select(*a, &ids_tensor(ids)),
             OpSpec::ToDtype(d) => Ok(x.to_dtype(*d)),
+            OpSpec::Cumsum(a) => x.try_cumsum(*a),
+            OpSpec::LogSoftmax(a) => x.try_log_softmax(*a),
+            OpSpec::Flatten(s, e) => x.try_flatten(*s, *e),
+            OpSpec::Squeeze(a) => x.try_squeeze(*a),
+            OpSpec::Slice(a, start, end, step) => x.try_slice(*a, *start, *end, *step),
+            OpSpec::Select(a, i) => x.try_select(*a, *i),
+            OpSpec::Clamp(lo, hi) => x.try_clamp(*lo, *hi),
+            OpSpec::WhereCond(rel, seed) => {
+                let (m, y) = where_operands(*rel, *seed, x.shape(), x.dtype());
+                m.try_gt_scalar(0.0)?.try_where_cond(x, &y)
+            }
         }
     }
 
@@ -345,6 +535,18 @@ impl OpSpec {
                 Unary::Relu => x.try_relu(),
                 Unary::Sqrt => x.try_sqrt(),
                 Unary::Log => x.try_log(),
+                Unary::Sign => x.try_sign(),
+                Unary::Sin => x.try_sin(),
+                Unary::Cos => x.try_cos(),
+                Unary::Log1p => x.try_log1p(),
+                Unary::Expm1 => x.try_expm1(),
+                Unary::Rsqrt => x.try_rsqrt(),
+                Unary::Recip => x.try_recip(),
+                Unary::Floor => x.try_floor(),
+                Unary::Ceil => x.try_ceil(),
+                Unary::Round => x.try_round(),
+                Unary::Silu => x.try_silu(),
+                Unary::Softplus => x.try_softplus(),
             },
             OpSpec::Scalar(op, s) => match op {
                 ScalarOp::Add => x.try_add_scalar(*s),
@@ -359,12 +561,20 @@ impl OpSpec {
                     BinaryOp::Mul => x.try_mul(&y),
                     BinaryOp::Div => x.try_div(&y),
                     BinaryOp::Maximum => x.try_maximum(&y),
+                    BinaryOp::Minimum => x.try_minimum(&y),
+                    BinaryOp::Pow => x.try_pow(&y),
+                    BinaryOp::Lt => x.try_lt(&y),
+                    BinaryOp::Eq => x.try_eq(&y),
+                    BinaryOp::Ge => x.try_ge(&y),
                 }
             }
             OpSpec::Reduce(kind, axes, keepdim) => match kind {
                 Reduction::Sum => x.try_sum(axes, *keepdim),
                 Reduction::Mean => x.try_mean(axes, *keepdim),
                 Reduction::Max => x.try_max(axes, *keepdim),
+                Reduction::Min => x.try_min(axes, *keepdim),
+                Reduction::Prod => x.try_prod(axes, *keepdim),
+                Reduction::LogSumExp => x.try_logsumexp(axes, *keepdim),
             },
             OpSpec::Transpose(a, b) => x.try_transpose(*a, *b),
             OpSpec::Permute(axes) => x.try_permute(axes),
@@ -379,6 +589,17 @@ impl OpSpec {
             OpSpec::CatSelf(a) => Var::try_cat(&[x.clone(), x.clone()], *a),
             OpSpec::IndexSelect(a, ids) => x.try_index_select(*a, &ids_tensor(ids)),
             OpSpec::ToDtype(d) => x.try_to_dtype(*d),
+            OpSpec::Cumsum(a) => x.try_cumsum(*a),
+            OpSpec::LogSoftmax(a) => x.try_log_softmax(*a),
+            OpSpec::Flatten(s, e) => x.try_flatten(*s, *e),
+            OpSpec::Squeeze(a) => x.try_squeeze(*a),
+            OpSpec::Slice(a, start, end, step) => x.try_slice(*a, *start, *end, *step),
+            OpSpec::Select(a, i) => x.try_select(*a, *i),
+            OpSpec::Clamp(lo, hi) => x.try_clamp(*lo, *hi),
+            OpSpec::WhereCond(rel, seed) => {
+                let (m, y) = where_operands(*rel, *seed, x.shape(), x.dtype());
+                x.constant(m.try_gt_scalar(0.0)?).try_where_cond(x, &x.constant(y))
+            }
         }
     }
 
@@ -386,10 +607,23 @@ impl OpSpec {
     /// central difference is a fair check of its gradient.
     pub fn smooth(&self) -> bool {
         match self {
-            OpSpec::Unary(u) => matches!(u, Unary::Neg | Unary::Square | Unary::Exp | Unary::Tanh | Unary::Sigmoid),
+            OpSpec::Unary(u) => matches!(
+                u,
+                Unary::Neg
+                    | Unary::Square
+                    | Unary::Exp
+                    | Unary::Tanh
+                    | Unary::Sigmoid
+                    | Unary::Sin
+                    | Unary::Cos
+                    | Unary::Expm1
+                    | Unary::Silu
+                    | Unary::Softplus
+            ),
             OpSpec::Binary(op, ..) => matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul),
-            OpSpec::Reduce(kind, ..) => !matches!(kind, Reduction::Max),
+            OpSpec::Reduce(kind, ..) => !matches!(kind, Reduction::Max | Reduction::Min),
             OpSpec::ToDtype(d) => *d == DType::F64,
+            OpSpec::Clamp(..) => false,
             _ => true,
         }
     }
@@ -421,15 +655,45 @@ pub fn op() -> impl Strategy<Value = OpSpec> {
         Unary::Relu,
         Unary::Sqrt,
         Unary::Log,
+        Unary::Sign,
+        Unary::Sin,
+        Unary::Cos,
+        Unary::Log1p,
+        Unary::Expm1,
+        Unary::Rsqrt,
+        Unary::Recip,
+        Unary::Floor,
+        Unary::Ceil,
+        Unary::Round,
+        Unary::Silu,
+        Unary::Softplus,
     ]);
     let scalar = (select(vec![ScalarOp::Add, ScalarOp::Sub, ScalarOp::Mul]), select(vec![2.0, -1.0, 0.5, 3.0, 1.5]));
     let binary = (
-        select(vec![BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum]),
+        select(vec![
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Maximum,
+            BinaryOp::Minimum,
+            BinaryOp::Pow,
+            BinaryOp::Lt,
+            BinaryOp::Eq,
+            BinaryOp::Ge,
+        ]),
         prop_oneof![3 => Just(Relation::Same), 4 => Just(Relation::Broadcast), 1 => Just(Relation::Random), 1 => Just(Relation::OtherDtype)],
         any::<u64>(),
     );
     let reduce = (
-        select(vec![Reduction::Sum, Reduction::Mean, Reduction::Max]),
+        select(vec![
+            Reduction::Sum,
+            Reduction::Mean,
+            Reduction::Max,
+            Reduction::Min,
+            Reduction::Prod,
+            Reduction::LogSumExp,
+        ]),
         prop::collection::vec(small_axis(), 0..3),
         any::<bool>(),
     );
@@ -455,6 +719,16 @@ pub fn op() -> impl Strategy<Value = OpSpec> {
             .prop_map(|(n, k, s)| OpSpec::Matmul(n, k, s)),
         1 => small_axis().prop_map(OpSpec::CatSelf),
         1 => (small_axis(), ids).prop_map(|(a, i)| OpSpec::IndexSelect(a, i)),
-        1 => dtype().prop_map(OpSpec::ToDtype),
+        1 => prop_oneof![dtype(), Just(DType::Bool)].prop_map(OpSpec::ToDtype),
+        1 => small_axis().prop_map(OpSpec::Cumsum),
+        1 => small_axis().prop_map(OpSpec::LogSoftmax),
+        1 => (small_axis(), small_axis()).prop_map(|(s, e)| OpSpec::Flatten(s, e)),
+        1 => small_axis().prop_map(OpSpec::Squeeze),
+        1 => (small_axis(), -5isize..5, -5isize..6, 0usize..4).prop_map(|(a, s, e, k)| OpSpec::Slice(a, s, e, k)),
+        1 => (small_axis(), 0usize..4).prop_map(|(a, i)| OpSpec::Select(a, i)),
+        1 => (select(vec![f64::NEG_INFINITY, -1.0, 0.0, 0.5]), select(vec![f64::INFINITY, 1.0, 0.0, 1.5]))
+            .prop_map(|(lo, hi)| OpSpec::Clamp(lo, hi)),
+        1 => (prop_oneof![Just(Relation::Same), Just(Relation::Broadcast), Just(Relation::Random)], any::<u64>())
+            .prop_map(|(r, s)| OpSpec::WhereCond(r, s)),
     ]
 }

@@ -41,6 +41,7 @@ pub fn round(dtype: DType, v: f64) -> f64 {
     match dtype {
         DType::F32 => v as f32 as f64,
         DType::I64 => v as i64 as f64,
+        DType::Bool => (v != 0.0) as u8 as f64,
         _ => v,
     }
 }
@@ -63,6 +64,20 @@ impl Nd {
 
     pub fn is_float(&self) -> bool {
         matches!(self.dtype, DType::F32 | DType::F64)
+    }
+
+    /// Arithmetic is defined on every dtype but bool.
+    pub fn is_numeric(&self) -> bool {
+        self.dtype != DType::Bool
+    }
+
+    pub fn numeric_map(&self, f: impl Fn(f64) -> f64) -> Option<Nd> {
+        self.is_numeric().then(|| self.map(f))
+    }
+
+    /// The same values as `dtype` stores them.
+    pub fn as_dtype(&self, dtype: DType) -> Nd {
+        Nd::new(&self.shape, dtype, |i| self.get(i))
     }
 
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Nd {
@@ -228,6 +243,22 @@ impl Nd {
                 })
                 .sum()
         }))
+    }
+
+    /// `x - m - ln(sum(exp(x - m)))` along `a` (not `ln(softmax)`, which underflows to -inf).
+    pub fn log_softmax(&self, a: usize) -> Nd {
+        Nd::new(&self.shape, self.dtype, |i| {
+            let mut j = i.to_vec();
+            let row: Vec<f64> = (0..self.shape[a])
+                .map(|k| {
+                    j[a] = k;
+                    self.get(&j)
+                })
+                .collect();
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let m = if m.is_infinite() { 0.0 } else { m };
+            self.get(i) - m - row.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+        })
     }
 
     pub fn softmax(&self, a: usize) -> Nd {
