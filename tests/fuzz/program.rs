@@ -414,7 +414,10 @@ impl OpSpec {
                 Some(picked.with_shape(&shape))
             }
             OpSpec::Clamp(lo, hi) => {
-                if lo > hi || !x.is_numeric() || (!x.is_float() && [lo, hi].iter().any(|b| b.is_finite() && b.fract() != 0.0)) {
+                if lo > hi
+                    || !x.is_numeric()
+                    || (!x.is_float() && [lo, hi].iter().any(|b| b.is_finite() && b.fract() != 0.0))
+                {
                     return None;
                 }
                 Some(x.map(|v| {

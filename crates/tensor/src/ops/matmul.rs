@@ -172,10 +172,18 @@ impl<T> SendPtr<T> {
 }
 
 /// Products of at least this many multiply-adds are split into blocks run on rayon.
+#[cfg(not(miri))]
 const SPLIT_GEMM: usize = 1 << 21;
+/// Under Miri, small products split too, so its data-race detector sees the blocks' writes
+/// through the shared `SendPtr` (tests/miri.rs).
+#[cfg(miri)]
+const SPLIT_GEMM: usize = 1 << 9;
 
 /// Block sizes are multiples of this (a whole number of micro-kernel tiles).
+#[cfg(not(miri))]
 const BLOCK_ALIGN: usize = 32;
+#[cfg(miri)]
+const BLOCK_ALIGN: usize = 4;
 
 /// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when it is large and
 /// rayon has several threads, `c`'s columns (or rows, whichever is longer) cut into one block per
