@@ -99,6 +99,17 @@ pub enum OpSpec {
     Clamp(f64, f64),
     /// `where(mask, x, y)` with `mask = m > 0`, `m` and `y` operands related to `x` as given.
     WhereCond(Relation, u64),
+    Argmax(isize, bool),
+    Std(Vec<isize>, usize, bool),
+    Norm(f64, Vec<isize>, bool),
+    /// `gather` with an index of `x`'s shape, the gathered axis resized to `len`, other axes
+    /// shrunk by `shrink` (where they can be), values from the seed (some out of range).
+    Gather(isize, usize, usize, u64),
+    Repeat(Vec<usize>),
+    Pad(Vec<(usize, usize)>, f64),
+    Expand(Vec<isize>),
+    OneHot(usize),
+    StackSelf(isize),
 }
 
 /// The starting value: its logical shape, dtype, values, and how it is laid out in memory.
@@ -202,6 +213,16 @@ fn operand(rel: Relation, seed: u64, shape: &[usize], dtype: DType) -> Nd {
 /// `where`'s mask source (compared with 0) and its `on_false` operand.
 fn where_operands(rel: Relation, seed: u64, shape: &[usize], dtype: DType) -> (Tensor, Tensor) {
     (to_tensor(&operand(rel, seed, shape, DType::F64)), to_tensor(&values(shape, dtype, seed ^ 1)))
+}
+
+/// `gather`'s index: `shape` with axis `a` resized to `len` and the others shrunk by `shrink`
+/// (never below 0), values mostly inside `0..shape[a]`, some just past it.
+fn gather_index(shape: &[usize], a: usize, len: usize, shrink: usize, seed: u64) -> Nd {
+    let mut rng = Rng::seed(seed);
+    let s: Vec<usize> =
+        shape.iter().enumerate().map(|(d, &n)| if d == a { len } else { n.saturating_sub(shrink) }).collect();
+    let data = (0..numel(&s)).map(|_| rng.below(shape[a] as u64 + 1) as f64).collect();
+    Nd { shape: s, data, dtype: DType::I64 }
 }
 
 fn ids_tensor(ids: &[i64]) -> Tensor {
@@ -430,6 +451,125 @@ impl OpSpec {
                     }
                 }))
             }
+            OpSpec::Argmax(a, keepdim) => {
+                let a = axis(*a, rank)?;
+                if !x.is_numeric() || x.shape[a] == 0 {
+                    return None;
+                }
+                let mut shape = x.shape.clone();
+                shape[a] = 1;
+                let out = Nd::new(&shape, DType::I64, |i| {
+                    let mut j = i.to_vec();
+                    let mut best = 0;
+                    for k in 0..x.shape[a] {
+                        j[a] = k;
+                        let v = x.get(&j);
+                        j[a] = best;
+                        let b = x.get(&j);
+                        if !b.is_nan() && (v.is_nan() || v > b) {
+                            best = k;
+                        }
+                    }
+                    best as f64
+                });
+                if !*keepdim {
+                    shape.remove(a);
+                }
+                Some(out.with_shape(&shape))
+            }
+            OpSpec::Std(axes, correction, keepdim) => {
+                if !x.is_float() {
+                    return None;
+                }
+                x.reduce(axes, *keepdim, false, |v| {
+                    let mean = v.iter().sum::<f64>() / v.len() as f64;
+                    let ss: f64 = v.iter().map(|a| (a - mean) * (a - mean)).sum();
+                    Some((ss / v.len().saturating_sub(*correction) as f64).sqrt())
+                })?
+            }
+            OpSpec::Norm(p, axes, keepdim) => {
+                if !x.is_float() {
+                    return None;
+                }
+                x.reduce(axes, *keepdim, false, |v| {
+                    Some(if p.is_infinite() {
+                        v.iter().fold(0.0, |m: f64, a| if m.is_nan() || a.is_nan() { f64::NAN } else { m.max(a.abs()) })
+                    } else {
+                        v.iter().map(|a| a.abs().powf(*p)).sum::<f64>().powf(1.0 / p)
+                    })
+                })?
+            }
+            OpSpec::Gather(a, len, shrink, seed) => {
+                let a = axis(*a, rank)?;
+                let index = gather_index(&x.shape, a, *len, *shrink, *seed);
+                let size = x.shape[a] as f64;
+                if index.data.iter().any(|&i| i < 0.0 || i >= size) {
+                    return None;
+                }
+                Some(Nd::new(&index.shape, x.dtype, |i| {
+                    let mut j = i.to_vec();
+                    j[a] = index.get(i) as usize;
+                    x.get(&j)
+                }))
+            }
+            OpSpec::Repeat(reps) => {
+                if reps.len() < rank {
+                    return None;
+                }
+                let lead = reps.len() - rank;
+                let shape: Vec<usize> =
+                    reps.iter().enumerate().map(|(d, &r)| r * if d < lead { 1 } else { x.shape[d - lead] }).collect();
+                Some(Nd::new(&shape, x.dtype, |i| {
+                    let j: Vec<usize> = (0..rank).map(|d| i[lead + d] % x.shape[d]).collect();
+                    x.get(&j)
+                }))
+            }
+            OpSpec::Pad(pads, value) => {
+                if pads.len() != rank || round(x.dtype, *value) != *value {
+                    return None;
+                }
+                let shape: Vec<usize> = x.shape.iter().zip(pads).map(|(&d, &(b, e))| d + b + e).collect();
+                Some(Nd::new(&shape, x.dtype, |i| {
+                    let inside = i.iter().zip(pads).zip(&x.shape).all(|((&k, &(b, _)), &d)| k >= b && k < b + d);
+                    if inside {
+                        x.get(&i.iter().zip(pads).map(|(&k, &(b, _))| k - b).collect::<Vec<_>>())
+                    } else {
+                        *value
+                    }
+                }))
+            }
+            OpSpec::Expand(to) => {
+                let lead = to.len().checked_sub(rank)?;
+                let mut shape = Vec::new();
+                for (i, &d) in to.iter().enumerate() {
+                    shape.push(match d {
+                        -1 if i >= lead => x.shape[i - lead],
+                        d if d >= 0 => d as usize,
+                        _ => return None,
+                    });
+                }
+                if (0..rank).any(|d| x.shape[d] != shape[lead + d] && x.shape[d] != 1) {
+                    return None;
+                }
+                Some(Nd::new(&shape, x.dtype, |i| {
+                    let j: Vec<usize> = (0..rank).map(|d| if x.shape[d] == 1 { 0 } else { i[lead + d] }).collect();
+                    x.get(&j)
+                }))
+            }
+            OpSpec::OneHot(classes) => {
+                if x.dtype != DType::I64 || x.data.iter().any(|&v| v < 0.0 || v >= *classes as f64) {
+                    return None;
+                }
+                let shape = [&x.shape[..], &[*classes]].concat();
+                Some(Nd::new(&shape, DType::F64, |i| (x.get(&i[..rank]) == i[rank] as f64) as u8 as f64))
+            }
+            OpSpec::StackSelf(a) => {
+                let a = axis(*a, rank + 1)?;
+                let mut one = x.shape.clone();
+                one.insert(a, 1);
+                let x1 = x.with_shape(&one);
+                Some(x1.cat(&x1, a))
+            }
             OpSpec::WhereCond(rel, seed) => {
                 let m = operand(*rel, *seed, &x.shape, DType::F64);
                 let y = values(&x.shape, x.dtype, seed ^ 1);
@@ -522,6 +662,18 @@ impl OpSpec {
                 let (m, y) = where_operands(*rel, *seed, x.shape(), x.dtype());
                 m.try_gt_scalar(0.0)?.try_where_cond(x, &y)
             }
+            OpSpec::Argmax(a, keepdim) => x.try_argmax(*a, *keepdim),
+            OpSpec::Std(axes, correction, keepdim) => x.try_std(axes, *correction, *keepdim),
+            OpSpec::Norm(p, axes, keepdim) => x.try_norm(*p, axes, *keepdim),
+            OpSpec::Gather(a, len, shrink, seed) => {
+                let a = tensor::normalize_axis("gather", *a, x.shape())?;
+                x.try_gather(a as isize, &to_tensor(&gather_index(x.shape(), a, *len, *shrink, *seed)))
+            }
+            OpSpec::Repeat(reps) => x.try_repeat(reps),
+            OpSpec::Pad(pads, value) => x.try_pad(pads, *value),
+            OpSpec::Expand(to) => x.try_expand(to),
+            OpSpec::OneHot(classes) => x.try_one_hot(*classes, DType::F64),
+            OpSpec::StackSelf(a) => Tensor::try_stack(&[x.clone(), x.clone()], *a),
         }
     }
 
@@ -603,6 +755,18 @@ impl OpSpec {
                 let (m, y) = where_operands(*rel, *seed, x.shape(), x.dtype());
                 x.constant(m.try_gt_scalar(0.0)?).try_where_cond(x, &x.constant(y))
             }
+            OpSpec::Argmax(a, keepdim) => x.try_argmax(*a, *keepdim),
+            OpSpec::Std(axes, correction, keepdim) => x.try_std(axes, *correction, *keepdim),
+            OpSpec::Norm(p, axes, keepdim) => x.try_norm(*p, axes, *keepdim),
+            OpSpec::Gather(a, len, shrink, seed) => {
+                let a = tensor::normalize_axis("gather", *a, x.shape())?;
+                x.try_gather(a as isize, &to_tensor(&gather_index(x.shape(), a, *len, *shrink, *seed)))
+            }
+            OpSpec::Repeat(reps) => x.try_repeat(reps),
+            OpSpec::Pad(pads, value) => x.try_pad(pads, *value),
+            OpSpec::Expand(to) => x.try_expand(to),
+            OpSpec::OneHot(classes) => x.try_one_hot(*classes, DType::F64),
+            OpSpec::StackSelf(a) => Var::try_stack(&[x.clone(), x.clone()], *a),
         }
     }
 
@@ -626,7 +790,9 @@ impl OpSpec {
             OpSpec::Binary(op, ..) => matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul),
             OpSpec::Reduce(kind, ..) => !matches!(kind, Reduction::Max | Reduction::Min),
             OpSpec::ToDtype(d) => *d == DType::F64,
-            OpSpec::Clamp(..) => false,
+            OpSpec::Clamp(..) | OpSpec::Argmax(..) | OpSpec::OneHot(..) => false,
+            // |x| and sqrt have kinks at 0; a variance of one element is 0/0.
+            OpSpec::Std(..) | OpSpec::Norm(..) => false,
             _ => true,
         }
     }
@@ -733,5 +899,17 @@ pub fn op() -> impl Strategy<Value = OpSpec> {
             .prop_map(|(lo, hi)| OpSpec::Clamp(lo, hi)),
         1 => (prop_oneof![Just(Relation::Same), Just(Relation::Broadcast), Just(Relation::Random)], any::<u64>())
             .prop_map(|(r, s)| OpSpec::WhereCond(r, s)),
+        1 => (small_axis(), any::<bool>()).prop_map(|(a, k)| OpSpec::Argmax(a, k)),
+        1 => (prop::collection::vec(small_axis(), 0..3), 0usize..3, any::<bool>())
+            .prop_map(|(a, c, k)| OpSpec::Std(a, c, k)),
+        1 => (select(vec![1.0, 2.0, 3.0, f64::INFINITY]), prop::collection::vec(small_axis(), 0..3), any::<bool>())
+            .prop_map(|(p, a, k)| OpSpec::Norm(p, a, k)),
+        1 => (small_axis(), 0usize..4, 0usize..2, any::<u64>()).prop_map(|(a, l, s, seed)| OpSpec::Gather(a, l, s, seed)),
+        1 => prop::collection::vec(0usize..3, 0..5).prop_map(OpSpec::Repeat),
+        1 => (prop::collection::vec((0usize..2, 0usize..2), 0..4), select(vec![0.0, -1.0, 1.5]))
+            .prop_map(|(p, v)| OpSpec::Pad(p, v)),
+        1 => prop::collection::vec(prop_oneof![Just(-1isize), 0isize..4], 0..5).prop_map(OpSpec::Expand),
+        1 => (0usize..7).prop_map(OpSpec::OneHot),
+        1 => small_axis().prop_map(OpSpec::StackSelf),
     ]
 }

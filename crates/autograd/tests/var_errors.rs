@@ -62,3 +62,18 @@ fn scalars_on_the_left_of_a_var() {
     assert_eq!(y.item(), 11.0);
     assert_eq!(y.backward().unwrap().get(&x).unwrap().to_vec::<f64>(), vec![-3.0, 0.0]);
 }
+
+#[test]
+fn var_and_tensor_agree_where_a_composite_meets_an_empty_reduction() {
+    // Found by the fuzzer: Var's inf-norm is built on max, which refuses empty input, while the
+    // tensor op (and torch) give 0 there.
+    let tape = Tape::new();
+    for shape in [&[0usize, 3][..], &[2, 0]] {
+        let x = tape.var(t(shape));
+        for axes in [&[][..], &[0], &[1]] {
+            let want = t(shape).norm(f64::INFINITY, axes, false);
+            let got = x.try_norm(f64::INFINITY, axes, false).unwrap();
+            assert_eq!((got.shape(), got.tensor().to_vec::<f64>()), (want.shape(), want.to_vec::<f64>()));
+        }
+    }
+}

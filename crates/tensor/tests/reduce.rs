@@ -282,3 +282,34 @@ fn empty_reductions() {
     assert_eq!(e.prod(&[0], false).to_vec::<f32>(), vec![1.0; 3]);
     assert_eq!(e.max(&[1], false).shape(), &[0]);
 }
+
+#[test]
+fn argmax_and_argmin_along_every_axis_of_rank_3() {
+    // Found by the fuzzer: along axis 0 of a [2, 2, 2] tensor the indices came out with the
+    // kept axes swapped (the reduced axis was transposed to the end instead of moved).
+    for (layout, x) in layouts(&[2, 3, 4], DType::F64, 11) {
+        let rx = Nd::of(&x);
+        for axis in 0..3 {
+            let pick = |max: bool| {
+                let mut kept = x.shape().to_vec();
+                kept[axis] = 1;
+                Nd::new(&kept, |i| {
+                    let mut j = i.to_vec();
+                    let mut best = 0;
+                    for k in 0..x.shape()[axis] {
+                        j[axis] = k;
+                        let v = rx.get(&j);
+                        j[axis] = best;
+                        if (max && v > rx.get(&j)) || (!max && v < rx.get(&j)) {
+                            best = k;
+                        }
+                    }
+                    best as f64
+                })
+            };
+            let what = format!("{layout} axis {axis}");
+            assert_tensor(&x.argmax(axis as isize, true).to_dtype(DType::F64), &pick(true), 0.0, &what);
+            assert_tensor(&x.argmin(axis as isize, true).to_dtype(DType::F64), &pick(false), 0.0, &what);
+        }
+    }
+}

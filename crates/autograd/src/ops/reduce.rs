@@ -120,7 +120,12 @@ impl Var {
             .into());
         }
         let a = self.try_abs()?;
-        if p == f64::INFINITY {
+        let reduced: usize = normalize_axes("norm", axes, self.shape())?.iter().map(|&d| self.shape()[d]).product();
+        if p == f64::INFINITY && reduced == 0 {
+            // The largest of no elements is 0 here, as in torch (max itself refuses them); the
+            // empty sum is that 0, shaped and recorded like the reduction.
+            a.try_sum(axes, keepdim)
+        } else if p == f64::INFINITY {
             a.try_max(axes, keepdim)
         } else if p == 1.0 {
             a.try_sum(axes, keepdim)

@@ -394,7 +394,10 @@ impl Tensor {
         let a = normalize_axis(op, axis, self.shape())?;
         let p = plan(op, self, &[a as isize], keepdim)?;
         self.non_empty_reduction(op, &p)?;
-        let moved = self.try_transpose(a as isize, -1)?;
+        // `axis` moved last with the others kept in order (a transpose would reorder them, and
+        // the rows would come out in the wrong order for rank 3 and more).
+        let order: SmallVec<[isize; 6]> = (0..self.rank()).filter(|&d| d != a).chain([a]).map(|d| d as isize).collect();
+        let moved = self.try_permute(&order)?;
         let n = p.count;
         let outer = self.numel() / n;
         let stride = self.strides()[a];
