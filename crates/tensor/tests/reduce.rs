@@ -313,3 +313,19 @@ fn argmax_and_argmin_along_every_axis_of_rank_3() {
         }
     }
 }
+
+#[test]
+fn norms_neither_overflow_nor_underflow_in_f32() {
+    // Found by the fuzzer: |x|^p overflowed f32 for large x (torch accumulates in double on the
+    // CPU); the norm is now scaled by the largest |x|.
+    let big = Tensor::from_vec(vec![3e20f32, -4e20], &[2]);
+    assert_eq!(big.norm(2.0, &[], false).to_scalar::<f32>(), 5e20);
+    let tiny = Tensor::from_vec(vec![3e-30f32, 4e-30], &[2]);
+    assert!((tiny.norm(2.0, &[], false).to_scalar::<f32>() / 5e-30 - 1.0).abs() < 1e-6);
+    let cubes = Tensor::from_vec(vec![1e13f32, 1e13], &[1, 2]);
+    let n3 = cubes.norm(3.0, &[1], true).to_vec::<f32>()[0];
+    assert!((n3 / (1e13 * 2f32.powf(1.0 / 3.0)) - 1.0).abs() < 1e-6, "{n3}");
+    let with_inf = Tensor::from_vec(vec![1.0f32, f32::INFINITY], &[2]);
+    assert_eq!(with_inf.norm(2.0, &[], false).to_scalar::<f32>(), f32::INFINITY);
+    assert_eq!(Tensor::zeros(&[3], DType::F32).norm(3.0, &[], false).to_scalar::<f32>(), 0.0);
+}

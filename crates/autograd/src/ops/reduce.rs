@@ -120,7 +120,8 @@ impl Var {
             .into());
         }
         let a = self.try_abs()?;
-        let reduced: usize = normalize_axes("norm", axes, self.shape())?.iter().map(|&d| self.shape()[d]).product();
+        let red = normalize_axes("norm", axes, self.shape())?;
+        let reduced: usize = red.iter().map(|&d| self.shape()[d]).product();
         if p == f64::INFINITY && reduced == 0 {
             // The largest of no elements is 0 here, as in torch (max itself refuses them); the
             // empty sum is that 0, shaped and recorded like the reduction.
@@ -129,10 +130,25 @@ impl Var {
             a.try_max(axes, keepdim)
         } else if p == 1.0 {
             a.try_sum(axes, keepdim)
-        } else if p == 2.0 {
-            self.try_square()?.try_sum(axes, keepdim)?.try_sqrt()
+        } else if reduced == 0 {
+            a.try_sum(axes, keepdim)
         } else {
-            a.try_powf(p)?.try_sum(axes, keepdim)?.try_powf(1.0 / p)
+            // Scaled as the tensor op: m (sum (|x|/m)^p)^(1/p) equals the norm for any m > 0, so
+            // m is recorded (replay recomputes it) but detached (it needs no gradient).
+            let (lo, hi) = tensor::ops::reduce::norm_scale_bounds(self.dtype());
+            let m = a.try_max(axes, true)?.try_detach()?.try_clamp(lo, hi)?;
+            let scaled = a.try_div(&m)?;
+            let powered = if p == 2.0 { scaled.try_square()? } else { scaled.try_powf(p)? };
+            let sum = powered.try_sum(axes, true)?;
+            let root = if p == 2.0 { sum.try_sqrt()? } else { sum.try_powf(1.0 / p)? };
+            let norm = root.try_mul(&m)?;
+            if keepdim {
+                Ok(norm)
+            } else {
+                let kept: Vec<isize> =
+                    (0..self.rank()).filter(|d| !red.contains(d)).map(|d| self.shape()[d] as isize).collect();
+                norm.try_reshape(&kept)
+            }
         }
     }
     panicking!(

@@ -283,6 +283,16 @@ fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: 
     out
 }
 
+/// The p-norm's scale: the largest `|x|` over `axes` (kept as size-1 dimensions), clamped to
+/// the dtype's positive normal range. Any `m > 0` gives the same norm; the clamp keeps an
+/// all-zero slice from dividing 0 by 0 (0 / tiny = 0) and an infinite one from inf / inf.
+pub fn norm_scale_bounds(dtype: DType) -> (f64, f64) {
+    match dtype {
+        DType::F32 => (f32::MIN_POSITIVE as f64, f32::MAX as f64),
+        _ => (f64::MIN_POSITIVE, f64::MAX),
+    }
+}
+
 impl Tensor {
     fn reduce_with<T: Element, R: Reducer<T>>(&self, plan: &Plan, r: &R) -> Tensor {
         let out = reduce_raw(self, &plan.axes, plan.out_shape.iter().product(), r);
@@ -503,10 +513,24 @@ impl Tensor {
         if p == 1.0 {
             return a.try_sum(axes, keepdim);
         }
-        if p == 2.0 {
-            return a.square().try_sum(axes, keepdim)?.try_sqrt();
+        let pl = plan("norm", self, axes, keepdim)?;
+        if pl.count == 0 {
+            return Ok(Tensor::zeros(&pl.result_shape, self.dtype()));
         }
-        a.try_powf(p)?.try_sum(axes, keepdim)?.try_powf(1.0 / p)
+        // m (sum (|x| / m)^p)^(1/p) with m the largest |x|, so |x|^p can neither overflow nor
+        // underflow (an f32 of 1e13 cubed is past f32's range; its norm is not).
+        let (lo, hi) = norm_scale_bounds(self.dtype());
+        let m = a.try_max(axes, true)?.try_clamp(lo, hi)?;
+        let scaled = a.try_div(&m)?;
+        let powered = if p == 2.0 { scaled.square() } else { scaled.try_powf(p)? };
+        let sum = powered.try_sum(axes, true)?;
+        let root = if p == 2.0 { sum.try_sqrt()? } else { sum.try_powf(1.0 / p)? };
+        let norm = root.try_mul(&m)?;
+        if keepdim {
+            Ok(norm)
+        } else {
+            norm.try_reshape(&pl.result_shape.iter().map(|&d| d as isize).collect::<Vec<_>>())
+        }
     }
 
     panicking!(
