@@ -128,9 +128,7 @@ impl Var {
             a.try_sum(axes, keepdim)
         } else if p == f64::INFINITY {
             a.try_max(axes, keepdim)
-        } else if p == 1.0 {
-            a.try_sum(axes, keepdim)
-        } else if reduced == 0 {
+        } else if p == 1.0 || reduced == 0 {
             a.try_sum(axes, keepdim)
         } else {
             // Scaled as the tensor op: m (sum (|x|/m)^p)^(1/p) equals the norm for any m > 0, so
