@@ -78,7 +78,7 @@ impl Op {
             Op::Scalar { op, scalar } => op.eval(x[0], *scalar),
             Op::Clamp { min, max } => x[0].try_clamp(*min, *max),
             Op::ClampBackward { min, max } => x[0].try_clamp_backward(x[1], *min, *max),
-            Op::ToDType { dtype } => Ok(x[0].to_dtype(*dtype)),
+            Op::ToDType { dtype } => x[0].try_to_dtype(*dtype),
             Op::StopGradient => Ok(x[0].clone()),
             Op::Reduce { op, axes, keepdim } => op.eval(x[0], axes, *keepdim),
             Op::Argmax { axis, keepdim } => x[0].try_argmax(*axis, *keepdim),

@@ -125,6 +125,7 @@ impl Tensor {
     /// The elements in row-major order as a `Vec<T>`. `T` must be the tensor's dtype.
     pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
         self.expect_dtype("to_vec", T::DTYPE)?;
+        crate::pool::ensure_alloc("to_vec", self.numel(), T::DTYPE)?;
         if let Some(s) = self.as_slice::<T>() {
             return Ok(s.to_vec());
         }
@@ -177,6 +178,25 @@ impl Tensor {
         /// The single element of a one-element tensor of any dtype, converted to `f64`.
         item => try_item() -> f64
     );
+
+    /// A row-major copy if the tensor is not already contiguous; otherwise a cheap clone.
+    /// [`TensorError::OutOfMemory`] for a view too large to materialise (a broadcast of
+    /// 2^40 elements, say).
+    pub fn try_contiguous(&self) -> Result<Tensor> {
+        if !self.is_contiguous() {
+            crate::pool::ensure_alloc("contiguous", self.numel(), self.dtype())?;
+        }
+        Ok(self.contiguous())
+    }
+
+    /// Converts elements to `dtype`, as [`to_dtype`](Self::to_dtype);
+    /// [`TensorError::OutOfMemory`] when the converted copy cannot be allocated.
+    pub fn try_to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype != self.dtype() {
+            crate::pool::ensure_alloc("to_dtype", self.numel(), dtype)?;
+        }
+        Ok(self.to_dtype(dtype))
+    }
 
     /// A row-major copy if the tensor is not already contiguous; otherwise a cheap clone.
     pub fn contiguous(&self) -> Tensor {

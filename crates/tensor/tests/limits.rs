@@ -79,6 +79,9 @@ fn allocations_the_machine_cannot_hold_are_errors_not_aborts() {
     assert!(matches!(view.try_exp(), Err(TensorError::OutOfMemory { op: "exp", .. })));
     assert!(matches!(view.try_mul_scalar(2.0), Err(TensorError::OutOfMemory { op: "mul_scalar", .. })));
     assert!(matches!(view.try_add(&scalar), Err(TensorError::OutOfMemory { op: "add", .. })));
+    assert!(matches!(view.try_contiguous(), Err(TensorError::OutOfMemory { op: "contiguous", .. })));
+    assert!(matches!(view.try_to_dtype(DType::F32), Err(TensorError::OutOfMemory { op: "to_dtype", .. })));
+    assert!(matches!(view.try_to_vec::<f64>(), Err(TensorError::OutOfMemory { op: "to_vec", .. })));
     if !allocator_refuses_the_impossible() {
         eprintln!("vm.overcommit_memory = 1: the 4 TiB cases below are not checked on this machine");
         return;
