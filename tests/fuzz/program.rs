@@ -110,6 +110,8 @@ pub enum OpSpec {
     Expand(Vec<isize>),
     OneHot(usize),
     StackSelf(isize),
+    /// `masked_fill(m > 0, value)`, `m` related to `x` as given.
+    MaskedFill(Relation, u64, f64),
 }
 
 /// The starting value: its logical shape, dtype, values, and how it is laid out in memory.
@@ -223,6 +225,11 @@ fn gather_index(shape: &[usize], a: usize, len: usize, shrink: usize, seed: u64)
         shape.iter().enumerate().map(|(d, &n)| if d == a { len } else { n.saturating_sub(shrink) }).collect();
     let data = (0..numel(&s)).map(|_| rng.below(shape[a] as u64 + 1) as f64).collect();
     Nd { shape: s, data, dtype: DType::I64 }
+}
+
+/// `masked_fill`'s mask: an operand related to `shape`, compared with 0.
+fn fill_mask(rel: Relation, seed: u64, shape: &[usize]) -> tensor::Result<Tensor> {
+    to_tensor(&operand(rel, seed, shape, DType::F64)).try_gt_scalar(0.0)
 }
 
 fn ids_tensor(ids: &[i64]) -> Tensor {
@@ -563,6 +570,14 @@ impl OpSpec {
                 let shape = [&x.shape[..], &[*classes]].concat();
                 Some(Nd::new(&shape, DType::F64, |i| (x.get(&i[..rank]) == i[rank] as f64) as u8 as f64))
             }
+            OpSpec::MaskedFill(rel, seed, value) => {
+                let m = operand(*rel, *seed, &x.shape, DType::F64);
+                let spread = x.as_dtype(DType::F64).broadcast(&m, |_, c| c)?;
+                if spread.shape != x.shape || round(x.dtype, *value) != *value {
+                    return None;
+                }
+                Some(Nd::new(&x.shape, x.dtype, |i| if spread.get(i) > 0.0 { *value } else { x.get(i) }))
+            }
             OpSpec::StackSelf(a) => {
                 let a = axis(*a, rank + 1)?;
                 let mut one = x.shape.clone();
@@ -674,6 +689,7 @@ impl OpSpec {
             OpSpec::Expand(to) => x.try_expand(to),
             OpSpec::OneHot(classes) => x.try_one_hot(*classes, DType::F64),
             OpSpec::StackSelf(a) => Tensor::try_stack(&[x.clone(), x.clone()], *a),
+            OpSpec::MaskedFill(rel, seed, value) => x.try_masked_fill(&fill_mask(*rel, *seed, x.shape())?, *value),
         }
     }
 
@@ -767,6 +783,7 @@ impl OpSpec {
             OpSpec::Expand(to) => x.try_expand(to),
             OpSpec::OneHot(classes) => x.try_one_hot(*classes, DType::F64),
             OpSpec::StackSelf(a) => Var::try_stack(&[x.clone(), x.clone()], *a),
+            OpSpec::MaskedFill(rel, seed, value) => x.try_masked_fill(&fill_mask(*rel, *seed, x.shape())?, *value),
         }
     }
 
@@ -911,5 +928,11 @@ pub fn op() -> impl Strategy<Value = OpSpec> {
         1 => prop::collection::vec(prop_oneof![Just(-1isize), 0isize..4], 0..5).prop_map(OpSpec::Expand),
         1 => (0usize..7).prop_map(OpSpec::OneHot),
         1 => small_axis().prop_map(OpSpec::StackSelf),
+        1 => (
+            prop_oneof![Just(Relation::Same), Just(Relation::Broadcast), Just(Relation::Random)],
+            any::<u64>(),
+            select(vec![0.0, 2.5, f64::NEG_INFINITY])
+        )
+            .prop_map(|(r, s, v)| OpSpec::MaskedFill(r, s, v)),
     ]
 }
