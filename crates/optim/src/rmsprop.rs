@@ -90,6 +90,9 @@ impl RmsProp {
         // Per element: branch-free, one store per value, so each loop vectorizes.
         match (&mut st.grad_avg, &mut st.momentum_buffer) {
             (None, None) => zip_lanes((p, v, g), |(p, v, g)| {
+                // Copied into a local, as in Adam's update (the flags must not be reloaded per element).
+                #[allow(clippy::redundant_locals)]
+                let k = k;
                 for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
                     let (g, v1) = k.square_avg(*p, *v, g);
                     *p = k.without_momentum(*p, g, v1.sqrt() + k.eps);
@@ -97,6 +100,9 @@ impl RmsProp {
                 }
             })?,
             (Some(ga), None) => zip_lanes((p, v, ga.try_as_mut_slice::<T>()?, g), |(p, v, ga, g)| {
+                // Copied into a local, as in Adam's update (the flags must not be reloaded per element).
+                #[allow(clippy::redundant_locals)]
+                let k = k;
                 for (((p, v), ga), &g) in p.iter_mut().zip(v.iter_mut()).zip(ga.iter_mut()).zip(g) {
                     let (g, v1) = k.square_avg(*p, *v, g);
                     let (ga1, avg) = k.centered(*ga, v1, g);
@@ -105,6 +111,9 @@ impl RmsProp {
                 }
             })?,
             (None, Some(b)) => zip_lanes((p, v, b.try_as_mut_slice::<T>()?, g), |(p, v, b, g)| {
+                // Copied into a local, as in Adam's update (the flags must not be reloaded per element).
+                #[allow(clippy::redundant_locals)]
+                let k = k;
                 for (((p, v), b), &g) in p.iter_mut().zip(v.iter_mut()).zip(b.iter_mut()).zip(g) {
                     let (g, v1) = k.square_avg(*p, *v, g);
                     let (p1, b1) = k.with_momentum(*p, *b, g, v1.sqrt() + k.eps);
@@ -114,6 +123,9 @@ impl RmsProp {
             (Some(ga), Some(b)) => {
                 let lanes = (p, v, ga.try_as_mut_slice::<T>()?, b.try_as_mut_slice::<T>()?, g);
                 zip_lanes(lanes, |(p, v, ga, b, g)| {
+                    // Copied into a local, as in Adam's update (the flags must not be reloaded per element).
+                    #[allow(clippy::redundant_locals)]
+                    let k = k;
                     for ((((p, v), ga), b), &g) in
                         p.iter_mut().zip(v.iter_mut()).zip(ga.iter_mut()).zip(b.iter_mut()).zip(g)
                     {
