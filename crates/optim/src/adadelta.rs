@@ -74,6 +74,10 @@ impl Adadelta {
         let u = st.acc_delta.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
         zip_lanes((p, v, u, g), |(p, v, u, g)| {
+            // Copied into locals: read through the closure's captures they are reloaded per element
+            // and the loop does not vectorise (see Adam's update).
+            let (maximize, decay, wd, one_minus_rho, rho, eps, neg_lr) =
+                (maximize, decay, wd, one_minus_rho, rho, eps, neg_lr);
             for (((p, v), u), &g) in p.iter_mut().zip(v.iter_mut()).zip(u.iter_mut()).zip(g) {
                 let g = if maximize { -g } else { g };
                 let g = if decay { fma(wd, *p, g) } else { g };

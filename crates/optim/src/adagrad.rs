@@ -82,6 +82,9 @@ impl Adagrad {
         let s = st.sum.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
         zip_lanes((p, s, g), |(p, s, g)| {
+            // Copied into locals: read through the closure's captures they are reloaded per element
+            // and the loop does not vectorise (see Adam's update).
+            let (maximize, decay, wd, eps, neg_clr) = (maximize, decay, wd, eps, neg_clr);
             for ((p, s), &g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
                 let mut g = if maximize { -g } else { g };
                 if decay {

@@ -73,6 +73,9 @@ impl Adamax {
         let u = st.exp_inf.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
         zip_lanes((p, m, u, g), |(p, m, u, g)| {
+            // Copied into locals: read through the closure's captures they are reloaded per element
+            // and the loop does not vectorise (see Adam's update).
+            let (maximize, decay, wd, w1, b2, eps, neg_clr) = (maximize, decay, wd, w1, b2, eps, neg_clr);
             for (((p, m), u), &g) in p.iter_mut().zip(m.iter_mut()).zip(u.iter_mut()).zip(g) {
                 let g = if maximize { -g } else { g };
                 let g = if decay { fma(wd, *p, g) } else { g };

@@ -75,6 +75,9 @@ impl Lion {
         let m = st.exp_avg.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
         zip_lanes((p, m, g), |(p, m, g)| {
+            // Copied into locals: read through the closure's captures they are reloaded per element
+            // and the loop does not vectorise (see Adam's update).
+            let (maximize, w1, lr, wd, w2) = (maximize, w1, lr, wd, w2);
             for ((p, m), &g) in p.iter_mut().zip(m.iter_mut()).zip(g) {
                 let g = if maximize { -g } else { g };
                 let c = lerp(*m, g, w1);

@@ -97,6 +97,8 @@ impl Sgd {
         let b = buf.try_as_mut_slice::<T>()?;
         let p = param.try_as_mut_slice::<T>()?;
         zip_lanes((p, b, g), |(p, b, g)| {
+            // Copied into locals, as in Adam's update, so the loop vectorises.
+            let (first, keep, mu, nesterov, neg_lr) = (first, keep, mu, nesterov, neg_lr);
             for ((p, b), &g) in p.iter_mut().zip(b.iter_mut()).zip(g) {
                 let d = direction(g, *p);
                 *b = if first { d } else { fma(keep, d, *b * mu) };
