@@ -13,8 +13,10 @@
 //! program and recorded under `tests/proptest-regressions/main.txt`, which is committed and
 //! replayed first on every run.
 
+mod expected;
 mod program;
 mod reference;
+mod strategy;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,8 +25,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use tensor::{DType, Tensor};
 
-use program::{init, op, to_nd, Init, OpSpec};
+use program::{to_nd, Init, OpSpec};
 use reference::Nd;
+use strategy::{init, op};
 
 /// The library's values against the reference's: NaN where it has NaN, the same infinities,
 /// and within a tolerance that scales with the op's inputs (`scale`) for floats; exact for

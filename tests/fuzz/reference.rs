@@ -245,36 +245,33 @@ impl Nd {
         }))
     }
 
+    /// The line through `i` along `a`, and its shift: the maximum, or 0 when that is infinite
+    /// (torch's convention, which makes softmax([1, inf]) = [0, nan] rather than the limit
+    /// [0, 1]), with the sum of `exp(x - shift)` over the line.
+    fn shifted_line(&self, i: &[usize], a: usize) -> (f64, f64) {
+        let mut j = i.to_vec();
+        let line: Vec<f64> = (0..self.shape[a])
+            .map(|k| {
+                j[a] = k;
+                self.get(&j)
+            })
+            .collect();
+        let m = line.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let m = if m.is_infinite() { 0.0 } else { m };
+        (m, line.iter().map(|v| (v - m).exp()).sum())
+    }
+
     /// `x - m - ln(sum(exp(x - m)))` along `a` (not `ln(softmax)`, which underflows to -inf).
     pub fn log_softmax(&self, a: usize) -> Nd {
         Nd::new(&self.shape, self.dtype, |i| {
-            let mut j = i.to_vec();
-            let row: Vec<f64> = (0..self.shape[a])
-                .map(|k| {
-                    j[a] = k;
-                    self.get(&j)
-                })
-                .collect();
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let m = if m.is_infinite() { 0.0 } else { m };
-            self.get(i) - m - row.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+            let (m, total) = self.shifted_line(i, a);
+            self.get(i) - m - total.ln()
         })
     }
 
     pub fn softmax(&self, a: usize) -> Nd {
         Nd::new(&self.shape, self.dtype, |i| {
-            let mut j = i.to_vec();
-            let row: Vec<f64> = (0..self.shape[a])
-                .map(|k| {
-                    j[a] = k;
-                    self.get(&j)
-                })
-                .collect();
-            // Shifted by the row's maximum, or by 0 when that is infinite: torch's convention,
-            // which makes softmax([1, inf]) = [0, nan] rather than the limit [0, 1].
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let m = if m.is_infinite() { 0.0 } else { m };
-            let total: f64 = row.iter().map(|v| (v - m).exp()).sum();
+            let (m, total) = self.shifted_line(i, a);
             (self.get(i) - m).exp() / total
         })
     }

@@ -95,37 +95,9 @@ impl RAdam {
         zip_lanes((p, m, v, g), |(p, m, v, g)| {
             // Copied into locals: read through the closure's captures they are reloaded per element
             // and the loop does not vectorise (see Adam's update).
-            let (
-                maximize,
-                decoupled,
-                decay_factor,
-                l2,
-                wd,
-                w1,
-                one_minus_b2,
-                b2t,
-                bc1,
-                lr,
-                rectified,
-                bc2_sqrt,
-                eps,
-                rect,
-            ) = (
-                maximize,
-                decoupled,
-                decay_factor,
-                l2,
-                wd,
-                w1,
-                one_minus_b2,
-                b2t,
-                bc1,
-                lr,
-                rectified,
-                bc2_sqrt,
-                eps,
-                rect,
-            );
+            let (maximize, decoupled, l2, rectified) = (maximize, decoupled, l2, rectified);
+            let (decay_factor, wd, w1, one_minus_b2, b2t) = (decay_factor, wd, w1, one_minus_b2, b2t);
+            let (bc1, lr, bc2_sqrt, eps, rect) = (bc1, lr, bc2_sqrt, eps, rect);
             for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
                 let g = if maximize { -g } else { g };
                 let p0 = if decoupled { *p * decay_factor } else { *p };
