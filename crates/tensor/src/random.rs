@@ -176,8 +176,17 @@ impl Tensor {
 }
 
 impl Tensor {
+    /// A random permutation of `0..n` as i64 (`torch.randperm`); [`TensorError::OutOfMemory`]
+    /// when `n` indices cannot be allocated.
+    pub fn try_randperm(n: usize, rng: &mut Rng) -> Result<Tensor> {
+        // The permutation is built as usize, then converted: both buffers exist at once.
+        pool::ensure_alloc("randperm", n.saturating_mul(2), DType::I64)?;
+        Ok(Tensor::from_data(rng.permutation(n).into_iter().map(|i| i as i64).collect::<Vec<i64>>(), &[n]))
+    }
+
     /// A random permutation of `0..n` as i64 (`torch.randperm`).
+    #[track_caller]
     pub fn randperm(n: usize, rng: &mut Rng) -> Tensor {
-        Tensor::from_vec(rng.permutation(n).into_iter().map(|i| i as i64).collect::<Vec<i64>>(), &[n])
+        ok(Tensor::try_randperm(n, rng))
     }
 }

@@ -82,6 +82,19 @@ fn allocations_the_machine_cannot_hold_are_errors_not_aborts() {
     assert!(matches!(view.try_contiguous(), Err(TensorError::OutOfMemory { op: "contiguous", .. })));
     assert!(matches!(view.try_to_dtype(DType::F32), Err(TensorError::OutOfMemory { op: "to_dtype", .. })));
     assert!(matches!(view.try_to_vec::<f64>(), Err(TensorError::OutOfMemory { op: "to_vec", .. })));
+    assert!(matches!(view.try_softmax(0), Err(TensorError::OutOfMemory { op: "softmax", .. })));
+    assert!(matches!(view.try_log_softmax(0), Err(TensorError::OutOfMemory { op: "log_softmax", .. })));
+    assert!(matches!(view.try_cumsum(0), Err(TensorError::OutOfMemory { op: "to_vec", .. })));
+    let yes = Tensor::from_vec(vec![true], &[1]);
+    assert!(matches!(view.try_masked_fill(&yes, 1.0), Err(TensorError::OutOfMemory { op: "masked_fill", .. })));
+    assert!(matches!(yes.try_where_cond(&view, &scalar), Err(TensorError::OutOfMemory { op: "where_cond", .. })));
+    let many_ids = Tensor::zeros(&[1], DType::I64).expand(&[1 << 61]);
+    assert!(matches!(scalar.try_gather(0, &many_ids), Err(TensorError::OutOfMemory { op: "gather", .. })));
+    assert!(matches!(scalar.try_index_select(0, &many_ids), Err(TensorError::OutOfMemory { .. })));
+    assert!(matches!(
+        Tensor::try_randperm(1 << 62, &mut Rng::seed(0)),
+        Err(TensorError::OutOfMemory { op: "randperm", .. })
+    ));
     if !allocator_refuses_the_impossible() {
         eprintln!("vm.overcommit_memory = 1: the 4 TiB cases below are not checked on this machine");
         return;

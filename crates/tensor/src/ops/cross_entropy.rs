@@ -23,7 +23,7 @@ fn check(op: &'static str, logits: &Tensor, target: &Tensor) -> Result<Vec<usize
         return Err(TensorError::DTypeMismatch { op, expected: DType::I64, got: target.dtype() });
     }
     let classes = logits.shape()[1];
-    let ids = target.to_vec::<i64>();
+    let ids = target.try_to_vec::<i64>()?;
     if let Some(&bad) = ids.iter().find(|&&t| t < 0 || t as usize >= classes) {
         return Err(TensorError::IndexOutOfBounds { op, index: bad, axis: 1, size: classes });
     }

@@ -15,7 +15,7 @@ fn checked_indices(op: &'static str, index: &Tensor, axis: usize, size: usize) -
     index.expect_dtype(op, DType::I64)?;
     crate::pool::ensure_alloc(op, index.numel(), DType::I64)?;
     index
-        .to_vec::<i64>()
+        .try_to_vec::<i64>()?
         .into_iter()
         .map(|i| {
             if i < 0 || i as usize >= size {
@@ -92,6 +92,7 @@ impl Tensor {
         let a = normalize_axis("gather", axis, self.shape())?;
         self.check_gather_shapes("gather", a, index)?;
         let idx = checked_indices("gather", index, a, self.shape()[a])?;
+        crate::pool::ensure_alloc("gather", index.numel(), self.dtype())?;
         let pos = gather_offsets(self.strides(), self.layout.offset, index.shape(), a, &idx);
         Ok(any_dispatch!(self.dtype(), T => {
             let src = self.storage_slice::<T>();
@@ -117,8 +118,8 @@ impl Tensor {
         // Positions in the row-major copy `out` (offset 0), not in `self`'s own storage.
         let pos = gather_offsets(&contiguous_strides(self.shape()), 0, index.shape(), a, &idx);
         numeric_dispatch!("scatter_add", self.dtype(), T => {
-            let mut out = self.to_vec::<T>();
-            for (&p, v) in pos.iter().zip(src.to_vec::<T>()) {
+            let mut out = self.try_to_vec::<T>()?;
+            for (&p, v) in pos.iter().zip(src.try_to_vec::<T>()?) {
                 out[p] = Numeric::num_add(out[p], v);
             }
             Ok(Tensor::from_data(out, self.shape()))
@@ -136,6 +137,7 @@ impl Tensor {
         on_true.same_dtype("where_cond", on_false)?;
         let shape = broadcast_shapes("where_cond", self.shape(), on_true.shape())?;
         let shape = broadcast_shapes("where_cond", &shape, on_false.shape())?;
+        crate::pool::ensure_alloc("where_cond", shape.iter().product(), on_true.dtype())?;
         let st = [
             self.layout.broadcast_strides("where_cond", &shape)?,
             on_true.layout.broadcast_strides("where_cond", &shape)?,
@@ -164,6 +166,7 @@ impl Tensor {
         if shape.as_slice() != self.shape() {
             return Err(TensorError::Broadcast { op: "masked_fill", lhs: mask.shape_vec(), rhs: self.shape_vec() });
         }
+        crate::pool::ensure_alloc("masked_fill", self.numel(), self.dtype())?;
         let sa = self.layout.broadcast_strides("masked_fill", &shape)?;
         let sm = mask.layout.broadcast_strides("masked_fill", &shape)?;
         Ok(any_dispatch!(self.dtype(), T => {

@@ -545,7 +545,7 @@ impl Tensor {
             return self.to_dtype(DType::I64).try_cumsum(axis);
         }
         numeric_dispatch!("cumsum", self.dtype(), T => {
-            let mut data = self.to_vec::<T>();
+            let mut data = self.try_to_vec::<T>()?;
             let n = self.shape()[a];
             let inner: usize = self.shape()[a + 1..].iter().product();
             if n > 1 && inner > 0 {

@@ -194,6 +194,7 @@ impl Tensor {
     /// `exp(x) / sum(exp(x))` along `axis`, computed max-shifted so it cannot overflow.
     pub fn try_softmax(&self, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("softmax", axis, self.shape())?;
+        crate::pool::ensure_alloc("softmax", self.numel(), self.dtype())?;
         float_dispatch!("softmax", self.dtype(), T => Ok(self.rowwise::<T>(a, false)))
     }
 
@@ -205,6 +206,7 @@ impl Tensor {
     /// `x - logsumexp(x)` along `axis`, numerically stable.
     pub fn try_log_softmax(&self, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("log_softmax", axis, self.shape())?;
+        crate::pool::ensure_alloc("log_softmax", self.numel(), self.dtype())?;
         float_dispatch!("log_softmax", self.dtype(), T => Ok(self.rowwise::<T>(a, true)))
     }
 
