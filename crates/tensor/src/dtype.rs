@@ -85,7 +85,7 @@ impl Storage {
 }
 
 /// A type that can be stored in a tensor.
-pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + Default + crate::pool::FromBuffer + 'static {
+pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + Default + FromBuffer + 'static {
     const DTYPE: DType;
     const ZERO: Self;
     const ONE: Self;
@@ -334,3 +334,37 @@ impl Float for f64 {
         }
     }
 }
+
+/// A buffer at rest in the cache of `crate::pool` (a separate type from `Storage`, whose drop feeds the cache).
+#[doc(hidden)]
+pub enum Buffer {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    U8(Vec<u8>),
+    Bool(Vec<bool>),
+}
+
+/// Typed extraction from a cached buffer (a supertrait of `Element`; not for implementing).
+#[doc(hidden)]
+pub trait FromBuffer: Sized {
+    fn from_buffer(buf: Buffer) -> Option<Vec<Self>>;
+}
+
+macro_rules! from_buffer {
+    ($t:ty, $v:ident) => {
+        impl FromBuffer for $t {
+            fn from_buffer(buf: Buffer) -> Option<Vec<Self>> {
+                match buf {
+                    Buffer::$v(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+from_buffer!(f32, F32);
+from_buffer!(f64, F64);
+from_buffer!(i64, I64);
+from_buffer!(u8, U8);
+from_buffer!(bool, Bool);

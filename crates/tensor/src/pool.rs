@@ -11,6 +11,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+// `Buffer` and `FromBuffer` live beside the element types they convert (dtype.rs), so the
+// dependency runs one way: the cache uses the dtypes, not the reverse.
+pub use crate::dtype::{Buffer, FromBuffer};
 use crate::dtype::{Element, Storage};
 use crate::error::{Result, TensorError};
 use crate::DType;
@@ -19,16 +22,6 @@ use crate::DType;
 pub const MIN_POOLED_BYTES: usize = 1 << 20;
 /// The most memory the cache holds on to.
 pub const MAX_POOLED_BYTES: usize = 1 << 29;
-
-/// A buffer at rest in the cache (a separate type from `Storage`, whose drop feeds the cache).
-#[doc(hidden)]
-pub enum Buffer {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-    Bool(Vec<bool>),
-}
 
 #[derive(Default)]
 struct Cache {
@@ -163,30 +156,6 @@ impl Drop for Storage {
         recycle(self);
     }
 }
-
-/// Typed extraction from a cached buffer (a supertrait of `Element`; not for implementing).
-#[doc(hidden)]
-pub trait FromBuffer: Sized {
-    fn from_buffer(buf: Buffer) -> Option<Vec<Self>>;
-}
-
-macro_rules! from_buffer {
-    ($t:ty, $v:ident) => {
-        impl FromBuffer for $t {
-            fn from_buffer(buf: Buffer) -> Option<Vec<Self>> {
-                match buf {
-                    Buffer::$v(v) => Some(v),
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-from_buffer!(f32, F32);
-from_buffer!(f64, F64);
-from_buffer!(i64, I64);
-from_buffer!(u8, U8);
-from_buffer!(bool, Bool);
 
 #[cfg(test)]
 mod tests {
