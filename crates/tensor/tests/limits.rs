@@ -114,6 +114,46 @@ fn allocations_the_machine_cannot_hold_are_errors_not_aborts() {
 }
 
 #[test]
+fn convolution_and_pooling_gradients_check_their_size_first() {
+    // A window that skips almost everything: a 1x1 output from a 2^31 x 2^31 input, whose
+    // gradient (2^62 f32 elements, 2^64 bytes) is more than an address space.
+    let side = 1usize << 31;
+    let input = [1, 1, side, side];
+    let dy = Tensor::zeros(&[1, 1, 1, 1], DType::F32);
+    let w = Tensor::zeros(&[1, 1, 1, 1], DType::F32);
+    let p = Conv2dParams { stride: [side, side], padding: [0, 0], dilation: [1, 1], groups: 1 };
+    assert_eq!(
+        msg(Tensor::try_conv2d_backward_input(&dy, &w, &input, p)),
+        "conv2d_backward_input: out of memory: cannot allocate 18446744073709551616 bytes for \
+         4611686018427387904 elements of f32"
+    );
+    let pool = ([1, 1], [side, side], [0, 0]);
+    assert!(matches!(
+        Tensor::try_avg_pool2d_backward(&dy, &input, pool.0, pool.1, pool.2, true),
+        Err(TensorError::OutOfMemory { op: "avg_pool2d_backward", .. })
+    ));
+    let at = Tensor::zeros(&[1, 1, 1, 1], DType::I64);
+    assert!(matches!(
+        Tensor::try_max_pool2d_backward(&dy, &at, &input),
+        Err(TensorError::OutOfMemory { op: "max_pool2d_backward", .. })
+    ));
+    // A weight gradient as large as that, from a shape the caller names.
+    let x = Tensor::zeros(&[1, 1, 1, 1], DType::F32);
+    let p = Conv2dParams { stride: [1, 1], padding: [side / 2, side / 2], dilation: [1, 1], groups: 1 };
+    let dy = Tensor::zeros(&[1, 1, 1, 1], DType::F32).expand(&[1, 1, 2, 2]);
+    assert!(matches!(
+        Tensor::try_conv2d_backward_weight(&dy, &x, &[1, 1, side, side], p),
+        Err(TensorError::OutOfMemory { op: "conv2d_backward_weight", .. })
+    ));
+    // Forward ops on a broadcast view read it densely: that copy is checked too.
+    let plane = Tensor::zeros(&[1, 1, 1, 1], DType::F32).expand(&[1, 1, side as isize, side as isize]);
+    assert!(matches!(plane.try_max_pool2d([1, 1], [1, 1], [0, 0]), Err(TensorError::OutOfMemory { .. })));
+    assert!(matches!(plane.try_conv2d(&w, None, Conv2dParams::default()), Err(TensorError::OutOfMemory { .. })));
+    let long = Tensor::zeros(&[1], DType::F64).expand(&[1 << 61]);
+    assert!(matches!(long.try_prod_exclusive(&[0]), Err(TensorError::OutOfMemory { op: "prod_exclusive", .. })));
+}
+
+#[test]
 fn integer_tensors_refuse_scalars_they_cannot_hold() {
     let ints = Tensor::from_vec(vec![1i64, 2], &[2]);
     assert_eq!(

@@ -227,8 +227,8 @@ pub(crate) fn check_grad_out(op: &'static str, grad_out: &Tensor, expected: &[us
 fn conv_forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Geom) -> Result<Tensor> {
     let numel = crate::layout::checked_numel(op, &[g.n, g.co, g.ho, g.wo])?;
     crate::pool::ensure_alloc(op, numel, x.dtype())?;
-    let (x, w) = (x.contiguous(), w.contiguous());
-    let bias = bias.map(Tensor::contiguous);
+    let (x, w) = (x.try_contiguous()?, w.try_contiguous()?);
+    let bias = bias.map(Tensor::try_contiguous).transpose()?;
     float_dispatch!(op, x.dtype(), T => {
         let y = im2col::conv_forward::<T>(dense(&x), dense(&w), bias.as_ref().map(dense), g);
         Ok(Tensor::from_data(y, &[g.n, g.co, g.ho, g.wo]))
@@ -445,7 +445,8 @@ pub(crate) fn backward_input(
     g: &Geom,
     input_shape: &[usize],
 ) -> Result<Tensor> {
-    let (dy, w) = (grad_out.contiguous(), weight.contiguous());
+    crate::pool::ensure_alloc(op, crate::layout::checked_numel(op, input_shape)?, grad_out.dtype())?;
+    let (dy, w) = (grad_out.try_contiguous()?, weight.try_contiguous()?);
     float_dispatch!(op, dy.dtype(), T => {
         Ok(Tensor::from_data(im2col::conv_backward_input::<T>(dense(&dy), dense(&w), g), input_shape))
     })
@@ -459,7 +460,8 @@ pub(crate) fn backward_weight(
     g: &Geom,
     weight_shape: &[usize],
 ) -> Result<Tensor> {
-    let (dy, x) = (grad_out.contiguous(), input.contiguous());
+    crate::pool::ensure_alloc(op, crate::layout::checked_numel(op, weight_shape)?, grad_out.dtype())?;
+    let (dy, x) = (grad_out.try_contiguous()?, input.try_contiguous()?);
     float_dispatch!(op, dy.dtype(), T => {
         Ok(Tensor::from_data(im2col::conv_backward_weight::<T>(dense(&dy), dense(&x), g), weight_shape))
     })

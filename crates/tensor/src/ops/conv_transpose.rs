@@ -169,8 +169,9 @@ impl Tensor {
             self.same_dtype(op, t)?;
         }
         let g = tconv_geom(op, self.shape(), weight.shape(), bias.map(Tensor::shape), &p)?;
-        let (x, w) = (self.contiguous(), weight.contiguous());
-        let bias = bias.map(Tensor::contiguous);
+        crate::pool::ensure_alloc(op, checked_numel(op, &[g.n, g.c, g.h, g.w])?, self.dtype())?;
+        let (x, w) = (self.try_contiguous()?, weight.try_contiguous()?);
+        let bias = bias.map(Tensor::try_contiguous).transpose()?;
         float_dispatch!(op, x.dtype(), T => {
             let mut y = im2col::conv_backward_input::<T>(dense(&x), dense(&w), &g);
             if let Some(b) = bias.as_ref().map(dense::<T>) {
@@ -208,7 +209,8 @@ impl Tensor {
         let g = tconv_geom(op, input_shape, weight.shape(), None, &p)?;
         let what = format!("conv_transpose2d with input shape {input_shape:?} and weight shape {:?}", weight.shape());
         check_grad_out(op, grad_out, &[g.n, g.c, g.h, g.w], what)?;
-        let (dy, w) = (grad_out.contiguous(), weight.contiguous());
+        crate::pool::ensure_alloc(op, checked_numel(op, input_shape)?, grad_out.dtype())?;
+        let (dy, w) = (grad_out.try_contiguous()?, weight.try_contiguous()?);
         float_dispatch!(op, dy.dtype(), T => {
             Ok(Tensor::from_data(im2col::conv_forward::<T>(dense(&dy), dense(&w), None, &g), input_shape))
         })
@@ -248,7 +250,8 @@ impl Tensor {
         let g = tconv_geom(op, input.shape(), weight_shape, None, &p)?;
         let what = format!("conv_transpose2d with input shape {:?} and weight shape {weight_shape:?}", input.shape());
         check_grad_out(op, grad_out, &[g.n, g.c, g.h, g.w], what)?;
-        let (dy, x) = (grad_out.contiguous(), input.contiguous());
+        crate::pool::ensure_alloc(op, checked_numel(op, weight_shape)?, grad_out.dtype())?;
+        let (dy, x) = (grad_out.try_contiguous()?, input.try_contiguous()?);
         float_dispatch!(op, dy.dtype(), T => {
             Ok(Tensor::from_data(im2col::conv_backward_weight::<T>(dense(&x), dense(&dy), &g), weight_shape))
         })

@@ -252,12 +252,22 @@ fn avg_pool<T: Float>(src: &[T], p: &Pool, count_include_pad: bool, backward: bo
     out
 }
 
-/// Checks that a backward kernel's `input_shape` argument is 4-D.
-fn input_dims(op: &'static str, input_shape: &[usize]) -> Result<()> {
+/// Checks that a backward kernel's `input_shape` argument is 4-D and that a gradient of that
+/// shape and `dtype` fits in memory; returns its element count.
+fn input_dims(op: &'static str, input_shape: &[usize], dtype: DType) -> Result<usize> {
     if input_shape.len() != 4 {
         return Err(TensorError::invalid(op, format!("input shape must be 4-D [N, C, H, W], got {input_shape:?}")));
     }
-    Ok(())
+    let numel = crate::layout::checked_numel(op, input_shape)?;
+    crate::pool::ensure_alloc(op, numel, dtype)?;
+    Ok(numel)
+}
+
+/// The output shape of a validated pooling, with its allocation checked.
+fn checked_out_shape(op: &'static str, p: &Pool, input: &[usize], dtype: DType) -> Result<Shape> {
+    let shape = p.out_shape(input);
+    crate::pool::ensure_alloc(op, crate::layout::checked_numel(op, &shape)?, dtype)?;
+    Ok(shape)
 }
 
 impl Tensor {
@@ -285,8 +295,10 @@ impl Tensor {
         let op = "max_pool2d";
         check_float(op, self)?;
         let p = pool_geom(op, self.shape(), kernel, stride, padding)?;
-        let x = self.contiguous();
-        let shape = p.out_shape(self.shape());
+        let shape = checked_out_shape(op, &p, self.shape(), self.dtype())?;
+        // The indices are i64: as many bytes per element as the widest float.
+        crate::pool::ensure_alloc(op, shape.iter().product(), DType::I64)?;
+        let x = self.try_contiguous()?;
         float_dispatch!(op, x.dtype(), T => {
             let (v, i) = max_pool::<T>(dense(&x), &p);
             Ok((Tensor::from_data(v, &shape), Tensor::from_data(i, &shape)))
@@ -311,7 +323,7 @@ impl Tensor {
         let op = "max_pool2d_backward";
         check_float(op, grad_out)?;
         indices.expect_dtype(op, DType::I64)?;
-        input_dims(op, input_shape)?;
+        let numel = input_dims(op, input_shape, grad_out.dtype())?;
         if grad_out.shape() != indices.shape() {
             return Err(TensorError::ShapeMismatch { op, lhs: grad_out.shape_vec(), rhs: indices.shape_vec() });
         }
@@ -326,7 +338,7 @@ impl Tensor {
         }
         let hw = input_shape[2] * input_shape[3];
         let l = grad_out.shape()[2] * grad_out.shape()[3];
-        let (g, idx) = (grad_out.contiguous(), indices.contiguous());
+        let (g, idx) = (grad_out.try_contiguous()?, indices.try_contiguous()?);
         let idx = dense::<i64>(&idx);
         if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= hw) {
             return Err(TensorError::invalid(
@@ -342,7 +354,7 @@ impl Tensor {
             // Not `vec![0; n]`: its fresh zero pages fault twice (read, then copy-on-write,
             // with a TLB shootdown), which was a third of the W5 CNN step. A recycled buffer,
             // zeroed plane by plane just before the scatter, costs one pass in cache.
-            let mut dx = crate::pool::for_overwrite::<T>(input_shape.iter().product());
+            let mut dx = crate::pool::for_overwrite::<T>(numel);
             for_planes(&mut dx, hw, g.len(), |pl, dst| {
                 dst.fill(T::ZERO);
                 for (&i, &v) in idx[pl * l..][..l].iter().zip(&g[pl * l..][..l]) {
@@ -379,8 +391,8 @@ impl Tensor {
         let op = "avg_pool2d";
         check_float(op, self)?;
         let p = pool_geom(op, self.shape(), kernel, stride, padding)?;
-        let x = self.contiguous();
-        let shape = p.out_shape(self.shape());
+        let shape = checked_out_shape(op, &p, self.shape(), self.dtype())?;
+        let x = self.try_contiguous()?;
         float_dispatch!(op, x.dtype(), T => {
             Ok(Tensor::from_data(avg_pool::<T>(dense(&x), &p, count_include_pad, false), &shape))
         })
@@ -415,10 +427,10 @@ impl Tensor {
         count_include_pad: bool,
     ) -> Result<Tensor> {
         let op = "avg_pool2d_backward";
-        input_dims(op, input_shape)?;
+        input_dims(op, input_shape, grad_out.dtype())?;
         let p = pool_geom(op, input_shape, kernel, stride, padding)?;
         check_pool_grad(op, grad_out, input_shape, &p)?;
-        let g = grad_out.contiguous();
+        let g = grad_out.try_contiguous()?;
         float_dispatch!(op, g.dtype(), T => {
             Ok(Tensor::from_data(avg_pool::<T>(dense(&g), &p, count_include_pad, true), input_shape))
         })

@@ -24,14 +24,16 @@ fn groups(op: &'static str, x: &Tensor, axes: &[isize]) -> Result<Groups> {
     let axes = normalize_axes(op, axes, x.shape())?;
     let kept: Vec<usize> = (0..x.rank()).filter(|d| !axes.contains(d)).collect();
     let order: SmallVec<[isize; 6]> = kept.iter().chain(axes.iter()).map(|&d| d as isize).collect();
-    let moved = x.try_permute(&order)?.contiguous().to_dtype(DType::F64);
+    // Two f64 buffers of the input's size live at once: the rows and the result.
+    crate::pool::ensure_alloc(op, x.numel().saturating_mul(2), DType::F64)?;
+    let moved = x.try_permute(&order)?.try_contiguous()?.try_to_dtype(DType::F64)?;
     let group = axes.iter().map(|&a| x.shape()[a]).product::<usize>().max(1);
     let mut inverse: SmallVec<[isize; 6]> = SmallVec::from_elem(0, order.len());
     for (i, &d) in order.iter().enumerate() {
         inverse[d as usize] = i as isize;
     }
     let moved_shape = moved.shape().into();
-    Ok(Groups { rows: moved.to_vec::<f64>(), group, moved_shape, inverse })
+    Ok(Groups { rows: moved.try_to_vec::<f64>()?, group, moved_shape, inverse })
 }
 
 impl Groups {
