@@ -4,7 +4,10 @@
 
 use tensor::DType;
 
-use crate::program::{gather_index, operand, values, BinaryOp, OpSpec, Reduction, ScalarOp, Unary};
+use crate::program::{
+    class_ids, gather_index, loss_target, operand, scatter_src, values, BinaryOp, Loss, OpSpec, Reduction, ScalarOp,
+    Unary,
+};
 use crate::reference::{axis, numel, round, Nd};
 
 impl OpSpec {
@@ -366,6 +369,87 @@ impl OpSpec {
                 let picked = picked.broadcast(&other, |a, _| a)?;
                 Some(Nd::new(&picked.shape, x.dtype, |i| if cond.get(i) > 0.0 { picked.get(i) } else { other.get(i) }))
             }
+            OpSpec::Conv2d(c) => c.reference(x),
+            OpSpec::MaxPool2d(p) => p.max_reference(x),
+            OpSpec::AvgPool2d(p, include_pad) => p.avg_reference(x, *include_pad),
+            OpSpec::ScatterAdd(a, len, shrink, seed) => {
+                let a = axis(*a, rank)?;
+                let index = gather_index(&x.shape, a, *len, *shrink, *seed);
+                if !x.is_numeric() || index.data.iter().any(|&i| i >= x.shape[a] as f64) {
+                    return None;
+                }
+                let src = scatter_src(&index, x.dtype, *seed);
+                let mut out = x.clone();
+                for (flat, &to) in index.data.iter().enumerate() {
+                    let mut at = crate::reference::unravel(flat, &index.shape);
+                    at[a] = to as usize;
+                    let k = crate::reference::ravel(&at, &x.shape);
+                    out.data[k] = round(x.dtype, out.data[k] + src.data[flat]);
+                }
+                Some(out)
+            }
+            OpSpec::Split(size, a, last) => piece(x, *size, axis(*a, rank)?, *last),
+            OpSpec::Chunk(chunks, a, last) => {
+                let a = axis(*a, rank)?;
+                if *chunks == 0 {
+                    return None;
+                }
+                piece(x, x.shape[a].div_ceil(*chunks).max(1), a, *last)
+            }
+            OpSpec::CrossEntropy(seed) => {
+                if rank != 2 || !x.is_float() {
+                    return None;
+                }
+                let ids = class_ids(&x.shape, *seed);
+                let (n, c) = (x.shape[0], x.shape[1]);
+                if ids.data.iter().any(|&t| t >= c as f64) {
+                    return None;
+                }
+                let rows = x.log_softmax(1);
+                let total: f64 = (0..n).map(|r| -rows.get(&[r, ids.data[r] as usize])).sum();
+                Some(Nd::new(&[], x.dtype, |_| total / n as f64))
+            }
+            OpSpec::Loss(kind, reduction, rel, seed) => {
+                let t = loss_target(*kind, *rel, *seed, &x.shape, x.dtype);
+                if t.shape != x.shape || t.dtype != x.dtype || !x.is_numeric() {
+                    return None;
+                }
+                // Integer inputs get as far as their ops allow: no relu, no halving, no mean.
+                let integer = !x.is_float();
+                if integer && (matches!(kind, Loss::Huber | Loss::BceWithLogits) || *reduction == nn::Reduction::Mean) {
+                    return None;
+                }
+                let each = Nd::new(&x.shape, x.dtype, |i| {
+                    let (v, y) = (x.get(i), t.get(i));
+                    match kind {
+                        Loss::Mse => (v - y) * (v - y),
+                        Loss::L1 => (v - y).abs(),
+                        Loss::Huber if (v - y).abs() < 1.0 => 0.5 * (v - y) * (v - y),
+                        Loss::Huber => (v - y).abs() - 0.5,
+                        Loss::BceWithLogits => v.max(0.0) - v * y + (-v.abs()).exp().ln_1p(),
+                    }
+                });
+                let total: f64 = each.data.iter().sum();
+                match reduction {
+                    nn::Reduction::None => Some(each),
+                    nn::Reduction::Sum => Some(Nd::new(&[], x.dtype, |_| total)),
+                    nn::Reduction::Mean => Some(Nd::new(&[], x.dtype, |_| total / each.data.len() as f64)),
+                }
+            }
         }
     }
+}
+
+/// The first or last piece of `x` split into pieces of `size` along `a`; `x` itself where
+/// there are none (an empty axis); `None` for a zero size.
+fn piece(x: &Nd, size: usize, a: usize, last: bool) -> Option<Nd> {
+    let n = x.shape[a];
+    if size == 0 {
+        return None;
+    }
+    if n == 0 {
+        return Some(x.clone());
+    }
+    let start = if last { (n - 1) / size * size } else { 0 };
+    Some(x.narrow(a, start, size.min(n - start)))
 }

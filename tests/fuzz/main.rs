@@ -9,7 +9,8 @@
 //!
 //! `cargo test --release --test fuzz` runs the default number of cases (about a thousand per
 //! property, a few seconds); a long campaign is
-//! `PROPTEST_CASES=200000 cargo test --release --test fuzz`. Failures are shrunk to a minimal
+//! `PROPTEST_CASES=200000 cargo test --release --test fuzz`; with `FUZZ_STATS=1` (and
+//! `-- --nocapture`) it prints, every thousand programs, what ran and what was refused, per op. Failures are shrunk to a minimal
 //! program and recorded under `tests/proptest-regressions/main.txt`, which is committed and
 //! replayed first on every run.
 
@@ -17,8 +18,11 @@ mod expected;
 mod program;
 mod reference;
 mod strategy;
+mod windows;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use autograd::{gradcheck, GradcheckOptions, Tape, Var};
 use proptest::prelude::*;
@@ -65,12 +69,26 @@ fn count(which: usize) {
     STATS[which].fetch_add(1, Ordering::Relaxed);
 }
 
+/// Per op kind (the variant's name): how many ran against the reference, how many were
+/// refused as it refused them.
+static BY_KIND: Mutex<BTreeMap<String, [usize; 2]>> = Mutex::new(BTreeMap::new());
+
+fn count_kind(spec: &OpSpec, refused: bool) {
+    if std::env::var_os("FUZZ_STATS").is_some() {
+        let name = format!("{spec:?}").split('(').next().unwrap_or_default().to_string();
+        BY_KIND.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_default()[refused as usize] += 1;
+    }
+}
+
 fn run(init: &Init, ops: &[OpSpec]) -> Result<(), TestCaseError> {
     let result = run_program(init, ops);
     count(0);
     if std::env::var_os("FUZZ_STATS").is_some() && STATS[0].load(Ordering::Relaxed).is_multiple_of(1000) {
         let [p, ok, refused, gc] = STATS.each_ref().map(|s| s.load(Ordering::Relaxed));
         eprintln!("programs {p}: ops checked {ok}, refused as expected {refused}, gradchecks {gc}");
+        let kinds = BY_KIND.lock().unwrap_or_else(|e| e.into_inner());
+        let line: Vec<String> = kinds.iter().map(|(k, [ok, no])| format!("{k} {ok}/{no}")).collect();
+        eprintln!("  checked/refused by op: {}", line.join(", "));
     }
     result
 }
@@ -95,7 +113,10 @@ fn run_program(init: &Init, ops: &[OpSpec]) -> Result<(), TestCaseError> {
         }
         let (got_t, got_v) = (spec.tensor(&t), spec.var(&v));
         match (want, got_t, got_v) {
-            (None, Err(_), Err(_)) => count(2),
+            (None, Err(_), Err(_)) => {
+                count(2);
+                count_kind(spec, true);
+            }
             (Some(w), Ok(gt), Ok(gv)) => {
                 let scale = input.max_abs() * (1.0 + input.data.len() as f64).sqrt();
                 if let Err(e) = close(&to_nd(&gt), &w, scale) {
@@ -114,6 +135,7 @@ fn run_program(init: &Init, ops: &[OpSpec]) -> Result<(), TestCaseError> {
                 smooth &= spec.smooth() && w.data.iter().all(|v| v.is_finite()) && w.max_abs() < 20.0;
                 applied.push(spec.clone());
                 count(1);
+                count_kind(spec, false);
                 (t, v) = (gt, gv);
             }
             (want, got_t, got_v) => {

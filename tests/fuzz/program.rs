@@ -2,10 +2,11 @@
 //! layout a view can have, three dtypes) and a list of ops, each runnable on `Tensor` and on
 //! `Var` (what the reference expects of each is in `expected.rs`).
 
-use autograd::Var;
-use tensor::{DType, Rng, Tensor};
+use autograd::{AutogradError, Tape, Var};
+use tensor::{DType, Rng, Tensor, TensorError};
 
 use crate::reference::{numel, round, Nd};
+use crate::windows::{lift, ConvSpec, PoolSpec};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Unary {
@@ -111,6 +112,29 @@ pub enum OpSpec {
     StackSelf(isize),
     /// `masked_fill(m > 0, value)`, `m` related to `x` as given.
     MaskedFill(Relation, u64, f64),
+    Conv2d(ConvSpec),
+    MaxPool2d(PoolSpec),
+    AvgPool2d(PoolSpec, bool),
+    /// `scatter_add` of a `src` of the index's shape, the index drawn as `Gather`'s.
+    ScatterAdd(isize, usize, usize, u64),
+    /// The first (`false`) or last (`true`) piece of `split(size, axis)`; `x` itself where
+    /// there are no pieces.
+    Split(usize, isize, bool),
+    /// The first or last piece of `chunk(chunks, axis)`, as `Split`.
+    Chunk(usize, isize, bool),
+    /// Fused mean softmax cross-entropy against `[N]` class ids from the seed (some `== C`,
+    /// out of range).
+    CrossEntropy(u64),
+    /// One of `nn`'s pointwise losses against a target related to `x` as given.
+    Loss(Loss, nn::Reduction, Relation, u64),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Loss {
+    Mse,
+    L1,
+    Huber,
+    BceWithLogits,
 }
 
 /// The starting value: its logical shape, dtype, values, and how it is laid out in memory.
@@ -231,8 +255,84 @@ fn fill_mask(rel: Relation, seed: u64, shape: &[usize]) -> tensor::Result<Tensor
     to_tensor(&operand(rel, seed, shape, DType::F64)).try_gt_scalar(0.0)
 }
 
+/// `cross_entropy`'s class ids for logits of `shape` (`[N, C]` when valid): `N` ids in `0..=C`.
+pub(crate) fn class_ids(shape: &[usize], seed: u64) -> Nd {
+    let mut rng = Rng::seed(seed);
+    let (n, c) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(1));
+    let data = (0..n).map(|_| rng.below(c as u64 + 1).min(rng.below(c as u64 + 1)) as f64).collect();
+    Nd { shape: vec![n], data, dtype: DType::I64 }
+}
+
+/// `scatter_add`'s source: values of the index's shape.
+pub(crate) fn scatter_src(index: &Nd, dtype: DType, seed: u64) -> Nd {
+    values(&index.shape, dtype, seed ^ 2)
+}
+
+/// What differs between the `Tensor` and the `Var` forms of an op the fuzzer runs.
+pub trait Forms: Sized {
+    type Error: From<TensorError>;
+    fn max_pool_values(&self, p: PoolSpec) -> Result<Self, Self::Error>;
+    /// An `nn` loss: on `Var`s directly, on tensors through a tape of their own.
+    fn loss(&self, kind: Loss, reduction: nn::Reduction, target: Tensor) -> Result<Self, Self::Error>;
+}
+
+fn nn_loss(x: &Var, t: &Var, kind: Loss, reduction: nn::Reduction) -> autograd::Result<Var> {
+    match kind {
+        Loss::Mse => nn::loss::mse_loss(x, t, reduction),
+        Loss::L1 => nn::loss::l1_loss(x, t, reduction),
+        Loss::Huber => nn::loss::huber_loss(x, t, 1.0, reduction),
+        Loss::BceWithLogits => nn::loss::binary_cross_entropy_with_logits(x, t, reduction),
+    }
+}
+
+impl Forms for Tensor {
+    type Error = TensorError;
+    fn max_pool_values(&self, p: PoolSpec) -> tensor::Result<Tensor> {
+        Ok(self.try_max_pool2d(p.kernel, p.stride, p.padding)?.0)
+    }
+    fn loss(&self, kind: Loss, reduction: nn::Reduction, target: Tensor) -> tensor::Result<Tensor> {
+        let tape = Tape::new();
+        match nn_loss(&tape.input(self.clone()), &tape.input(target), kind, reduction) {
+            Ok(v) => Ok(v.tensor()),
+            Err(AutogradError::Tensor(e)) => Err(e),
+            Err(e) => Err(TensorError::invalid("loss", e.to_string())),
+        }
+    }
+}
+
+impl Forms for Var {
+    type Error = AutogradError;
+    fn max_pool_values(&self, p: PoolSpec) -> autograd::Result<Var> {
+        self.try_max_pool2d(p.kernel, p.stride, p.padding)
+    }
+    fn loss(&self, kind: Loss, reduction: nn::Reduction, target: Tensor) -> autograd::Result<Var> {
+        nn_loss(self, &self.constant(target), kind, reduction)
+    }
+}
+
 fn ids_tensor(ids: &[i64]) -> Tensor {
     Tensor::from_vec(ids.to_vec(), &[ids.len()])
+}
+
+/// `$x` with leading size-1 axes up to rank 4 (the window ops' `[N, C, H, W]`).
+macro_rules! lifted {
+    ($x:expr) => {{
+        let mut y = $x.clone();
+        for _ in 0..lift(y.shape().len()) {
+            y = y.try_unsqueeze(0)?;
+        }
+        y
+    }};
+}
+
+/// A loss's target: related to the input's shape as given; in `[0, 1]` for the binary
+/// cross-entropy.
+pub(crate) fn loss_target(kind: Loss, rel: Relation, seed: u64, shape: &[usize], dtype: DType) -> Nd {
+    let t = operand(rel, seed, shape, dtype);
+    match kind {
+        Loss::BceWithLogits => t.map(|v| (v + 2.0) / 4.0),
+        _ => t,
+    }
 }
 
 /// One op on `$x`, a `Tensor` or a `Var` (the two share their method names); `$wrap` turns a
@@ -329,6 +429,34 @@ macro_rules! apply {
             OpSpec::OneHot(classes) => x.try_one_hot(*classes, DType::F64),
             OpSpec::StackSelf(a) => <$Ty>::try_stack(&[x.clone(), x.clone()], *a),
             OpSpec::MaskedFill(rel, seed, value) => x.try_masked_fill(&fill_mask(*rel, *seed, x.shape())?, *value),
+            OpSpec::Conv2d(c) => {
+                let x = lifted!(x);
+                let channels = x.shape().get(1).copied().unwrap_or(0);
+                let w = $wrap(to_tensor(&c.weight(channels, x.dtype())));
+                let b = c.bias_values(x.dtype()).map(|b| $wrap(to_tensor(&b)));
+                x.try_conv2d(&w, b.as_ref(), c.params)
+            }
+            OpSpec::MaxPool2d(p) => lifted!(x).max_pool_values(*p),
+            OpSpec::AvgPool2d(p, include_pad) => lifted!(x).try_avg_pool2d(p.kernel, p.stride, p.padding, *include_pad),
+            OpSpec::ScatterAdd(a, len, shrink, seed) => {
+                let a = tensor::normalize_axis("scatter_add", *a, x.shape())?;
+                let index = gather_index(x.shape(), a, *len, *shrink, *seed);
+                let src = $wrap(to_tensor(&scatter_src(&index, x.dtype(), *seed)));
+                x.try_scatter_add(a as isize, &to_tensor(&index), &src)
+            }
+            OpSpec::Split(size, a, last) => {
+                let pieces = x.try_split(*size, *a)?;
+                Ok(if *last { pieces.last() } else { pieces.first() }.unwrap_or(x).clone())
+            }
+            OpSpec::Chunk(chunks, a, last) => {
+                let pieces = x.try_chunk(*chunks, *a)?;
+                Ok(if *last { pieces.last() } else { pieces.first() }.unwrap_or(x).clone())
+            }
+            OpSpec::CrossEntropy(seed) => x.try_softmax_cross_entropy(&to_tensor(&class_ids(x.shape(), *seed))),
+            OpSpec::Loss(kind, reduction, rel, seed) => {
+                let target = to_tensor(&loss_target(*kind, *rel, *seed, x.shape(), x.dtype()));
+                x.loss(*kind, *reduction, target)
+            }
         }
     }};
 }
@@ -365,7 +493,9 @@ impl OpSpec {
             OpSpec::Binary(op, ..) => matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul),
             OpSpec::Reduce(kind, ..) => !matches!(kind, Reduction::Max | Reduction::Min),
             OpSpec::ToDtype(d) => *d == DType::F64,
-            OpSpec::Clamp(..) | OpSpec::Argmax(..) | OpSpec::OneHot(..) => false,
+            OpSpec::Clamp(..) | OpSpec::Argmax(..) | OpSpec::OneHot(..) | OpSpec::MaxPool2d(..) => false,
+            // |x - t| has a kink; Huber's second derivative jumps at |x - t| = 1.
+            OpSpec::Loss(kind, ..) => matches!(kind, Loss::Mse | Loss::BceWithLogits),
             // |x| and sqrt have kinks at 0; a variance of one element is 0/0.
             OpSpec::Std(..) | OpSpec::Norm(..) => false,
             _ => true,

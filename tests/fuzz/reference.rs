@@ -23,7 +23,7 @@ fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; shape.len()];
     for d in (0..shape.len()).rev() {
         idx[d] = i % shape[d];
@@ -32,7 +32,7 @@ fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
     idx
 }
 
-fn ravel(idx: &[usize], shape: &[usize]) -> usize {
+pub fn ravel(idx: &[usize], shape: &[usize]) -> usize {
     idx.iter().zip(strides(shape)).map(|(i, s)| i * s).sum()
 }
 

@@ -4,7 +4,43 @@
 use proptest::prelude::*;
 use tensor::DType;
 
-use crate::program::{BinaryOp, Init, OpSpec, Reduction, Relation, ScalarOp, Unary};
+use crate::program::{BinaryOp, Init, Loss, OpSpec, Reduction, Relation, ScalarOp, Unary};
+use crate::windows::{ConvSpec, PoolSpec};
+
+/// A window size, stride or dilation: mostly 1-2, now and then the refused 0.
+fn window_size() -> impl Strategy<Value = usize> + Clone {
+    prop_oneof![12 => 1usize..3, 1 => Just(0usize)]
+}
+
+fn pair(s: impl Strategy<Value = usize> + Clone) -> impl Strategy<Value = [usize; 2]> {
+    (s.clone(), s).prop_map(|(a, b)| [a, b])
+}
+
+fn conv() -> impl Strategy<Value = ConvSpec> {
+    let groups = prop::sample::select(vec![1usize, 1, 1, 2, 0]);
+    (
+        0usize..3,
+        pair(window_size()),
+        pair(window_size()),
+        pair(0usize..2),
+        pair(window_size()),
+        groups,
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(|(cout, kernel, stride, padding, dilation, groups, bias, seed)| ConvSpec {
+            cout,
+            kernel,
+            params: tensor::Conv2dParams { stride, padding, dilation, groups },
+            bias,
+            seed,
+        })
+}
+
+fn pool() -> impl Strategy<Value = PoolSpec> {
+    (pair(prop_oneof![12 => 1usize..4, 1 => Just(0usize)]), pair(window_size()), pair(0usize..2))
+        .prop_map(|(kernel, stride, padding)| PoolSpec { kernel, stride, padding })
+}
 
 fn small_axis() -> impl Strategy<Value = isize> {
     prop_oneof![8 => -3isize..3, 1 => prop::sample::select(vec![-5isize, 4, isize::MIN, isize::MAX])]
@@ -125,5 +161,20 @@ pub fn op() -> impl Strategy<Value = OpSpec> {
             select(vec![0.0, 2.5, f64::NEG_INFINITY])
         )
             .prop_map(|(r, s, v)| OpSpec::MaskedFill(r, s, v)),
+        2 => conv().prop_map(OpSpec::Conv2d),
+        1 => pool().prop_map(OpSpec::MaxPool2d),
+        1 => (pool(), any::<bool>()).prop_map(|(p, i)| OpSpec::AvgPool2d(p, i)),
+        1 => (small_axis(), 0usize..4, 0usize..2, any::<u64>())
+            .prop_map(|(a, l, s, seed)| OpSpec::ScatterAdd(a, l, s, seed)),
+        1 => (0usize..4, small_axis(), any::<bool>()).prop_map(|(n, a, l)| OpSpec::Split(n, a, l)),
+        1 => (0usize..4, small_axis(), any::<bool>()).prop_map(|(n, a, l)| OpSpec::Chunk(n, a, l)),
+        1 => any::<u64>().prop_map(OpSpec::CrossEntropy),
+        2 => (
+            select(vec![Loss::Mse, Loss::L1, Loss::Huber, Loss::BceWithLogits]),
+            select(vec![nn::Reduction::None, nn::Reduction::Mean, nn::Reduction::Sum]),
+            prop_oneof![6 => Just(Relation::Same), 1 => Just(Relation::Broadcast), 1 => Just(Relation::OtherDtype)],
+            any::<u64>(),
+        )
+            .prop_map(|(k, r, rel, s)| OpSpec::Loss(k, r, rel, s)),
     ]
 }
