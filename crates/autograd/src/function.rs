@@ -46,16 +46,16 @@ use crate::var::Var;
 /// outlives the tape's next `clear`, and it is `Send + Sync`.
 #[derive(Clone)]
 pub struct Function {
-    nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// For each node, the argument that binds it (placeholders and bound leaves).
-    binding: Vec<Option<usize>>,
+    pub(crate) binding: Vec<Option<usize>>,
     args: Vec<Arg>,
-    outputs: Vec<usize>,
+    pub(crate) outputs: Vec<usize>,
     /// For each node, the last node that reads it (its value is dropped after that).
     last_use: Vec<usize>,
     /// Each node's name on the tape it was cut from: printing and errors name nodes as the
     /// tape's listing does.
-    names: Vec<String>,
+    pub(crate) names: Vec<String>,
 }
 
 /// An argument: what its values must be.
@@ -176,20 +176,28 @@ impl Tape {
                 }
             });
         }
-        let mut last_use: Vec<usize> = (0..nodes.len()).collect();
-        for (j, node) in nodes.iter().enumerate() {
-            for id in &node.inputs {
-                last_use[id.index()] = j;
-            }
-        }
-        for &o in &outputs {
-            last_use[o] = usize::MAX;
-        }
-        Ok(Function { nodes, binding, args: bound, outputs, last_use, names })
+        let mut f = Function { nodes, binding, args: bound, outputs, last_use: Vec::new(), names };
+        f.find_last_uses();
+        Ok(f)
     }
 }
 
 impl Function {
+    /// Where each value is read for the last time (outputs: never dropped). Called again after
+    /// a compiler pass rewrites the program.
+    pub(crate) fn find_last_uses(&mut self) {
+        let mut last_use: Vec<usize> = (0..self.nodes.len()).collect();
+        for (j, node) in self.nodes.iter().enumerate() {
+            for id in &node.inputs {
+                last_use[id.index()] = j;
+            }
+        }
+        for &o in &self.outputs {
+            last_use[o] = usize::MAX;
+        }
+        self.last_use = last_use;
+    }
+
     /// Runs the program on `inputs` (one per argument, in order), returning the outputs.
     /// Shapes and dtypes must be the recorded ones: a mismatch is an
     /// [`AutogradError::InputMismatch`] naming the argument (record again for new shapes).

@@ -57,6 +57,7 @@
 mod macros;
 
 mod backward;
+mod compile;
 mod custom;
 mod error;
 mod eval;
@@ -72,6 +73,7 @@ mod tape;
 mod var;
 
 pub use backward::{grad, grad_with, BackwardOptions};
+pub use compile::{compile, Compiled, Outputs, PassReport, Plan, Step};
 pub use custom::CustomOp;
 pub use error::{AutogradError, Result};
 pub use function::Function;

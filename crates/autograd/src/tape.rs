@@ -198,6 +198,28 @@ impl Tape {
         Var::recorded(value, self.clone(), id, generation, requires_grad)
     }
 
+    /// Every parameter leaf of the current recording: its node and its parameter.
+    pub(crate) fn params_read(&self) -> Vec<(usize, Param)> {
+        let g = self.0.borrow();
+        g.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match &n.op {
+                Op::Param(p) => Some((i, p.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A handle to node `id` of the current recording, holding `value`.
+    pub(crate) fn var_of(&self, id: NodeId, value: Tensor) -> Var {
+        let g = self.0.borrow();
+        let requires_grad = g.nodes[id.index()].requires_grad;
+        let generation = g.generation;
+        drop(g);
+        Var::recorded(value, self.clone(), id, generation, requires_grad)
+    }
+
     /// Number of nodes recorded.
     pub fn len(&self) -> usize {
         self.0.borrow().nodes.len()

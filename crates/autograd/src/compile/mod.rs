@@ -1,0 +1,256 @@
+//! Compilation: trace a function of `Var`s once per input signature, optimise the recorded
+//! program, and replay it on every later call without running the user's Rust code again.
+//!
+//! [`compile`] wraps a closure. Its first [`run`](Compiled::run) on inputs of some shapes and
+//! dtypes traces the closure on a fresh tape (inputs become placeholders), optionally adds the
+//! gradients of the first output with respect to every parameter the trace read
+//! ([`with_grads`](Compiled::with_grads), recorded with `create_graph` so the backward pass is
+//! part of the program), cuts the program out with [`Tape::function`], and runs the passes:
+//!
+//! 1. [`fold`]: constant folding of everything computable from constants alone;
+//! 2. [`simplify`]: algebraic identities that are exact bit for bit;
+//! 3. [`cse`]: common-subexpression elimination;
+//! 4. dead-node elimination after each of them ([`rewrite::remove_dead`]).
+//!
+//! The plan is cached under the input signature (the guard): a call with other shapes (the
+//! last, shorter batch) traces and caches a second plan; [`plans`](Compiled::plans) says how
+//! many there are. No pass reorders floating-point operations, so a compiled run gives the
+//! eager results bit for bit.
+//!
+//! ```
+//! use autograd::{compile, Param, Var};
+//! use tensor::{DType, Tensor};
+//! let w = Param::new(Tensor::from_vec(vec![0.5f64, -0.5], &[2, 1]));
+//! let mut step = compile(|xs: &[Var]| {
+//!     let pred = xs[0].matmul(&xs[0].tape().param(&w));
+//!     Ok((pred - &xs[1]).square().mean_all())
+//! })
+//! .with_grads();
+//! for _ in 0..3 {
+//!     let (x, y) = (Tensor::ones(&[4, 2], DType::F64), Tensor::zeros(&[4, 1], DType::F64));
+//!     let out = step.run(&[x, y]).unwrap();
+//!     let g = out.grads.param(&w).unwrap();
+//!     w.set(w.value() - g * 0.1); // SGD
+//! }
+//! assert_eq!(step.plans(), 1);
+//! ```
+
+pub(crate) mod cse;
+pub(crate) mod fold;
+pub(crate) mod rewrite;
+pub(crate) mod simplify;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use indexmap::IndexMap;
+use tensor::{DType, Shape, Tensor};
+
+use crate::backward::{grad_with, BackwardOptions};
+use crate::error::Result;
+use crate::function::Function;
+use crate::gradients::Gradients;
+use crate::param::{Param, ParamId};
+use crate::tape::{NodeId, Tape};
+use crate::var::Var;
+
+/// What a compiled closure returns: one output or several.
+pub trait Outputs {
+    fn into_vars(self) -> Vec<Var>;
+}
+
+impl Outputs for Var {
+    fn into_vars(self) -> Vec<Var> {
+        vec![self]
+    }
+}
+
+impl Outputs for Vec<Var> {
+    fn into_vars(self) -> Vec<Var> {
+        self
+    }
+}
+
+impl Outputs for (Var, Var) {
+    fn into_vars(self) -> Vec<Var> {
+        vec![self.0, self.1]
+    }
+}
+
+/// Compiles `f`: see the [module documentation](self).
+pub fn compile<F, O>(f: F) -> Compiled<F>
+where
+    F: Fn(&[Var]) -> Result<O>,
+    O: Outputs,
+{
+    Compiled { f, grads: false, plans: HashMap::new() }
+}
+
+/// A compiled function: the closure, and one optimised plan per input signature seen.
+pub struct Compiled<F> {
+    f: F,
+    grads: bool,
+    plans: HashMap<Signature, Plan>,
+}
+
+/// The shapes and dtypes of a call's inputs: what a plan was traced for.
+type Signature = Vec<(Shape, DType)>;
+
+/// One traced, optimised program, and what its outputs are.
+pub struct Plan {
+    program: Function,
+    /// How many of the program's outputs are the closure's (the rest are gradients).
+    outputs: usize,
+    /// The parameter behind each gradient output, in order.
+    params: Vec<ParamId>,
+    report: Vec<PassReport>,
+}
+
+/// What one pass did: its name, how many nodes it changed, and the program's size after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassReport {
+    pub pass: &'static str,
+    pub changed: usize,
+    pub nodes_after: usize,
+}
+
+/// A run's results: the closure's outputs, and the parameters' gradients when the function
+/// was compiled [`with_grads`](Compiled::with_grads) (empty otherwise).
+#[derive(Debug)]
+pub struct Step {
+    pub outputs: Vec<Tensor>,
+    pub grads: Gradients,
+}
+
+impl<F, O> Compiled<F>
+where
+    F: Fn(&[Var]) -> Result<O>,
+    O: Outputs,
+{
+    /// Adds to each run the gradients of the first output (a scalar loss) with respect to
+    /// every parameter the closure reads, as one program with the forward pass.
+    pub fn with_grads(mut self) -> Self {
+        self.grads = true;
+        self.plans.clear();
+        self
+    }
+
+    /// Runs the plan for these inputs' shapes and dtypes, tracing and optimising one first if
+    /// this signature is new.
+    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Step> {
+        let signature: Signature = inputs.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
+        if !self.plans.contains_key(&signature) {
+            let plan = self.trace(inputs)?;
+            self.plans.insert(signature.clone(), plan);
+        }
+        let plan = &self.plans[&signature];
+        let mut values = plan.program.run(inputs)?;
+        let mut grads = Gradients::new();
+        for (id, g) in plan.params.iter().zip(values.drain(plan.outputs..)) {
+            grads.set_param(*id, g);
+        }
+        Ok(Step { outputs: values, grads })
+    }
+
+    /// Number of plans traced so far (one per input signature).
+    pub fn plans(&self) -> usize {
+        self.plans.len()
+    }
+
+    /// The plan for inputs of these shapes and dtypes, if one was traced.
+    pub fn plan(&self, inputs: &[Tensor]) -> Option<&Plan> {
+        let signature: Signature = inputs.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
+        self.plans.get(&signature)
+    }
+
+    fn trace(&self, inputs: &[Tensor]) -> Result<Plan> {
+        let tape = Tape::new();
+        let args: Vec<Var> = inputs.iter().map(|t| tape.input(t.clone())).collect();
+        let mut outputs = (self.f)(&args)?.into_vars();
+        let returned = outputs.len();
+        let mut params = Vec::new();
+        if self.grads {
+            let (ids, grads) = param_grads(&tape, outputs.first())?;
+            params = ids;
+            outputs.extend(grads);
+        }
+        let program = tape.function(&args, &outputs)?;
+        let (program, report) = optimize(program)?;
+        Ok(Plan { program, outputs: returned, params, report })
+    }
+}
+
+/// The gradient of `loss` with respect to every parameter read on `tape` that requires grad
+/// (summed over the places it was read), recorded as part of the graph.
+fn param_grads(tape: &Tape, loss: Option<&Var>) -> Result<(Vec<ParamId>, Vec<Var>)> {
+    let loss = loss.ok_or_else(|| crate::AutogradError::Invalid {
+        op: "compile",
+        msg: "with_grads needs the closure to return a loss as its first output".into(),
+    })?;
+    let mut leaves: IndexMap<ParamId, Vec<Var>> = IndexMap::new();
+    let reads: Vec<(usize, Param)> = tape.params_read();
+    for (node, p) in reads {
+        if p.requires_grad() && p.value().dtype().is_float() {
+            leaves.entry(p.id()).or_default().push(tape.var_of(NodeId(node as u32), p.value()));
+        }
+    }
+    let flat: Vec<Var> = leaves.values().flatten().cloned().collect();
+    let opts = BackwardOptions { retain_graph: true, create_graph: true };
+    let grads = grad_with(std::slice::from_ref(loss), None, &flat, opts)?;
+    let mut grads = grads.into_iter();
+    let (mut ids, mut sums) = (Vec::new(), Vec::new());
+    for (id, reads) in &leaves {
+        let mut total: Option<Var> = None;
+        for g in grads.by_ref().take(reads.len()).flatten() {
+            total = Some(match total {
+                Some(t) => t.try_add(&g)?,
+                None => g,
+            });
+        }
+        if let Some(t) = total {
+            ids.push(*id);
+            sums.push(t);
+        }
+    }
+    Ok((ids, sums))
+}
+
+/// Runs the passes in order, each followed by dead-node elimination.
+pub(crate) fn optimize(mut program: Function) -> Result<(Function, Vec<PassReport>)> {
+    let mut report = Vec::new();
+    let changed = rewrite::remove_dead(&mut program);
+    report.push(PassReport { pass: "dead-node elimination", changed, nodes_after: program.len() });
+    let changed = fold::run(&mut program)?;
+    report.push(PassReport { pass: "constant folding", changed, nodes_after: program.len() });
+    let changed = simplify::run(&mut program);
+    report.push(PassReport { pass: "algebraic simplification", changed, nodes_after: program.len() });
+    let changed = cse::run(&mut program);
+    report.push(PassReport { pass: "common subexpressions", changed, nodes_after: program.len() });
+    Ok((program, report))
+}
+
+impl Plan {
+    /// The optimised program (it prints like a tape's listing).
+    pub fn program(&self) -> &Function {
+        &self.program
+    }
+
+    /// What each pass did.
+    pub fn report(&self) -> &[PassReport] {
+        &self.report
+    }
+
+    /// How many nodes of the program are of each op (by printed name), for tests and tuning.
+    pub fn count(&self, name: &str) -> usize {
+        self.program.nodes.iter().filter(|n| n.op.name() == name).count()
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.report {
+            writeln!(f, "# {}: {} changed, {} nodes", r.pass, r.changed, r.nodes_after)?;
+        }
+        fmt::Display::fmt(&self.program, f)
+    }
+}

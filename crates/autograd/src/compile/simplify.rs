@@ -1,0 +1,83 @@
+//! Algebraic simplification, only where it is exact bit for bit:
+//!
+//! - `x * 1`, `x ^ 1` (`mul_scalar`, `powf`) and `x + (-0.0)` are `x`. (`x + 0.0` is not:
+//!   it turns `-0.0` into `+0.0`; on integers it is exact and is removed.)
+//! - `reshape`, `broadcast_to` and `to_dtype` to what `x` already is, the identity `permute`,
+//!   a `slice` that keeps everything, and `stop_gradient` (a compiled program computes no
+//!   gradients at run time) are `x`.
+//! - `reshape(reshape(x))` is one `reshape` of `x`; `permute(permute(x))` is one `permute`
+//!   (and nothing when the two cancel, as a transpose of a transpose does).
+//!
+//! Views cost no arithmetic, so these rules change no rounding; they save nodes, copies and
+//! dispatch.
+
+use super::rewrite::{remove_dead, Redirect};
+use crate::function::Function;
+use crate::op::{Axes, Op, ScalarOp};
+
+/// Applies the rules until none fires; returns how many nodes were removed or merged.
+pub(crate) fn run(f: &mut Function) -> usize {
+    let mut redirect = Redirect::new(f.nodes.len());
+    let mut changed = 0;
+    for i in 0..f.nodes.len() {
+        redirect.rewire(f, i);
+        if f.nodes[i].op.is_leaf() || f.nodes[i].inputs.is_empty() {
+            continue;
+        }
+        let x = f.nodes[i].inputs[0].index();
+        if is_identity(f, i, x) {
+            redirect.replace(i, x);
+            changed += 1;
+            continue;
+        }
+        if let Some(op) = merged_with_input(f, i, x) {
+            let inner = f.nodes[x].inputs[0];
+            let node = &mut f.nodes[i];
+            node.op = op;
+            node.inputs[0] = inner;
+            changed += 1;
+            // The merged node may now be the identity (a transpose of a transpose).
+            if is_identity(f, i, inner.index()) {
+                redirect.replace(i, inner.index());
+            }
+        }
+    }
+    redirect.apply(f);
+    remove_dead(f);
+    changed
+}
+
+/// Whether node `i` returns its input `x` unchanged, bit for bit, with its shape and dtype.
+fn is_identity(f: &Function, i: usize, x: usize) -> bool {
+    let (node, input) = (&f.nodes[i], &f.nodes[x]);
+    if node.shape != input.shape || node.dtype != input.dtype {
+        return false;
+    }
+    match &node.op {
+        Op::Scalar { op: ScalarOp::MulScalar | ScalarOp::Powf, scalar } => *scalar == 1.0,
+        Op::Scalar { op: ScalarOp::AddScalar, scalar } => {
+            *scalar == 0.0 && (scalar.is_sign_negative() || !node.dtype.is_float())
+        }
+        Op::Reshape { .. } | Op::BroadcastTo { .. } | Op::ToDType { .. } | Op::StopGradient => true,
+        Op::Permute { axes } => axes.iter().enumerate().all(|(k, &a)| a == k as isize),
+        Op::Slice { start, step, .. } => *start == 0 && *step == 1,
+        _ => false,
+    }
+}
+
+/// The single op that does what node `i` does to the result of its input `x` applied to `x`'s
+/// own input, where the two compose: a reshape of a reshape, a permute of a permute.
+fn merged_with_input(f: &Function, i: usize, x: usize) -> Option<Op> {
+    let (outer, inner) = (&f.nodes[i].op, &f.nodes[x].op);
+    match (outer, inner) {
+        (Op::Reshape { shape }, Op::Reshape { .. }) => Some(Op::Reshape { shape: shape.clone() }),
+        (Op::Permute { axes: outer }, Op::Permute { axes: inner }) => {
+            let rank = inner.len() as isize;
+            let norm = |a: isize| if a < 0 { a + rank } else { a };
+            // permute(permute(x, p), q)[k] reads axis p[q[k]] of x.
+            let composed: Option<Axes> = outer.iter().map(|&q| inner.get(norm(q) as usize).map(|&p| norm(p))).collect();
+            composed.map(|axes| Op::Permute { axes })
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,169 @@
+//! The compiler: each pass on a program made for it, the guards, gradients, and compiled runs
+//! equal to eager ones bit for bit.
+
+use autograd::{compile, Param, Tape, Var};
+use tensor::{DType, Rng, Tensor};
+
+fn bits(t: &Tensor) -> Vec<u64> {
+    t.to_dtype(DType::F64).to_vec::<f64>().iter().map(|v| v.to_bits()).collect()
+}
+
+fn randn(shape: &[usize], seed: u64) -> Tensor {
+    Tensor::normal(shape, 0.0, 1.0, DType::F64, &mut Rng::seed(seed))
+}
+
+#[test]
+fn repeated_subexpressions_are_computed_once() {
+    let mut f = compile(|xs: &[Var]| Ok(xs[0].tanh() * xs[0].tanh() + xs[0].tanh().exp()));
+    let x = randn(&[3, 4], 1);
+    let out = f.run(std::slice::from_ref(&x)).unwrap();
+    let plan = f.plan(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(plan.count("tanh"), 1, "{plan}");
+    let eager = {
+        let t = x.tanh();
+        &(&t * &t) + &t.exp()
+    };
+    assert_eq!(bits(&out.outputs[0]), bits(&eager));
+}
+
+/// Ops whose inputs are all constants are evaluated while tracing and enter the program as
+/// constants (the folding pass catches any such node a later rewrite exposes; its unit test
+/// is in `compile/fold.rs`).
+#[test]
+fn constants_are_folded_at_compile_time() {
+    let mut f = compile(|xs: &[Var]| {
+        let tape = xs[0].tape();
+        let scale = tape.constant(Tensor::full(&[4], 2.0, DType::F64)).exp().add_scalar(1.0);
+        Ok(&xs[0] * &scale)
+    });
+    let x = randn(&[2, 4], 2);
+    let out = f.run(std::slice::from_ref(&x)).unwrap();
+    let plan = f.plan(std::slice::from_ref(&x)).unwrap();
+    assert_eq!((plan.count("exp"), plan.count("add_scalar"), plan.count("mul")), (0, 0, 1), "{plan}");
+    let eager = &x * &Tensor::full(&[4], 2.0, DType::F64).exp().add_scalar(1.0);
+    assert_eq!(bits(&out.outputs[0]), bits(&eager));
+    assert_eq!(plan.report()[1].pass, "constant folding");
+}
+
+#[test]
+fn exact_identities_are_removed_and_views_merged() {
+    let mut f = compile(|xs: &[Var]| {
+        let y = xs[0].mul_scalar(1.0).powf(1.0).add_scalar(-0.0).detach();
+        let y = y.reshape(&[6, 2]).reshape(&[3, 4]).reshape(&[2, 6]);
+        let y = y.transpose(0, 1).transpose(0, 1);
+        Ok(y.exp())
+    });
+    let x = randn(&[2, 6], 3);
+    let out = f.run(std::slice::from_ref(&x)).unwrap();
+    let plan = f.plan(std::slice::from_ref(&x)).unwrap();
+    // Everything but the exp was the identity: reshape to its own shape, permute undone.
+    assert_eq!(plan.program().len(), 2, "{plan}");
+    assert_eq!(bits(&out.outputs[0]), bits(&x.exp()));
+}
+
+#[test]
+fn inexact_rewrites_are_not_made() {
+    // x + 0.0 turns -0.0 into +0.0: it must stay.
+    let mut f = compile(|xs: &[Var]| Ok(xs[0].add_scalar(0.0)));
+    let x = Tensor::from_vec(vec![-0.0f64, 1.0], &[2]);
+    let out = f.run(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(f.plan(std::slice::from_ref(&x)).unwrap().count("add_scalar"), 1);
+    assert_eq!(out.outputs[0].to_vec::<f64>()[0].to_bits(), 0.0f64.to_bits());
+    // A reshape of a reshape merges, a reshape to another shape stays.
+    let mut g = compile(|xs: &[Var]| Ok(xs[0].reshape(&[4]).reshape(&[4, 1])));
+    let x = randn(&[2, 2], 4);
+    g.run(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(g.plan(&[x]).unwrap().count("reshape"), 1);
+}
+
+#[test]
+fn a_new_input_signature_traces_a_second_plan() {
+    let traces = std::cell::Cell::new(0);
+    let mut f = compile(|xs: &[Var]| {
+        traces.set(traces.get() + 1);
+        Ok(xs[0].sum_all())
+    });
+    f.run(&[randn(&[4, 3], 5)]).unwrap();
+    f.run(&[randn(&[4, 3], 6)]).unwrap();
+    assert_eq!((f.plans(), traces.get()), (1, 1), "same shapes: replayed, not traced");
+    let last = f.run(&[randn(&[2, 3], 7)]).unwrap();
+    assert_eq!((f.plans(), traces.get()), (2, 2), "a shorter batch: a second plan");
+    assert_eq!(f.plan(&[randn(&[2, 3], 0)]).unwrap().program().len(), 2);
+    assert_eq!(bits(&last.outputs[0]), bits(&randn(&[2, 3], 7).sum(&[], false)));
+    f.run(&[randn(&[4, 3], 8).to_dtype(DType::F32)]).unwrap();
+    assert_eq!(f.plans(), 3, "another dtype is another signature");
+}
+
+/// A 2-16-16-1 tanh MLP's loss, as W6 defines it.
+fn mlp_loss(params: &[Param], x: &Var, y: &Var) -> autograd::Result<Var> {
+    let tape = x.tape();
+    let w: Vec<Var> = params.iter().map(|p| tape.param(p)).collect();
+    let h = x.matmul(&w[0]).add(&w[1]).tanh();
+    let h = h.matmul(&w[2]).add(&w[3]).tanh();
+    let pred = h.matmul(&w[4]).add(&w[5]);
+    Ok((pred - y).square().mean_all())
+}
+
+fn mlp_params(seed: u64) -> Vec<Param> {
+    let shapes: [&[usize]; 6] = [&[2, 16], &[16], &[16, 16], &[16], &[16, 1], &[1]];
+    shapes.iter().enumerate().map(|(i, s)| Param::new(randn(s, seed + i as u64).mul_scalar(0.5))).collect()
+}
+
+#[test]
+fn a_compiled_training_step_equals_the_eager_one_bit_for_bit() {
+    let (eager_params, compiled_params) = (mlp_params(10), mlp_params(10));
+    let mut step = compile(|xs: &[Var]| mlp_loss(&compiled_params, &xs[0], &xs[1])).with_grads();
+    let lr = 0.05;
+    for i in 0..100 {
+        let x = randn(&[32, 2], 100 + i);
+        let y = x.sum(&[1], true).sin();
+        // Eager: record, backward, SGD.
+        let tape = Tape::new();
+        let loss = mlp_loss(&eager_params, &tape.input(x.clone()), &tape.input(y.clone())).unwrap();
+        let grads = loss.backward().unwrap();
+        for p in &eager_params {
+            p.set(p.value() - grads.param(p).unwrap() * lr);
+        }
+        // Compiled: replay, SGD on the replayed gradients.
+        let out = step.run(&[x, y]).unwrap();
+        for p in &compiled_params {
+            p.set(p.value() - out.grads.param(p).unwrap() * lr);
+        }
+        assert_eq!(bits(&out.outputs[0]), bits(&loss.tensor()), "step {i}");
+    }
+    for (a, b) in eager_params.iter().zip(&compiled_params) {
+        assert_eq!(bits(&a.value()), bits(&b.value()));
+    }
+    assert_eq!(step.plans(), 1);
+}
+
+#[test]
+fn a_parameter_read_twice_gets_one_summed_gradient() {
+    let w = Param::new(Tensor::from_vec(vec![2.0f64], &[1]));
+    let mut f = compile(|xs: &[Var]| {
+        let tape = xs[0].tape();
+        Ok((&xs[0] * &tape.param(&w) + &xs[0] * &tape.param(&w).square()).sum_all())
+    })
+    .with_grads();
+    let out = f.run(&[Tensor::from_vec(vec![1.0f64, 3.0], &[2])]).unwrap();
+    // d/dw sum(x w + x w^2) = sum(x) (1 + 2w) = 4 * 5.
+    assert_eq!(out.grads.param(&w).unwrap().to_vec::<f64>(), vec![20.0]);
+}
+
+#[test]
+fn with_grads_needs_a_loss() {
+    let mut f = compile(|_: &[Var]| Ok(Vec::<Var>::new())).with_grads();
+    let err = f.run(&[Tensor::zeros(&[1], DType::F64)]).unwrap_err();
+    assert_eq!(err.to_string(), "compile: with_grads needs the closure to return a loss as its first output");
+}
+
+#[test]
+fn the_optimised_program_prints_with_what_each_pass_did() {
+    let mut f = compile(|xs: &[Var]| Ok(xs[0].tanh() + xs[0].tanh()));
+    let x = randn(&[2], 9);
+    f.run(std::slice::from_ref(&x)).unwrap();
+    let listing = f.plan(&[x]).unwrap().to_string();
+    assert!(listing.starts_with("# dead-node elimination: 0 changed, 4 nodes\n"), "{listing}");
+    assert!(listing.contains("# common subexpressions: 1 changed, 3 nodes"), "{listing}");
+    assert_eq!(listing.matches("tanh").count(), 1, "{listing}");
+}
