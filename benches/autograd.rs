@@ -3,13 +3,14 @@
 //! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration;
 //!   `w6_replay`: the same step recorded once (forward and backward) and replayed with
 //!   `Function::run`, the SGD update applied to the returned gradients; `1000_optim_sgd_steps`:
-//!   the eager step with `optim::Sgd` instead of the hand-written update.
+//!   the eager step with `optim::Sgd` instead of the hand-written update;
+//!   `1000_compiled_sgd_steps`: the step through `autograd::compile(..).with_grads()`.
 //!
 //! `cargo bench --bench autograd`; the PyTorch reference is `benches/pytorch/autograd.py`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use backprop::autograd::{grad, Function, Param, Tape, Var};
+use backprop::autograd::{compile, grad, Function, Param, Tape, Var};
 use backprop::nn::loss::{mse_loss, Reduction};
 use backprop::nn::{Linear, Module, Sequential, Tanh};
 use backprop::optim::{Optim, Optimizer, Sgd};
@@ -187,6 +188,29 @@ fn w6(c: &mut Criterion) {
         bench.iter(|| {
             for _ in 0..1000 {
                 black_box(mlp.replayed_step(&step, &x, &y, 0.1));
+            }
+        })
+    });
+    let mut compiled = compile(|xs: &[Var]| {
+        let pred = mlp.forward(xs[0].tape(), &xs[0]);
+        Ok((pred - &xs[1]).square().mean_all())
+    })
+    .with_grads();
+    let params: Vec<Param> = mlp.layers.iter().flat_map(|(w, b)| [w.clone(), b.clone()]).collect();
+    g.bench_function("1000_compiled_sgd_steps", |bench| {
+        bench.iter(|| {
+            for _ in 0..1000 {
+                let out = compiled.run(&[x.clone(), y.clone()]).expect("shapes fit");
+                for p in &params {
+                    let g = out.grads.param(p).expect("every parameter is used").contiguous();
+                    let g = g.as_slice::<f32>().expect("f32 gradient");
+                    p.update(|t| {
+                        for (v, &d) in t.try_as_mut_slice::<f32>().expect("f32 parameter").iter_mut().zip(g) {
+                            *v -= 0.1 * d;
+                        }
+                    });
+                }
+                black_box(out.outputs[0].to_scalar::<f32>());
             }
         })
     });
