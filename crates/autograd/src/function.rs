@@ -33,6 +33,7 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
 use tensor::{DType, Shape, Tensor};
 
 use crate::error::{AutogradError, Result};
@@ -247,7 +248,7 @@ impl Function {
                     msg: format!("leaf `{op}` has no recorded value"),
                 })?,
                 (op, None) => {
-                    let args: Vec<&Tensor> = node
+                    let args: SmallVec<[&Tensor; 4]> = node
                         .inputs
                         .iter()
                         .map(|id| values[id.index()].as_ref().expect("inputs are computed before their consumers"))

@@ -28,6 +28,7 @@
 
 mod macros;
 
+pub mod arena;
 mod create;
 mod display;
 mod dtype;

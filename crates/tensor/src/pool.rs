@@ -57,6 +57,9 @@ fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
 /// A `Vec<T>` of length `n` whose contents are unspecified (but valid `T`s): for kernels that
 /// write every element. Reuses a cached buffer of the same dtype and length when there is one.
 pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
+    if let Some(v) = crate::arena::take::<T>(n) {
+        return v;
+    }
     let bytes = n * T::DTYPE.size_in_bytes();
     if bytes >= MIN_POOLED_BYTES {
         let reused = with_cache(|c| {
@@ -153,7 +156,9 @@ pub fn clear() {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        recycle(self);
+        if !crate::arena::keep(self) {
+            recycle(self);
+        }
     }
 }
 

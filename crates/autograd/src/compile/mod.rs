@@ -17,6 +17,10 @@
 //! many there are. No pass reorders floating-point operations, so a compiled run gives the
 //! eager results bit for bit.
 //!
+//! Each plan runs in its own [`Arena`]: the buffers of its intermediate values are released
+//! into it and taken back by the next run, so after the first run the data of a step is not
+//! allocated again (the outputs handed to the caller are new buffers each run).
+//!
 //! ```
 //! use autograd::{compile, Param, Var};
 //! use tensor::{DType, Tensor};
@@ -44,6 +48,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use indexmap::IndexMap;
+use tensor::arena::Arena;
 use tensor::{DType, Shape, Tensor};
 
 use crate::backward::{grad_with, BackwardOptions};
@@ -104,6 +109,8 @@ pub struct Plan {
     /// The parameter behind each gradient output, in order.
     params: Vec<ParamId>,
     report: Vec<PassReport>,
+    /// The buffers of the plan's values, kept between runs.
+    arena: Arena,
 }
 
 /// What one pass did: its name, how many nodes it changed, and the program's size after it.
@@ -143,8 +150,9 @@ where
             let plan = self.trace(inputs)?;
             self.plans.insert(signature.clone(), plan);
         }
-        let plan = &self.plans[&signature];
-        let mut values = plan.program.run(inputs)?;
+        let plan = self.plans.get_mut(&signature).expect("traced above");
+        let program = &plan.program;
+        let mut values = plan.arena.enter(|| program.run(inputs))?;
         let mut grads = Gradients::new();
         for (id, g) in plan.params.iter().zip(values.drain(plan.outputs..)) {
             grads.set_param(*id, g);
@@ -176,7 +184,7 @@ where
         }
         let program = tape.function(&args, &outputs)?;
         let (program, report) = optimize(program)?;
-        Ok(Plan { program, outputs: returned, params, report })
+        Ok(Plan { program, outputs: returned, params, report, arena: Arena::new() })
     }
 }
 

@@ -6,6 +6,7 @@
 //! (see [`for_blocks`]).
 
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use crate::dtype::Float;
 use crate::error::{Result, TensorError};
@@ -266,12 +267,14 @@ impl Tensor {
                 other => other,
             },
         )?;
+        // Operands already of the full shape (every 2-D product) are used as they are: a
+        // broadcast view of them would be the same view, at the cost of two allocations.
         let mut full: Shape = batch.clone();
         full.extend([m, k]);
-        let a = a.try_broadcast_to(&full)?;
+        let a = if a.shape() == full.as_slice() { a } else { a.try_broadcast_to(&full)? };
         full.truncate(batch.len());
         full.extend([k, n]);
-        let b = b.try_broadcast_to(&full)?;
+        let b = if b.shape() == full.as_slice() { b } else { b.try_broadcast_to(&full)? };
         let mut out_shape: Shape = batch.clone();
         if self.rank() > 1 {
             out_shape.push(m);
@@ -279,7 +282,9 @@ impl Tensor {
         if rhs.rank() > 1 {
             out_shape.push(n);
         }
-        let numel = checked_numel("matmul", &[&batch[..], &[m, n]].concat())?;
+        full.truncate(batch.len());
+        full.extend([m, n]);
+        let numel = checked_numel("matmul", &full)?;
         float_dispatch!("matmul", self.dtype(), T => {
             crate::pool::ensure_alloc("matmul", numel, self.dtype())?;
             Ok(Tensor::from_data(batched_gemm::<T>(&a, &b, &batch, m, k, n), &out_shape))
@@ -360,7 +365,7 @@ fn batched_gemm<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: u
     let bm =
         |off| MatRef { rows: k, cols: n, offset: off, row_stride: b.strides()[r - 2], col_stride: b.strides()[r - 1] };
     // Storage offsets of each batch element's matrices.
-    let mut offsets = Vec::with_capacity(nb);
+    let mut offsets: SmallVec<[(usize, usize); 4]> = SmallVec::with_capacity(nb);
     if batch.is_empty() {
         offsets.push((a.layout.offset, b.layout.offset));
     } else {

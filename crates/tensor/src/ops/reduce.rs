@@ -191,7 +191,8 @@ fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: 
     let red_strides: Strides = axes.iter().map(|&d| strides[d]).collect();
     let (red_shape, [red_strides]) = collapse(&red_shape, [&red_strides]);
     let red_numel: usize = red_shape.iter().product();
-    let mut out = vec![r.init(); out_numel];
+    let mut out = crate::pool::for_overwrite::<T>(out_numel);
+    out.fill(r.init());
     if out_numel == 0 || red_numel == 0 {
         return out;
     }

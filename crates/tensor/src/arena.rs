@@ -1,0 +1,187 @@
+//! Arenas: the buffers of one program, kept between its runs.
+//!
+//! A program run again and again (a compiled training step) asks for the same buffer sizes in
+//! the same order every time. While an [`Arena`] is [entered](Arena::enter) on a thread, every
+//! tensor storage dropped on that thread goes into the arena (whatever its size, unlike the
+//! process-wide cache in [`pool`](crate::pool), which keeps only large buffers), and every
+//! kernel on that thread that writes a whole new buffer takes one of the same dtype and length
+//! from it first. After the first run, a run's intermediate values live in buffers the
+//! previous run released: no `malloc`, no zeroing, no page faults for the data.
+//!
+//! ```
+//! use tensor::{arena::Arena, DType, Tensor};
+//! let mut arena = Arena::new();
+//! let x = Tensor::ones(&[256], DType::F32);
+//! for _ in 0..3 {
+//!     arena.enter(|| {
+//!         let y = x.exp().tanh(); // exp's buffer is released when tanh is done with it
+//!         y.sum(&[], false)
+//!     });
+//! }
+//! assert!(arena.reused() > 0);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::dtype::{Buffer, Element, Storage};
+use crate::DType;
+
+/// The most an arena keeps; storage dropped past this is freed as usual.
+pub const MAX_ARENA_BYTES: usize = 1 << 30;
+
+/// Free buffers by dtype and length, and counts of how the arena served requests.
+#[derive(Default)]
+pub struct Arena {
+    free: HashMap<(DType, usize), Vec<Buffer>>,
+    bytes: usize,
+    reused: usize,
+    kept: usize,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arena>> = const { RefCell::new(None) };
+}
+
+impl Arena {
+    pub fn new() -> Arena {
+        Arena::default()
+    }
+
+    /// Runs `f` with this arena serving and collecting buffers on the current thread (see the
+    /// module documentation). Arenas nest: an inner one is in force until it returns.
+    pub fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        /// Puts the arena back where it came from and restores the outer one, also when `f`
+        /// panics.
+        struct Leave<'a> {
+            home: &'a mut Arena,
+            outer: Option<Arena>,
+        }
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                let outer = self.outer.take();
+                if let Some(mine) = CURRENT.with(|c| c.replace(outer)) {
+                    *self.home = mine;
+                }
+            }
+        }
+        let outer = CURRENT.with(|c| c.replace(Some(std::mem::take(self))));
+        let _leave = Leave { home: self, outer };
+        f()
+    }
+
+    /// Bytes held in free buffers.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// How many buffer requests were served from the arena so far.
+    pub fn reused(&self) -> usize {
+        self.reused
+    }
+
+    /// How many dropped storages the arena took in so far.
+    pub fn kept(&self) -> usize {
+        self.kept
+    }
+
+    /// Frees every buffer held.
+    pub fn clear(&mut self) {
+        self.free.clear();
+        self.bytes = 0;
+    }
+}
+
+/// A free buffer of `n` elements of `T` from the arena in force on this thread, if any.
+pub(crate) fn take<T: Element>(n: usize) -> Option<Vec<T>> {
+    if n == 0 {
+        return None;
+    }
+    CURRENT
+        .try_with(|c| {
+            let mut c = c.try_borrow_mut().ok()?;
+            let arena = c.as_mut()?;
+            let buf = arena.free.get_mut(&(T::DTYPE, n))?.pop()?;
+            arena.bytes -= n * T::DTYPE.size_in_bytes();
+            arena.reused += 1;
+            T::from_buffer(buf)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Moves a dropped storage's buffer into the arena in force on this thread; `false` (and the
+/// storage untouched) when there is none or it is full.
+pub(crate) fn keep(storage: &mut Storage) -> bool {
+    let (dtype, len) = (storage.dtype(), storage.len());
+    if len == 0 {
+        return false;
+    }
+    CURRENT
+        .try_with(|c| {
+            let Ok(mut c) = c.try_borrow_mut() else { return false };
+            let Some(arena) = c.as_mut() else { return false };
+            let bytes = len * dtype.size_in_bytes();
+            if arena.bytes + bytes > MAX_ARENA_BYTES {
+                return false;
+            }
+            let buf = match storage {
+                Storage::F32(v) => Buffer::F32(std::mem::take(v)),
+                Storage::F64(v) => Buffer::F64(std::mem::take(v)),
+                Storage::I64(v) => Buffer::I64(std::mem::take(v)),
+                Storage::U8(v) => Buffer::U8(std::mem::take(v)),
+                Storage::Bool(v) => Buffer::Bool(std::mem::take(v)),
+            };
+            arena.bytes += bytes;
+            arena.kept += 1;
+            arena.free.entry((dtype, len)).or_default().push(buf);
+            true
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tensor;
+
+    #[test]
+    fn a_program_run_twice_reuses_its_buffers() {
+        let mut arena = Arena::new();
+        let x = Tensor::ones(&[100], DType::F64);
+        let first = arena.enter(|| x.exp().tanh().to_vec::<f64>());
+        assert_eq!(arena.reused(), 0, "nothing to reuse on the first run");
+        assert!(arena.kept() >= 1, "exp's buffer was dropped into the arena");
+        let second = arena.enter(|| x.exp().tanh().to_vec::<f64>());
+        assert_eq!(first, second);
+        assert!(arena.reused() >= 1);
+    }
+
+    #[test]
+    fn nothing_is_kept_outside_an_arena_and_arenas_nest() {
+        let mut outer = Arena::new();
+        let mut inner = Arena::new();
+        outer.enter(|| {
+            inner.enter(|| drop(Tensor::ones(&[10], DType::F32)));
+            drop(Tensor::ones(&[20], DType::F32));
+        });
+        drop(Tensor::ones(&[30], DType::F32));
+        assert_eq!((inner.kept(), inner.bytes()), (1, 40));
+        assert_eq!((outer.kept(), outer.bytes()), (1, 80));
+    }
+
+    #[test]
+    fn an_arena_survives_a_panic_inside_it() {
+        let mut arena = Arena::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            arena.enter(|| {
+                drop(Tensor::ones(&[4], DType::F64));
+                panic!("inside");
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(arena.kept(), 1);
+        drop(Tensor::ones(&[4], DType::F64));
+        assert_eq!(arena.kept(), 1, "no longer in force");
+    }
+}
