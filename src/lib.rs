@@ -46,7 +46,7 @@ pub use tensor;
 /// The names a training script needs, in one `use backprop::prelude::*`: tensors, the tape,
 /// parameters and gradients, the layers and losses, the optimizers and schedulers.
 pub mod prelude {
-    pub use autograd::{grad, no_grad, AsVar, AutogradError, Function, Gradients, Param, Tape, Var};
+    pub use autograd::{compile, grad, no_grad, AsVar, AutogradError, Function, Gradients, Param, Tape, Var};
     pub use nn::loss::{accuracy, cross_entropy, mse_loss, Reduction};
     pub use nn::{init, Dropout, Gelu, Linear, Module, Relu, Sequential, Sigmoid, Tanh};
     pub use optim::{
