@@ -11,7 +11,7 @@
 //! the path each optimizer takes on three 2-D surfaces (Rosenbrock's valley, a saddle, a
 //! ravine), the pictures that explain the table.
 //!
-//! `cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N] [--plots DIR | --no-plots]`
+//! `cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N] [--plots DIR | --no-plots] [--compile]`
 
 use std::time::Instant;
 
@@ -25,10 +25,12 @@ struct Args {
     points: usize,
     /// Where the SVG plots go (`None`: no plots).
     plots: Option<String>,
+    /// Train through `autograd::compile` (the step traced once, replayed).
+    compile: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { steps: 1500, seed: 0, points: 200, plots: Some("optimizers-plots".into()) };
+    let mut args = Args { steps: 1500, seed: 0, points: 200, plots: Some("optimizers-plots".into()), compile: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -38,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
             "--points" => args.points = value("--points")?.parse().map_err(|e| format!("--points: {e}"))?,
             "--plots" => args.plots = Some(value("--plots")?),
             "--no-plots" => args.plots = None,
+            "--compile" => args.compile = true,
             "--help" | "-h" => {
                 println!("{}", HELP);
                 std::process::exit(0);
@@ -57,7 +60,9 @@ USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--poi
   --points N    points per spiral (default 200)
   --plots DIR   where to write the SVG plots (default optimizers-plots): the loss curves, and
                 each optimizer's path over three 2-D surfaces (a valley, a saddle, a ravine)
-  --no-plots    skip the plots";
+  --no-plots    skip the plots
+  --compile     trace the training step once and replay the optimised program (autograd::compile);
+                the same numbers, bit for bit";
 
 /// Two interleaved spirals with a little noise: inputs `[2n, 2]`, labels `[2n]`.
 fn spirals(n: usize, seed: u64) -> (Tensor, Tensor) {
@@ -100,17 +105,25 @@ fn train<A: Algorithm>(config: A, args: &Args, data: &(Tensor, Tensor)) -> Resul
     let tape = Tape::new();
     let (x, y) = data;
     let (mut below, mut final_loss, mut losses) = (None, f64::NAN, Vec::with_capacity(args.steps));
+    let mut compiled = compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean)).with_grads();
     let start = Instant::now();
     for step in 0..args.steps {
-        tape.clear();
-        let loss = cross_entropy(&net.forward(&tape.constant(x.clone()))?, y, Reduction::Mean)?;
-        final_loss = loss.item();
+        let (loss, grads) = if args.compile {
+            let out = compiled.run(&[x.clone(), y.clone()])?;
+            (out.outputs[0].to_dtype(DType::F64).item(), out.grads)
+        } else {
+            tape.clear();
+            let loss = cross_entropy(&net.forward(&tape.constant(x.clone()))?, y, Reduction::Mean)?;
+            (loss.item(), loss.backward()?)
+        };
+        final_loss = loss;
         losses.push(final_loss);
         if below.is_none() && final_loss < 0.1 {
             below = Some(step);
         }
-        opt.step(&loss.backward()?)?;
+        opt.step(&grads)?;
     }
+    drop(compiled);
     let seconds = start.elapsed().as_secs_f64();
     tape.clear();
     let accuracy = accuracy(&net.forward(&tape.constant(x.clone()))?, y)?;
@@ -163,10 +176,21 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 fn runs_on_tiny_settings() {
     let dir = std::env::temp_dir().join(format!("backprop-optimizers-{}", std::process::id()));
     let plots = Some(dir.display().to_string());
-    run(&Args { steps: 20, seed: 1, points: 16, plots }).unwrap();
+    run(&Args { steps: 20, seed: 1, points: 16, plots, compile: false }).unwrap();
     for file in ["loss.svg", "valley.svg", "saddle.svg", "ravine.svg"] {
         let svg = std::fs::read_to_string(dir.join(file)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{file}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_compiled_run_matches_the_eager_one_bit_for_bit() {
+    let data = spirals(16, 3);
+    let losses = |compile: bool| -> Vec<u64> {
+        let args = Args { steps: 30, seed: 3, points: 16, plots: None, compile };
+        let o = train(Adam { lr: 0.01, ..Adam::default() }, &args, &data).unwrap();
+        o.losses.iter().map(|l| l.to_bits()).collect()
+    };
+    assert_eq!(losses(false), losses(true));
 }
