@@ -4,6 +4,9 @@
 //! - W5: conv 3x3 (1 -> 32) - ReLU - maxpool 2 - conv 3x3 (32 -> 64) - ReLU - maxpool 2 -
 //!   flatten - linear 1600 -> 10, cross-entropy, batch 64, SGD(lr = 0.01, momentum = 0.9).
 //!
+//! Each also runs compiled (`_compiled`: `autograd::compile(..).with_grads()`, the optimizer
+//! stepping on the replayed gradients).
+//!
 //! `cargo bench --bench training`; PyTorch: `python3 benches/pytorch/training.py`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -16,16 +19,37 @@ fn batch(shape: &[usize], rng: &mut Rng) -> (Tensor, Tensor) {
     (Tensor::randn(shape, DType::F32, rng), Tensor::randint(&[shape[0]], 0, 10, rng))
 }
 
-fn bench_steps<A: Algorithm>(c: &mut Criterion, name: &str, net: Sequential, config: A, data: (Tensor, Tensor)) {
-    let mut opt = Optim::new(net.parameters(), config).expect("valid hyperparameters");
+/// The eager step under `name`, and the same step through `autograd::compile` (traced once,
+/// replayed) under `name` + `_compiled`, from the same initial weights.
+fn bench_steps<A: Algorithm + Clone>(
+    c: &mut Criterion,
+    name: &str,
+    net: Sequential,
+    config: A,
+    data: (Tensor, Tensor),
+) {
+    let mut opt = Optim::new(net.parameters(), config.clone()).expect("valid hyperparameters");
     let tape = Tape::new();
     let (x, y) = data;
+    let start: Vec<Tensor> = net.parameters().iter().map(|p| p.value()).collect();
     c.bench_function(name, |b| {
         b.iter(|| {
             tape.clear();
             let logits = net.forward(&tape.constant(x.clone())).expect("shapes fit");
             let loss = cross_entropy(&logits, &y, Reduction::Mean).expect("labels fit");
             opt.step(&loss.backward().expect("scalar loss")).expect("gradients fit");
+        })
+    });
+    for (p, v) in net.parameters().iter().zip(start) {
+        p.set(v);
+    }
+    let mut opt = Optim::new(net.parameters(), config).expect("valid hyperparameters");
+    let mut step = compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean)).with_grads();
+    let batch = [x.clone(), y.clone()];
+    c.bench_function(&format!("{name}_compiled"), |b| {
+        b.iter(|| {
+            let out = step.run(&batch).expect("shapes fit");
+            opt.step(&out.grads).expect("gradients fit");
         })
     });
 }
