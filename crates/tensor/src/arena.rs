@@ -22,7 +22,6 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::dtype::{Buffer, Element, Storage};
 use crate::DType;
@@ -33,7 +32,9 @@ pub const MAX_ARENA_BYTES: usize = 1 << 30;
 /// Free buffers by dtype and length, and counts of how the arena served requests.
 #[derive(Default)]
 pub struct Arena {
-    free: HashMap<(DType, usize), Vec<Buffer>>,
+    /// Free buffers by (dtype, length): a program uses a few sizes, so a short list searched
+    /// in order beats hashing the key on every request.
+    free: Vec<((DType, usize), Vec<Buffer>)>,
     bytes: usize,
     reused: usize,
     kept: usize,
@@ -101,7 +102,8 @@ pub(crate) fn take<T: Element>(n: usize) -> Option<Vec<T>> {
         .try_with(|c| {
             let mut c = c.try_borrow_mut().ok()?;
             let arena = c.as_mut()?;
-            let buf = arena.free.get_mut(&(T::DTYPE, n))?.pop()?;
+            let key = (T::DTYPE, n);
+            let buf = arena.free.iter_mut().find(|(k, _)| *k == key)?.1.pop()?;
             arena.bytes -= n * T::DTYPE.size_in_bytes();
             arena.reused += 1;
             T::from_buffer(buf)
@@ -134,7 +136,10 @@ pub(crate) fn keep(storage: &mut Storage) -> bool {
             };
             arena.bytes += bytes;
             arena.kept += 1;
-            arena.free.entry((dtype, len)).or_default().push(buf);
+            match arena.free.iter_mut().find(|(k, _)| *k == (dtype, len)) {
+                Some((_, bufs)) => bufs.push(buf),
+                None => arena.free.push(((dtype, len), vec![buf])),
+            }
             true
         })
         .unwrap_or(false)

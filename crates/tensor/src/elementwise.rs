@@ -171,6 +171,15 @@ pub(crate) fn zip<A: Element, B: Element, U: Element>(
         });
         return out;
     }
+    // Two dimensions on one thread (a bias added to a batch of rows): a plain loop over rows,
+    // each a vectorised run, instead of the general walker's per-run bookkeeping.
+    if shape.len() == 2 && !crate::parallel::should_parallelize(n) {
+        let cols = shape[1];
+        for (r, row) in out.chunks_exact_mut(cols.max(1)).enumerate().take(shape[0]) {
+            zip_run(sa, (oa + r * sta[0], sta[1]), sb, (ob + r * stb[0], stb[1]), row, &f);
+        }
+        return out;
+    }
     let strides = [sta, stb];
     fill_chunks(&mut out, |start, chunk| {
         for_each_run(&shape, &strides, [oa, ob], start, chunk.len(), |pos, [xa, xb], run, [ia, ib]| {

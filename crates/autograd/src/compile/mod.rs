@@ -44,7 +44,6 @@ pub(crate) mod fold;
 pub(crate) mod rewrite;
 pub(crate) mod simplify;
 
-use std::collections::HashMap;
 use std::fmt;
 
 use indexmap::IndexMap;
@@ -88,14 +87,16 @@ where
     F: Fn(&[Var]) -> Result<O>,
     O: Outputs,
 {
-    Compiled { f, grads: false, plans: HashMap::new() }
+    Compiled { f, grads: false, plans: Vec::new() }
 }
 
 /// A compiled function: the closure, and one optimised plan per input signature seen.
 pub struct Compiled<F> {
     f: F,
     grads: bool,
-    plans: HashMap<Signature, Plan>,
+    /// Plans by input signature; a program sees a few (the full batch, the last one), so a
+    /// list compared against the inputs beats building and hashing a key on every run.
+    plans: Vec<(Signature, Plan)>,
 }
 
 /// The shapes and dtypes of a call's inputs: what a plan was traced for.
@@ -145,12 +146,16 @@ where
     /// Runs the plan for these inputs' shapes and dtypes, tracing and optimising one first if
     /// this signature is new.
     pub fn run(&mut self, inputs: &[Tensor]) -> Result<Step> {
-        let signature: Signature = inputs.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
-        if !self.plans.contains_key(&signature) {
-            let plan = self.trace(inputs)?;
-            self.plans.insert(signature.clone(), plan);
-        }
-        let plan = self.plans.get_mut(&signature).expect("traced above");
+        let index = match self.find(inputs) {
+            Some(i) => i,
+            None => {
+                let plan = self.trace(inputs)?;
+                let signature = inputs.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
+                self.plans.push((signature, plan));
+                self.plans.len() - 1
+            }
+        };
+        let plan = &mut self.plans[index].1;
         let program = &plan.program;
         let mut values = plan.arena.enter(|| program.run(inputs))?;
         let mut grads = Gradients::new();
@@ -167,8 +172,18 @@ where
 
     /// The plan for inputs of these shapes and dtypes, if one was traced.
     pub fn plan(&self, inputs: &[Tensor]) -> Option<&Plan> {
-        let signature: Signature = inputs.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
-        self.plans.get(&signature)
+        self.find(inputs).map(|i| &self.plans[i].1)
+    }
+
+    /// The plan traced for inputs of these shapes and dtypes.
+    fn find(&self, inputs: &[Tensor]) -> Option<usize> {
+        self.plans.iter().position(|(signature, _)| {
+            signature.len() == inputs.len()
+                && signature
+                    .iter()
+                    .zip(inputs)
+                    .all(|((shape, dtype), t)| t.shape() == shape.as_slice() && t.dtype() == *dtype)
+        })
     }
 
     fn trace(&self, inputs: &[Tensor]) -> Result<Plan> {
