@@ -278,11 +278,22 @@ fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: 
                 *o = r.merge(*o, v);
             }
         }
+    } else if loop_shape.len() == 2 && st[0][1] == 1 && st[1].as_slice() == [0, 1] {
+        // Rows of a contiguous matrix summed into one (a bias gradient): the same adds in the
+        // same order as the walker, one row at a time, which the compiler vectorises.
+        let (rows, cols) = (loop_shape[0], loop_shape[1]);
+        for i in 0..rows {
+            let row = &src[offset + i * st[0][0]..][..cols];
+            for (a, &v) in out.iter_mut().zip(row) {
+                *a = r.step(*a, v);
+            }
+        }
     } else {
         stream(0, total, &mut out);
     }
     out
 }
+
 
 /// The p-norm's scale: the largest `|x|` over `axes` (kept as size-1 dimensions), clamped to
 /// the dtype's positive normal range. Any `m > 0` gives the same norm; the clamp keeps an
