@@ -294,7 +294,6 @@ fn reduce_raw<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: 
     out
 }
 
-
 /// The p-norm's scale: the largest `|x|` over `axes` (kept as size-1 dimensions), clamped to
 /// the dtype's positive normal range. Any `m > 0` gives the same norm; the clamp keeps an
 /// all-zero slice from dividing 0 by 0 (0 / tiny = 0) and an infinite one from inf / inf.
