@@ -127,13 +127,7 @@ pub(crate) fn keep(storage: &mut Storage) -> bool {
             if arena.bytes + bytes > MAX_ARENA_BYTES {
                 return false;
             }
-            let buf = match storage {
-                Storage::F32(v) => Buffer::F32(std::mem::take(v)),
-                Storage::F64(v) => Buffer::F64(std::mem::take(v)),
-                Storage::I64(v) => Buffer::I64(std::mem::take(v)),
-                Storage::U8(v) => Buffer::U8(std::mem::take(v)),
-                Storage::Bool(v) => Buffer::Bool(std::mem::take(v)),
-            };
+            let buf = storage.take_buffer();
             arena.bytes += bytes;
             arena.kept += 1;
             match arena.free.iter_mut().find(|(k, _)| *k == (dtype, len)) {

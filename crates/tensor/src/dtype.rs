@@ -345,6 +345,20 @@ pub enum Buffer {
     Bool(Vec<bool>),
 }
 
+impl Storage {
+    /// Moves the elements out as a cacheable buffer, leaving this storage empty (for a storage
+    /// being dropped, whose buffer a cache keeps).
+    pub(crate) fn take_buffer(&mut self) -> Buffer {
+        match self {
+            Storage::F32(v) => Buffer::F32(std::mem::take(v)),
+            Storage::F64(v) => Buffer::F64(std::mem::take(v)),
+            Storage::I64(v) => Buffer::I64(std::mem::take(v)),
+            Storage::U8(v) => Buffer::U8(std::mem::take(v)),
+            Storage::Bool(v) => Buffer::Bool(std::mem::take(v)),
+        }
+    }
+}
+
 /// Typed extraction from a cached buffer (a supertrait of `Element`; not for implementing).
 #[doc(hidden)]
 pub trait FromBuffer: Sized {

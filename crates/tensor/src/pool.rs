@@ -127,13 +127,7 @@ pub(crate) fn recycle(storage: &mut Storage) {
     }
     with_cache(|c| {
         c.make_room(bytes);
-        let buf = match storage {
-            Storage::F32(v) => Buffer::F32(std::mem::take(v)),
-            Storage::F64(v) => Buffer::F64(std::mem::take(v)),
-            Storage::I64(v) => Buffer::I64(std::mem::take(v)),
-            Storage::U8(v) => Buffer::U8(std::mem::take(v)),
-            Storage::Bool(v) => Buffer::Bool(std::mem::take(v)),
-        };
+        let buf = storage.take_buffer();
         c.bytes += bytes;
         c.free.entry((dtype, len)).or_default().push(buf);
         c.arrivals.push_back((dtype, len));
