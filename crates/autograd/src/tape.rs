@@ -125,6 +125,19 @@ pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` with recording on, whatever the caller's mode (a trace made inside `no_grad`
+/// must still record its program). The previous mode is restored even if `f` panics.
+pub(crate) fn with_recording<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAD_ENABLED.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(true)));
+    f()
+}
+
 impl Tape {
     pub fn new() -> Tape {
         Tape::default()

@@ -35,6 +35,10 @@ pub struct Arena {
     /// Free buffers by (dtype, length): a program uses a few sizes, so a short list searched
     /// in order beats hashing the key on every request.
     free: Vec<((DType, usize), Vec<Buffer>)>,
+    /// How many storages of each size the current (or last) run released: after a run, each
+    /// size keeps at most that many free buffers, so buffers that no kernel takes back (made
+    /// by a kernel that allocates its own way) do not pile up run after run.
+    released: Vec<((DType, usize), usize)>,
     bytes: usize,
     reused: usize,
     kept: usize,
@@ -61,11 +65,13 @@ impl Arena {
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
                 let outer = self.outer.take();
-                if let Some(mine) = CURRENT.with(|c| c.replace(outer)) {
+                if let Some(mut mine) = CURRENT.with(|c| c.replace(outer)) {
+                    mine.trim();
                     *self.home = mine;
                 }
             }
         }
+        self.released.clear();
         let outer = CURRENT.with(|c| c.replace(Some(std::mem::take(self))));
         let _leave = Leave { home: self, outer };
         f()
@@ -90,6 +96,20 @@ impl Arena {
     pub fn clear(&mut self) {
         self.free.clear();
         self.bytes = 0;
+    }
+
+    /// Keeps, of each size, no more free buffers than the run just finished released.
+    fn trim(&mut self) {
+        let mut freed = 0;
+        for (key, bufs) in self.free.iter_mut() {
+            let limit = self.released.iter().find(|(k, _)| k == key).map_or(0, |&(_, n)| n);
+            if bufs.len() > limit {
+                freed += (bufs.len() - limit) * key.1 * key.0.size_in_bytes();
+                bufs.truncate(limit);
+            }
+        }
+        self.bytes -= freed;
+        self.free.retain(|(_, bufs)| !bufs.is_empty());
     }
 }
 
@@ -130,6 +150,10 @@ pub(crate) fn keep(storage: &mut Storage) -> bool {
             let buf = storage.take_buffer();
             arena.bytes += bytes;
             arena.kept += 1;
+            match arena.released.iter_mut().find(|(k, _)| *k == (dtype, len)) {
+                Some((_, n)) => *n += 1,
+                None => arena.released.push(((dtype, len), 1)),
+            }
             match arena.free.iter_mut().find(|(k, _)| *k == (dtype, len)) {
                 Some((_, bufs)) => bufs.push(buf),
                 None => arena.free.push(((dtype, len), vec![buf])),
@@ -154,6 +178,17 @@ mod tests {
         let second = arena.enter(|| x.exp().tanh().to_vec::<f64>());
         assert_eq!(first, second);
         assert!(arena.reused() >= 1);
+    }
+
+    #[test]
+    fn buffers_no_kernel_takes_back_do_not_pile_up() {
+        let mut arena = Arena::new();
+        let x = Tensor::ones(&[64], DType::F64);
+        for _ in 0..20 {
+            // `cat` fills its output; `exp`'s buffer is taken back on the next run.
+            arena.enter(|| drop(Tensor::cat(&[x.exp(), x.clone()], 0)));
+        }
+        assert!(arena.bytes() <= 2 * (64 + 128) * 8, "{} bytes held", arena.bytes());
     }
 
     #[test]

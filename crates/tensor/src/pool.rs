@@ -101,6 +101,10 @@ pub(crate) fn ensure_alloc(op: &'static str, numel: usize, dtype: DType) -> Resu
 
 /// `vec![value; n]`, or [`TensorError::OutOfMemory`] instead of an abort.
 pub(crate) fn try_filled<T: Element>(op: &'static str, n: usize, value: T) -> Result<Vec<T>> {
+    if let Some(mut v) = crate::arena::take::<T>(n) {
+        v.fill(value);
+        return Ok(v);
+    }
     ensure_alloc(op, n, T::DTYPE)?;
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| TensorError::OutOfMemory {

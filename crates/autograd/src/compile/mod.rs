@@ -160,7 +160,9 @@ where
         let mut values = plan.arena.enter(|| program.run(inputs))?;
         let mut grads = Gradients::new();
         for (id, g) in plan.params.iter().zip(values.drain(plan.outputs..)) {
-            grads.set_param(*id, g);
+            // Row-major, as eager backward hands them out (a weight's gradient may be a
+            // transposed view in the program).
+            grads.set_param(*id, g.try_contiguous()?);
         }
         Ok(Step { outputs: values, grads })
     }
@@ -187,19 +189,23 @@ where
     }
 
     fn trace(&self, inputs: &[Tensor]) -> Result<Plan> {
-        let tape = Tape::new();
-        let args: Vec<Var> = inputs.iter().map(|t| tape.input(t.clone())).collect();
-        let mut outputs = (self.f)(&args)?.into_vars();
-        let returned = outputs.len();
-        let mut params = Vec::new();
-        if self.grads {
-            let (ids, grads) = param_grads(&tape, outputs.first())?;
-            params = ids;
-            outputs.extend(grads);
-        }
-        let program = tape.function(&args, &outputs)?;
-        let (program, report) = optimize(program)?;
-        Ok(Plan { program, outputs: returned, params, report, arena: Arena::new() })
+        // Recording is on while tracing, also when the first run happens under `no_grad`
+        // (an evaluation loop): otherwise the outputs would be constants of the first batch.
+        crate::tape::with_recording(|| {
+            let tape = Tape::new();
+            let args: Vec<Var> = inputs.iter().map(|t| tape.input(t.clone())).collect();
+            let mut outputs = (self.f)(&args)?.into_vars();
+            let returned = outputs.len();
+            let mut params = Vec::new();
+            if self.grads {
+                let (ids, grads) = param_grads(&tape, outputs.first())?;
+                params = ids;
+                outputs.extend(grads);
+            }
+            let program = tape.function(&args, &outputs)?;
+            let (program, report) = optimize(program)?;
+            Ok(Plan { program, outputs: returned, params, report, arena: Arena::new() })
+        })
     }
 }
 
@@ -218,13 +224,19 @@ fn param_grads(tape: &Tape, loss: Option<&Var>) -> Result<(Vec<ParamId>, Vec<Var
         }
     }
     let flat: Vec<Var> = leaves.values().flatten().cloned().collect();
+    if flat.is_empty() || !loss.requires_grad() {
+        return Ok((Vec::new(), Vec::new())); // nothing trainable reaches the loss
+    }
     let opts = BackwardOptions { retain_graph: true, create_graph: true };
     let grads = grad_with(std::slice::from_ref(loss), None, &flat, opts)?;
     let mut grads = grads.into_iter();
     let (mut ids, mut sums) = (Vec::new(), Vec::new());
     for (id, reads) in &leaves {
+        // Summed last read first, as the eager backward pass accumulates them (it visits
+        // nodes in reverse), so a parameter read several times rounds the same way.
+        let of_this: Vec<Var> = grads.by_ref().take(reads.len()).flatten().collect();
         let mut total: Option<Var> = None;
-        for g in grads.by_ref().take(reads.len()).flatten() {
+        for g in of_this.into_iter().rev() {
             total = Some(match total {
                 Some(t) => t.try_add(&g)?,
                 None => g,

@@ -1,15 +1,18 @@
 //! Algebraic simplification, only where it is exact bit for bit:
 //!
 //! - `x * 1`, `x ^ 1` (`mul_scalar`, `powf`) and `x + (-0.0)` are `x`. (`x + 0.0` is not:
-//!   it turns `-0.0` into `+0.0`; on integers it is exact and is removed.)
+//!   it turns `-0.0` into `+0.0`; on integers it is exact and is removed.) Only where `x` is
+//!   the fresh, row-major result of a computing op: the arithmetic op's output is row-major,
+//!   and a later reduction may take another (differently rounded) path over a strided `x`.
 //! - `reshape`, `broadcast_to` and `to_dtype` to what `x` already is, the identity `permute`,
 //!   a `slice` that keeps everything, and `stop_gradient` (a compiled program computes no
-//!   gradients at run time) are `x`.
-//! - `reshape(reshape(x))` is one `reshape` of `x`; `permute(permute(x))` is one `permute`
-//!   (and nothing when the two cancel, as a transpose of a transpose does).
+//!   gradients at run time) are `x`: each returns `x` itself or a view with its layout.
+//! - `permute(permute(x))` is one `permute` (and nothing when the two cancel, as a transpose
+//!   of a transpose does): the same view either way. (A reshape of a reshape is not merged:
+//!   the inner one may copy, and the copy's layout can change how a later reduction rounds.)
 //!
-//! Views cost no arithmetic, so these rules change no rounding; they save nodes, copies and
-//! dispatch.
+//! Every rule gives the same values in the same layout, so nothing downstream rounds
+//! differently; they save nodes, copies and dispatch.
 
 use super::rewrite::{remove_dead, Redirect};
 use crate::function::Function;
@@ -53,24 +56,32 @@ fn is_identity(f: &Function, i: usize, x: usize) -> bool {
     if node.shape != input.shape || node.dtype != input.dtype {
         return false;
     }
+    let fresh = !input.op.is_leaf()
+        && !matches!(
+            input.op,
+            Op::Reshape { .. } | Op::Permute { .. } | Op::BroadcastTo { .. } | Op::Slice { .. } | Op::StopGradient
+        )
+        && !matches!(input.op, Op::ToDType { dtype } if dtype == input.dtype);
     match &node.op {
-        Op::Scalar { op: ScalarOp::MulScalar | ScalarOp::Powf, scalar } => *scalar == 1.0,
+        Op::Scalar { op: ScalarOp::MulScalar | ScalarOp::Powf, scalar } => fresh && *scalar == 1.0,
         Op::Scalar { op: ScalarOp::AddScalar, scalar } => {
-            *scalar == 0.0 && (scalar.is_sign_negative() || !node.dtype.is_float())
+            fresh && *scalar == 0.0 && (scalar.is_sign_negative() || !node.dtype.is_float())
         }
         Op::Reshape { .. } | Op::BroadcastTo { .. } | Op::ToDType { .. } | Op::StopGradient => true,
-        Op::Permute { axes } => axes.iter().enumerate().all(|(k, &a)| a == k as isize),
+        Op::Permute { axes } => {
+            let rank = axes.len() as isize;
+            axes.iter().enumerate().all(|(k, &a)| (if a < 0 { a + rank } else { a }) == k as isize)
+        }
         Op::Slice { start, step, .. } => *start == 0 && *step == 1,
         _ => false,
     }
 }
 
 /// The single op that does what node `i` does to the result of its input `x` applied to `x`'s
-/// own input, where the two compose: a reshape of a reshape, a permute of a permute.
+/// own input, where the two compose into the same view: a permute of a permute.
 fn merged_with_input(f: &Function, i: usize, x: usize) -> Option<Op> {
     let (outer, inner) = (&f.nodes[i].op, &f.nodes[x].op);
     match (outer, inner) {
-        (Op::Reshape { shape }, Op::Reshape { .. }) => Some(Op::Reshape { shape: shape.clone() }),
         (Op::Permute { axes: outer }, Op::Permute { axes: inner }) => {
             let rank = inner.len() as isize;
             let norm = |a: isize| if a < 0 { a + rank } else { a };
