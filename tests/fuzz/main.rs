@@ -3,9 +3,9 @@
 //!
 //! For every op: the `try_` form returns `Ok` exactly where the reference has a result (and an
 //! error, never a panic, where it has none); an `Ok` matches the reference's shape, dtype and
-//! values; the `Var` form matches it too. After the program, backward from its
-//! sum succeeds or is a typed error, and where every op was smooth on bounded f64 values its
-//! gradient passes gradcheck.
+//! values (also when run again in an arena of reused buffers); the `Var` form matches it too.
+//! After the program, backward from its sum succeeds or is a typed error, and where every op
+//! was smooth on bounded f64 values its gradient passes gradcheck.
 //!
 //! `cargo test --release --test fuzz` runs the default number of cases (about a thousand per
 //! property, a few seconds); a long campaign is
@@ -27,6 +27,7 @@ use std::sync::Mutex;
 use autograd::{gradcheck, GradcheckOptions, Tape, Var};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
+use tensor::arena::Arena;
 use tensor::{DType, Tensor};
 
 use program::{to_nd, Init, OpSpec};
@@ -54,6 +55,13 @@ fn close(got: &Nd, want: &Nd, scale: f64) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The same shape, dtype and values, bit for bit (NaNs equal).
+fn same_bits(a: &Nd, b: &Nd) -> bool {
+    a.shape == b.shape
+        && a.dtype == b.dtype
+        && a.data.iter().zip(&b.data).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
 }
 
 /// `PROPTEST_CASES` when set (a long campaign), else the default for a normal test run.
@@ -118,6 +126,17 @@ fn run_program(init: &Init, ops: &[OpSpec]) -> Result<(), TestCaseError> {
                 count_kind(spec, true);
             }
             (Some(w), Ok(gt), Ok(gv)) => {
+                // The op again in an arena holding the buffers of a first run: a kernel that
+                // assumed a fresh (zeroed) buffer would now read stale values.
+                let mut arena = Arena::new();
+                arena.enter(|| drop(spec.tensor(&t)));
+                let again = arena.enter(|| spec.tensor(&t)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(
+                    same_bits(&to_nd(&again), &to_nd(&gt)),
+                    "step {step} {spec:?}: in a reused arena {:?}, fresh {:?}",
+                    to_nd(&again).data,
+                    to_nd(&gt).data
+                );
                 let scale = input.max_abs() * (1.0 + input.data.len() as f64).sqrt();
                 if let Err(e) = close(&to_nd(&gt), &w, scale) {
                     return Err(TestCaseError::fail(format!("step {step} {spec:?}: {e}")));
