@@ -23,7 +23,12 @@
 
 use std::cell::RefCell;
 
+use std::cell::Cell;
+use std::sync::Arc;
+
 use crate::dtype::{Buffer, Element, Storage};
+use crate::layout::Layout;
+use crate::tensor::TensorInner;
 use crate::DType;
 
 /// The most an arena keeps; storage dropped past this is freed as usual.
@@ -42,10 +47,64 @@ pub struct Arena {
     bytes: usize,
     reused: usize,
     kept: usize,
+    /// Tensor headers (the tensor's and its storage's reference-counted boxes), unshared, their
+    /// storage emptied into `free`.
+    headers: Vec<Arc<TensorInner>>,
 }
 
 thread_local! {
     static CURRENT: RefCell<Option<Arena>> = const { RefCell::new(None) };
+    /// Whether an arena is in force on this thread: the one check every tensor drop makes.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// What a kept tensor's handle points to once its header has gone to the arena.
+    static PLACEHOLDER: Arc<TensorInner> = Arc::new(TensorInner {
+        storage: Arc::new(Storage::F32(Vec::new())),
+        layout: Layout::contiguous(&[0]),
+    });
+}
+
+/// Whether an arena is in force on this thread.
+#[inline]
+pub(crate) fn is_active() -> bool {
+    ACTIVE.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Whether `header` and its storage are held by this handle alone.
+pub(crate) fn unshared(header: &mut Arc<TensorInner>) -> bool {
+    match Arc::get_mut(header) {
+        Some(inner) => Arc::get_mut(&mut inner.storage).is_some(),
+        None => false,
+    }
+}
+
+/// A handle to the shared empty placeholder.
+pub(crate) fn placeholder() -> Arc<TensorInner> {
+    PLACEHOLDER.with(Arc::clone)
+}
+
+/// Takes an unshared tensor header: its buffer into the free lists, the emptied header into
+/// the spare headers (or dropped, when there is no arena or it is full).
+pub(crate) fn keep_header(mut header: Arc<TensorInner>) {
+    let Some(inner) = Arc::get_mut(&mut header) else { return };
+    let Some(storage) = Arc::get_mut(&mut inner.storage) else { return };
+    if !keep(storage) {
+        return; // not kept: dropping the header frees the storage as usual
+    }
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if let Some(arena) = c.as_mut() {
+                arena.headers.push(header);
+            }
+        }
+    });
+}
+
+/// A spare header from the arena in force on this thread, if any.
+pub(crate) fn take_header() -> Option<Arc<TensorInner>> {
+    if !is_active() {
+        return None;
+    }
+    CURRENT.try_with(|c| c.try_borrow_mut().ok()?.as_mut()?.headers.pop()).ok().flatten()
 }
 
 impl Arena {
@@ -61,9 +120,11 @@ impl Arena {
         struct Leave<'a> {
             home: &'a mut Arena,
             outer: Option<Arena>,
+            was_active: bool,
         }
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
+                ACTIVE.with(|a| a.set(self.was_active));
                 let outer = self.outer.take();
                 if let Some(mut mine) = CURRENT.with(|c| c.replace(outer)) {
                     mine.trim();
@@ -73,7 +134,8 @@ impl Arena {
         }
         self.released.clear();
         let outer = CURRENT.with(|c| c.replace(Some(std::mem::take(self))));
-        let _leave = Leave { home: self, outer };
+        let was_active = ACTIVE.with(|a| a.replace(true));
+        let _leave = Leave { home: self, outer, was_active };
         f()
     }
 
@@ -95,6 +157,7 @@ impl Arena {
     /// Frees every buffer held.
     pub fn clear(&mut self) {
         self.free.clear();
+        self.headers.clear();
         self.bytes = 0;
     }
 
@@ -110,6 +173,9 @@ impl Arena {
         }
         self.bytes -= freed;
         self.free.retain(|(_, bufs)| !bufs.is_empty());
+        // A header is only useful with a buffer to put in it.
+        let buffers = self.free.iter().map(|(_, bufs)| bufs.len()).sum();
+        self.headers.truncate(buffers);
     }
 }
 

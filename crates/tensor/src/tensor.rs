@@ -42,10 +42,32 @@ impl std::ops::Deref for Tensor {
     }
 }
 
+/// Inside an [`Arena`](crate::arena::Arena), a tensor dropped as the only handle on its own
+/// storage gives the arena its buffer and its two reference-counted headers, which the next
+/// kernel's output reuses: a replayed program then allocates neither.
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        if crate::arena::is_active() && crate::arena::unshared(&mut self.0) {
+            crate::arena::keep_header(std::mem::replace(&mut self.0, crate::arena::placeholder()));
+        }
+    }
+}
+
 impl Tensor {
     /// Wraps a buffer that already holds `shape`'s elements in row-major order.
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
+        if let Some(mut header) = crate::arena::take_header() {
+            // A header an arena kept: both of its counts are 1, its storage empty.
+            if let Some(inner) = Arc::get_mut(&mut header) {
+                if let Some(slot) = Arc::get_mut(&mut inner.storage) {
+                    *slot = storage;
+                    inner.layout = Layout::contiguous(shape);
+                    return Tensor(header);
+                }
+            }
+            unreachable!("the arena keeps only unshared headers");
+        }
         Tensor(Arc::new(TensorInner { storage: Arc::new(storage), layout: Layout::contiguous(shape) }))
     }
 
