@@ -39,9 +39,9 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
 }
 
 /// The W6 step (2-16-16-1 tanh MLP, batch 32, f32). After the first run, the plan's arena
-/// serves the data buffers of its intermediate values; what a replayed step still allocates
-/// is the outputs it hands back, tensor headers, and the packing scratch matrixmultiply
-/// allocates inside every GEMM call (about 3 KB each, nine per step). This pins where the
+/// serves the data buffers and tensor headers of its intermediate values; what a replayed step
+/// still allocates is the outputs it hands back, the headers of views, and the packing scratch
+/// matrixmultiply allocates inside every GEMM call (about 3 KB each, nine per step). This pins where the
 /// executor stands; the goal (issue: compile) is no allocation at all, which needs a GEMM
 /// that packs into caller-provided scratch.
 #[test]
@@ -72,5 +72,5 @@ fn a_replayed_step_reuses_its_data_buffers() {
     // The values computed are 40 nodes, over 20 KB of f32 data ([32, 16] activations and
     // their gradients); the arena saves all but what leaves the step.
     assert!(plain_bytes - arena_bytes > 16 * 1024, "the arena saved {} bytes", plain_bytes - arena_bytes);
-    assert!(arena_allocations < plain_allocations);
+    assert!(2 * arena_allocations < plain_allocations, "{arena_allocations} against {plain_allocations}");
 }
