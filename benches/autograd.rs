@@ -1,5 +1,6 @@
 //! Autograd overhead benchmarks (see `../shared/WORKLOADS.md`):
-//! - W2: `((a*b + c).tanh()).sum()` forward + backward on `[4]` tensors, grads read;
+//! - W2: `((a*b + c).tanh()).sum()` forward + backward on `[4]` tensors, grads read
+//!   (`_compiled`: through `autograd::compile(..).with_input_grads()`);
 //! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration;
 //!   `w6_replay`: the same step recorded once (forward and backward) and replayed with
 //!   `Function::run`, the SGD update applied to the returned gradients; `1000_optim_sgd_steps`:
@@ -32,6 +33,11 @@ fn w2(c: &mut Criterion) {
             let g = y.backward().expect("scalar output");
             black_box((g.get(&va).cloned(), g.get(&vb).cloned(), g.get(&vc).cloned()))
         })
+    });
+    let mut compiled = compile(|xs: &[Var]| Ok((&xs[0] * &xs[1] + &xs[2]).tanh().sum(&[0], false))).with_input_grads();
+    let inputs = [a.clone(), b.clone(), cc.clone()];
+    c.bench_function("w2_tiny_graph_fwd_bwd_compiled", |bench| {
+        bench.iter(|| black_box(compiled.run(&inputs).expect("shapes fit").input_grads))
     });
 }
 

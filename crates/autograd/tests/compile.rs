@@ -171,7 +171,7 @@ fn a_parameter_read_twice_gets_one_summed_gradient() {
 fn with_grads_needs_a_loss() {
     let mut f = compile(|_: &[Var]| Ok(Vec::<Var>::new())).with_grads();
     let err = f.run(&[Tensor::zeros(&[1], DType::F64)]).unwrap_err();
-    assert_eq!(err.to_string(), "compile: with_grads needs the closure to return a loss as its first output");
+    assert_eq!(err.to_string(), "compile: gradients need the closure to return a loss as its first output");
 }
 
 #[test]
@@ -219,4 +219,24 @@ fn frozen_parameters_get_no_gradients_and_no_error() {
     let mut f = compile(|xs: &[Var]| Ok((&xs[0] * &xs[0].tape().param(&w)).sum_all())).with_grads();
     let out = f.run(&[randn(&[2], 23)]).unwrap();
     assert!(out.grads.param(&w).is_none());
+}
+
+#[test]
+fn input_gradients_equal_the_eager_ones_bit_for_bit() {
+    // W2: ((a * b + c).tanh()).sum(), differentiated with respect to all three inputs.
+    let f = |xs: &[Var]| Ok((&xs[0] * &xs[1] + &xs[2]).tanh().sum(&[0], false));
+    let mut compiled = compile(f).with_input_grads();
+    let ids = Tensor::from_vec(vec![1i64], &[1]);
+    let abc = [randn(&[4], 30), randn(&[4], 31), randn(&[4], 32)];
+    let out = compiled.run(&abc).unwrap();
+    let tape = Tape::new();
+    let vars: Vec<Var> = abc.iter().map(|t| tape.var(t.clone())).collect();
+    let eager = f(&vars).unwrap().backward().unwrap();
+    for (k, v) in vars.iter().enumerate() {
+        assert_eq!(bits(out.input_grads[k].as_ref().unwrap()), bits(eager.get(v).unwrap()), "input {k}");
+    }
+    // An integer input has no gradient.
+    let mut g = compile(|xs: &[Var]| Ok(xs[0].index_select(0, &xs[1]).sum_all())).with_input_grads();
+    let out = g.run(&[randn(&[3], 33), ids]).unwrap();
+    assert!(out.input_grads[0].is_some() && out.input_grads[1].is_none());
 }

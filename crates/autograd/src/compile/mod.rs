@@ -87,13 +87,14 @@ where
     F: Fn(&[Var]) -> Result<O>,
     O: Outputs,
 {
-    Compiled { f, grads: false, plans: Vec::new() }
+    Compiled { f, grads: false, input_grads: false, plans: Vec::new() }
 }
 
 /// A compiled function: the closure, and one optimised plan per input signature seen.
 pub struct Compiled<F> {
     f: F,
     grads: bool,
+    input_grads: bool,
     /// Plans by input signature; a program sees a few (the full batch, the last one), so a
     /// list compared against the inputs beats building and hashing a key on every run.
     plans: Vec<(Signature, Plan)>,
@@ -109,6 +110,8 @@ pub struct Plan {
     outputs: usize,
     /// The parameter behind each gradient output, in order.
     params: Vec<ParamId>,
+    /// Which inputs have a gradient output (after the parameters'), in order.
+    input_grads: Vec<bool>,
     report: Vec<PassReport>,
     /// The buffers of the plan's values, kept between runs.
     arena: Arena,
@@ -122,12 +125,15 @@ pub struct PassReport {
     pub nodes_after: usize,
 }
 
-/// A run's results: the closure's outputs, and the parameters' gradients when the function
-/// was compiled [`with_grads`](Compiled::with_grads) (empty otherwise).
+/// A run's results: the closure's outputs, the parameters' gradients when the function was
+/// compiled [`with_grads`](Compiled::with_grads) (empty otherwise), and the inputs' gradients
+/// when it was compiled [`with_input_grads`](Compiled::with_input_grads) (one per input: `None`
+/// for an integer input, one the loss does not depend on, or without that option).
 #[derive(Debug)]
 pub struct Step {
     pub outputs: Vec<Tensor>,
     pub grads: Gradients,
+    pub input_grads: Vec<Option<Tensor>>,
 }
 
 impl<F, O> Compiled<F>
@@ -139,6 +145,15 @@ where
     /// every parameter the closure reads, as one program with the forward pass.
     pub fn with_grads(mut self) -> Self {
         self.grads = true;
+        self.plans.clear();
+        self
+    }
+
+    /// Adds to each run the gradients of the first output with respect to the (float) inputs,
+    /// as `jax.grad` with respect to its arguments: the inputs are traced as leaves that
+    /// require grad instead of placeholders.
+    pub fn with_input_grads(mut self) -> Self {
+        self.input_grads = true;
         self.plans.clear();
         self
     }
@@ -158,13 +173,20 @@ where
         let plan = &mut self.plans[index].1;
         let program = &plan.program;
         let mut values = plan.arena.enter(|| program.run(inputs))?;
+        let mut rest = values.split_off(plan.outputs).into_iter();
         let mut grads = Gradients::new();
-        for (id, g) in plan.params.iter().zip(values.drain(plan.outputs..)) {
+        for (id, g) in plan.params.iter().zip(rest.by_ref()) {
             // Row-major, as eager backward hands them out (a weight's gradient may be a
             // transposed view in the program).
             grads.set_param(*id, g.try_contiguous()?);
         }
-        Ok(Step { outputs: values, grads })
+        let mut input_grads = vec![None; inputs.len()];
+        for (slot, &has) in input_grads.iter_mut().zip(&plan.input_grads) {
+            if has {
+                *slot = rest.next().map(|g| g.try_contiguous()).transpose()?;
+            }
+        }
+        Ok(Step { outputs: values, grads, input_grads })
     }
 
     /// Number of plans traced so far (one per input signature).
@@ -193,7 +215,11 @@ where
         // (an evaluation loop): otherwise the outputs would be constants of the first batch.
         crate::tape::with_recording(|| {
             let tape = Tape::new();
-            let args: Vec<Var> = inputs.iter().map(|t| tape.input(t.clone())).collect();
+            let differentiable = |t: &Tensor| self.input_grads && t.dtype().is_float();
+            let args: Vec<Var> = inputs
+                .iter()
+                .map(|t| if differentiable(t) { tape.var(t.clone()) } else { tape.input(t.clone()) })
+                .collect();
             let mut outputs = (self.f)(&args)?.into_vars();
             let returned = outputs.len();
             let mut params = Vec::new();
@@ -202,9 +228,26 @@ where
                 params = ids;
                 outputs.extend(grads);
             }
+            let mut input_grads = vec![false; args.len()];
+            if self.input_grads {
+                let leaves: Vec<(usize, Var)> =
+                    args.iter().cloned().enumerate().filter(|(k, _)| differentiable(&inputs[*k])).collect();
+                let loss = first_output(outputs.first())?;
+                if loss.requires_grad() && !leaves.is_empty() {
+                    let vars: Vec<Var> = leaves.iter().map(|(_, v)| v.clone()).collect();
+                    let opts = BackwardOptions { retain_graph: true, create_graph: true };
+                    let grads = grad_with(std::slice::from_ref(loss), None, &vars, opts)?;
+                    for ((k, _), g) in leaves.iter().zip(grads) {
+                        if let Some(g) = g {
+                            input_grads[*k] = true;
+                            outputs.push(g);
+                        }
+                    }
+                }
+            }
             let program = tape.function(&args, &outputs)?;
             let (program, report) = optimize(program)?;
-            Ok(Plan { program, outputs: returned, params, report, arena: Arena::new() })
+            Ok(Plan { program, outputs: returned, params, input_grads, report, arena: Arena::new() })
         })
     }
 }
@@ -212,10 +255,7 @@ where
 /// The gradient of `loss` with respect to every parameter read on `tape` that requires grad
 /// (summed over the places it was read), recorded as part of the graph.
 fn param_grads(tape: &Tape, loss: Option<&Var>) -> Result<(Vec<ParamId>, Vec<Var>)> {
-    let loss = loss.ok_or_else(|| crate::AutogradError::Invalid {
-        op: "compile",
-        msg: "with_grads needs the closure to return a loss as its first output".into(),
-    })?;
+    let loss = first_output(loss)?;
     let mut leaves: IndexMap<ParamId, Vec<Var>> = IndexMap::new();
     let reads: Vec<(usize, Param)> = tape.params_read();
     for (node, p) in reads {
@@ -248,6 +288,14 @@ fn param_grads(tape: &Tape, loss: Option<&Var>) -> Result<(Vec<ParamId>, Vec<Var
         }
     }
     Ok((ids, sums))
+}
+
+/// The loss gradients are taken of: the closure's first output.
+fn first_output(loss: Option<&Var>) -> Result<&Var> {
+    loss.ok_or_else(|| crate::AutogradError::Invalid {
+        op: "compile",
+        msg: "gradients need the closure to return a loss as its first output".into(),
+    })
 }
 
 /// Runs the passes in order, each followed by dead-node elimination.
