@@ -1,0 +1,351 @@
+//! Fused elementwise programs: a chain (or tree) of elementwise ops evaluated in one pass over
+//! the output, each input read once and the output written once, the intermediates living in
+//! a small block of registers in L1 instead of in full tensors.
+//!
+//! Each instruction computes exactly what the op of the same name computes (the same scalar
+//! expression: `tanh` is `tanh_k`, `relu` is `x <= 0 ? 0 : x`, ...), element by element in the
+//! same dependency order, so a fused program gives the unfused ops' results bit for bit; a test
+//! checks every instruction against its op on values that include NaN, infinities and -0.
+//! Floats only.
+//!
+//! ```
+//! use tensor::ops::fused::{BinaryFn, ElementwiseProgram, Instr, UnaryFn};
+//! use tensor::{DType, Tensor};
+//! // tanh(x + b), the bias broadcast over the rows.
+//! let program = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1), Instr::Unary(UnaryFn::Tanh, 2)] };
+//! let (x, b) = (Tensor::ones(&[4, 3], DType::F32), Tensor::ones(&[3], DType::F32));
+//! let y = Tensor::try_fused(&[&x, &b], &program).unwrap();
+//! assert_eq!(y.to_vec::<f32>(), (&x + &b).tanh().to_vec::<f32>());
+//! ```
+
+use std::fmt;
+
+use crate::dtype::{Float, Numeric};
+use crate::error::{Result, TensorError};
+use crate::layout::broadcast_shapes;
+use crate::macros::float_dispatch;
+use crate::Tensor;
+
+/// One-input instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryFn {
+    Neg,
+    Abs,
+    Square,
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Sin,
+    Cos,
+}
+
+/// Instructions with a scalar operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScalarFn {
+    Add,
+    Mul,
+}
+
+/// Two-input instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryFn {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+    /// `g * (1 - y^2)` with `y` the first operand and `g` the second (`tanh_backward`).
+    TanhBackward,
+}
+
+/// An instruction: its operands are registers, inputs first (`0..inputs`), then one register
+/// per instruction in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Instr {
+    Unary(UnaryFn, usize),
+    Scalar(ScalarFn, f64, usize),
+    Binary(BinaryFn, usize, usize),
+}
+
+/// A fused program: `inputs` tensors (broadcast together) and the instructions; the last
+/// instruction's register is the result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ElementwiseProgram {
+    pub inputs: usize,
+    pub instrs: Vec<Instr>,
+}
+
+/// Elements per block: the registers of a block stay in L1.
+const BLOCK: usize = 256;
+
+impl UnaryFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryFn::Neg => "neg",
+            UnaryFn::Abs => "abs",
+            UnaryFn::Square => "square",
+            UnaryFn::Exp => "exp",
+            UnaryFn::Log => "log",
+            UnaryFn::Sqrt => "sqrt",
+            UnaryFn::Tanh => "tanh",
+            UnaryFn::Sigmoid => "sigmoid",
+            UnaryFn::Relu => "relu",
+            UnaryFn::Sin => "sin",
+            UnaryFn::Cos => "cos",
+        }
+    }
+
+    /// The op's scalar expression, as in `ops/unary.rs`.
+    #[inline(always)]
+    fn apply<T: Float>(self, x: T) -> T {
+        match self {
+            UnaryFn::Neg => Numeric::num_neg(x),
+            UnaryFn::Abs => Numeric::num_abs(x),
+            UnaryFn::Square => x * x,
+            UnaryFn::Exp => x.exp_k(),
+            UnaryFn::Log => x.ln(),
+            UnaryFn::Sqrt => x.sqrt(),
+            UnaryFn::Tanh => x.tanh_k(),
+            UnaryFn::Sigmoid => x.sigmoid_k(),
+            UnaryFn::Relu => {
+                if x <= T::ZERO {
+                    T::ZERO
+                } else {
+                    x
+                }
+            }
+            UnaryFn::Sin => x.sin(),
+            UnaryFn::Cos => x.cos(),
+        }
+    }
+}
+
+impl ScalarFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarFn::Add => "add_scalar",
+            ScalarFn::Mul => "mul_scalar",
+        }
+    }
+}
+
+impl BinaryFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryFn::Add => "add",
+            BinaryFn::Sub => "sub",
+            BinaryFn::Mul => "mul",
+            BinaryFn::Div => "div",
+            BinaryFn::Maximum => "maximum",
+            BinaryFn::Minimum => "minimum",
+            BinaryFn::TanhBackward => "tanh_backward",
+        }
+    }
+
+    /// The op's scalar expression, as in `ops/binary.rs` (and `tanh_backward` in `unary.rs`).
+    #[inline(always)]
+    fn apply<T: Float>(self, a: T, b: T) -> T {
+        match self {
+            BinaryFn::Add => Numeric::num_add(a, b),
+            BinaryFn::Sub => Numeric::num_sub(a, b),
+            BinaryFn::Mul => Numeric::num_mul(a, b),
+            BinaryFn::Div => a / b,
+            BinaryFn::Maximum => a.max_nan(b),
+            BinaryFn::Minimum => a.min_nan(b),
+            BinaryFn::TanhBackward => b * (T::ONE - a * a),
+        }
+    }
+}
+
+impl fmt::Display for ElementwiseProgram {
+    /// The program as one expression per instruction: `r2 = add(x0, x1); r3 = tanh(r2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reg = |r: usize| if r < self.inputs { format!("x{r}") } else { format!("r{r}") };
+        for (k, instr) in self.instrs.iter().enumerate() {
+            if k > 0 {
+                f.write_str("; ")?;
+            }
+            let out = self.inputs + k;
+            match *instr {
+                Instr::Unary(u, a) => write!(f, "r{out} = {}({})", u.name(), reg(a))?,
+                Instr::Scalar(s, v, a) => write!(f, "r{out} = {}({}, {v})", s.name(), reg(a))?,
+                Instr::Binary(b, x, y) => write!(f, "r{out} = {}({}, {})", b.name(), reg(x), reg(y))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ElementwiseProgram {
+    /// Checks that every operand names an input or an earlier instruction.
+    fn check(&self, given: usize) -> Result<()> {
+        let bad = |msg: String| Err(TensorError::invalid("fused", msg));
+        if given != self.inputs {
+            return bad(format!("the program takes {} inputs, got {given}", self.inputs));
+        }
+        if self.instrs.is_empty() {
+            return bad("the program has no instructions".into());
+        }
+        for (k, instr) in self.instrs.iter().enumerate() {
+            let operands = match *instr {
+                Instr::Unary(_, a) | Instr::Scalar(_, _, a) => [a, a],
+                Instr::Binary(_, a, b) => [a, b],
+            };
+            if operands.iter().any(|&r| r >= self.inputs + k) {
+                return bad(format!("instruction {k} ({instr:?}) reads a register not yet written"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Tensor {
+    /// Runs `program` over `inputs` broadcast together: one pass, one output buffer. Errors on
+    /// a malformed program, shapes that do not broadcast, or inputs that are not all of one
+    /// float dtype.
+    pub fn try_fused(inputs: &[&Tensor], program: &ElementwiseProgram) -> Result<Tensor> {
+        program.check(inputs.len())?;
+        let first = inputs[0];
+        let mut shape = first.shape_vec();
+        for t in &inputs[1..] {
+            first.same_dtype("fused", t)?;
+            shape = broadcast_shapes("fused", &shape, t.shape())?.to_vec();
+        }
+        let numel = crate::layout::checked_numel("fused", &shape)?;
+        crate::pool::ensure_alloc("fused", numel, first.dtype())?;
+        let strides = inputs.iter().map(|t| t.layout.broadcast_strides("fused", &shape)).collect::<Result<Vec<_>>>()?;
+        float_dispatch!("fused", first.dtype(), T => {
+            let mut out = crate::pool::for_overwrite::<T>(numel);
+            let sources: Vec<(&[T], usize, &[usize])> =
+                inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
+            run(&sources, &shape, program, &mut out);
+            Ok(Tensor::from_data(out, &shape))
+        })
+    }
+}
+
+/// Evaluates the program block by block: each block is a run of output elements along the last
+/// axis (whole rows, or `BLOCK`-sized pieces of one), its inputs gathered into registers.
+fn run<T: Float>(sources: &[(&[T], usize, &[usize])], shape: &[usize], program: &ElementwiseProgram, out: &mut [T]) {
+    if out.is_empty() {
+        return;
+    }
+    let rank = shape.len();
+    let inner = if rank == 0 { 1 } else { shape[rank - 1] };
+    let regs = program.inputs + program.instrs.len();
+    let mut bank = vec![T::ZERO; regs * BLOCK];
+    let mut index = vec![0usize; rank.saturating_sub(1)];
+    for (row, dst_row) in out.chunks_mut(inner.max(1)).enumerate() {
+        // The multi-index of this row over the leading axes.
+        if row > 0 {
+            for d in (0..index.len()).rev() {
+                index[d] += 1;
+                if index[d] < shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+        let mut start = 0;
+        while start < dst_row.len() {
+            let len = BLOCK.min(dst_row.len() - start);
+            for (k, &(src, offset, st)) in sources.iter().enumerate() {
+                let base = offset + index.iter().zip(st).map(|(&i, &s)| i * s).sum::<usize>();
+                let step = if rank == 0 { 0 } else { st[rank - 1] };
+                let reg = &mut bank[k * BLOCK..][..len];
+                if step == 1 {
+                    reg.copy_from_slice(&src[base + start..][..len]);
+                } else {
+                    for (e, r) in reg.iter_mut().enumerate() {
+                        *r = src[base + (start + e) * step];
+                    }
+                }
+            }
+            block(&mut bank, program, len);
+            let last = program.inputs + program.instrs.len() - 1;
+            dst_row[start..start + len].copy_from_slice(&bank[last * BLOCK..][..len]);
+            start += len;
+        }
+    }
+}
+
+/// Runs every instruction over one block of registers (the CPU's widest SIMD, picked at run
+/// time, as the elementwise kernels; the arithmetic is the same in each version).
+fn block<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { simd::block_avx512(bank, program, len) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { simd::block_avx2(bank, program, len) };
+        }
+    }
+    block_plain(bank, program, len)
+}
+
+#[inline(always)]
+fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
+    for (k, instr) in program.instrs.iter().enumerate() {
+        let out = program.inputs + k;
+        // Registers below `out` are read, `out` is written: split the bank there.
+        let (read, write) = bank.split_at_mut(out * BLOCK);
+        let dst = &mut write[..len];
+        let reg = |r: usize| &read[r * BLOCK..][..len];
+        match *instr {
+            // One loop per op, the match outside it, so each loop vectorises.
+            Instr::Unary(u, a) => match u {
+                UnaryFn::Tanh => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Tanh.apply(x)),
+                UnaryFn::Exp => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Exp.apply(x)),
+                UnaryFn::Sigmoid => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Sigmoid.apply(x)),
+                UnaryFn::Relu => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Relu.apply(x)),
+                UnaryFn::Square => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Square.apply(x)),
+                other => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = other.apply(x)),
+            },
+            Instr::Scalar(s, v, a) => {
+                let v = T::lit(v);
+                match s {
+                    ScalarFn::Add => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = Numeric::num_add(x, v)),
+                    ScalarFn::Mul => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = Numeric::num_mul(x, v)),
+                }
+            }
+            Instr::Binary(b, x, y) => {
+                let (xs, ys) = (reg(x), reg(y));
+                match b {
+                    BinaryFn::Add => {
+                        dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = BinaryFn::Add.apply(p, q))
+                    }
+                    BinaryFn::Sub => {
+                        dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = BinaryFn::Sub.apply(p, q))
+                    }
+                    BinaryFn::Mul => {
+                        dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = BinaryFn::Mul.apply(p, q))
+                    }
+                    other => dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = other.apply(p, q)),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{block_plain, ElementwiseProgram};
+    use crate::dtype::Float;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn block_avx512<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
+        block_plain(bank, program, len)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn block_avx2<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
+        block_plain(bank, program, len)
+    }
+}

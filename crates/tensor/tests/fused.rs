@@ -1,0 +1,109 @@
+//! Fused elementwise programs give the unfused ops' results bit for bit.
+
+use tensor::ops::fused::{BinaryFn, ElementwiseProgram, Instr, ScalarFn, UnaryFn};
+use tensor::{DType, Rng, Tensor};
+
+fn bits(t: &Tensor) -> Vec<u64> {
+    t.to_dtype(DType::F64).to_vec::<f64>().iter().map(|v| v.to_bits()).collect()
+}
+
+/// Random values with NaN, infinities, zeros of both signs and large magnitudes mixed in.
+fn awkward(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
+    let mut rng = Rng::seed(seed);
+    let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1e30, -1e30, 88.0, -88.0, 1e-40];
+    let n: usize = shape.iter().product();
+    let data: Vec<f64> = (0..n)
+        .map(|i| if i % 7 == 3 { special[(i / 7) % special.len()] } else { rng.next_f64() * 8.0 - 4.0 })
+        .collect();
+    Tensor::from_vec(data, shape).to_dtype(dtype)
+}
+
+fn unary(u: UnaryFn, x: &Tensor) -> Tensor {
+    match u {
+        UnaryFn::Neg => x.neg(),
+        UnaryFn::Abs => x.abs(),
+        UnaryFn::Square => x.square(),
+        UnaryFn::Exp => x.exp(),
+        UnaryFn::Log => x.log(),
+        UnaryFn::Sqrt => x.sqrt(),
+        UnaryFn::Tanh => x.tanh(),
+        UnaryFn::Sigmoid => x.sigmoid(),
+        UnaryFn::Relu => x.relu(),
+        UnaryFn::Sin => x.sin(),
+        UnaryFn::Cos => x.cos(),
+    }
+}
+
+fn binary(b: BinaryFn, x: &Tensor, y: &Tensor) -> Tensor {
+    match b {
+        BinaryFn::Add => x.add(y),
+        BinaryFn::Sub => x.sub(y),
+        BinaryFn::Mul => x.mul(y),
+        BinaryFn::Div => x.div(y),
+        BinaryFn::Maximum => x.maximum(y),
+        BinaryFn::Minimum => x.minimum(y),
+        BinaryFn::TanhBackward => x.tanh_backward(y),
+    }
+}
+
+#[test]
+fn every_instruction_equals_its_op() {
+    use UnaryFn::*;
+    for dtype in [DType::F32, DType::F64] {
+        // 700 elements: two full blocks and a partial one per row.
+        let x = awkward(&[2, 700], dtype, 1);
+        let y = awkward(&[2, 700], dtype, 2);
+        for u in [Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos] {
+            let p = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(u, 0)] };
+            assert_eq!(bits(&Tensor::try_fused(&[&x], &p).unwrap()), bits(&unary(u, &x)), "{u:?} {dtype}");
+        }
+        for (s, v) in [(ScalarFn::Add, 0.1), (ScalarFn::Mul, -2.5), (ScalarFn::Add, -0.0)] {
+            let p = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Scalar(s, v, 0)] };
+            let want = if s == ScalarFn::Add { x.add_scalar(v) } else { x.mul_scalar(v) };
+            assert_eq!(bits(&Tensor::try_fused(&[&x], &p).unwrap()), bits(&want), "{s:?} {dtype}");
+        }
+        use BinaryFn as B;
+        for b in [B::Add, B::Sub, B::Mul, B::Div, B::Maximum, B::Minimum, B::TanhBackward] {
+            let p = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(b, 0, 1)] };
+            assert_eq!(bits(&Tensor::try_fused(&[&x, &y], &p).unwrap()), bits(&binary(b, &x, &y)), "{b:?} {dtype}");
+        }
+    }
+}
+
+#[test]
+fn a_chain_on_broadcast_and_strided_inputs_equals_the_ops_one_by_one() {
+    // sigmoid((x^T + b) * 0.5) - y, with x transposed, b a broadcast row, y a column.
+    let x = awkward(&[9, 5], DType::F32, 3).t();
+    let b = awkward(&[9], DType::F32, 4);
+    let y = awkward(&[5, 1], DType::F32, 5);
+    let p = ElementwiseProgram {
+        inputs: 3,
+        instrs: vec![
+            Instr::Binary(BinaryFn::Add, 0, 1),
+            Instr::Scalar(ScalarFn::Mul, 0.5, 3),
+            Instr::Unary(UnaryFn::Sigmoid, 4),
+            Instr::Binary(BinaryFn::Sub, 5, 2),
+        ],
+    };
+    let fused = Tensor::try_fused(&[&x, &b, &y], &p).unwrap();
+    let want = x.add(&b).mul_scalar(0.5).sigmoid().sub(&y);
+    assert_eq!(fused.shape(), &[5, 9]);
+    assert_eq!(bits(&fused), bits(&want));
+    assert_eq!(p.to_string(), "r3 = add(x0, x1); r4 = mul_scalar(r3, 0.5); r5 = sigmoid(r4); r6 = sub(r5, x2)");
+}
+
+#[test]
+fn malformed_programs_and_inputs_are_errors() {
+    let x = Tensor::ones(&[3], DType::F32);
+    let forward_ref = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(UnaryFn::Exp, 1)] };
+    assert_eq!(
+        Tensor::try_fused(&[&x], &forward_ref).unwrap_err().to_string(),
+        "fused: instruction 0 (Unary(Exp, 1)) reads a register not yet written"
+    );
+    let one = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(UnaryFn::Exp, 0)] };
+    assert!(Tensor::try_fused(&[&x, &x], &one).unwrap_err().to_string().contains("takes 1 inputs, got 2"));
+    let ints = Tensor::zeros(&[3], DType::I64);
+    assert!(Tensor::try_fused(&[&ints], &one).is_err());
+    let two = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1)] };
+    assert!(Tensor::try_fused(&[&x, &Tensor::ones(&[4], DType::F32)], &two).is_err());
+}
