@@ -277,6 +277,10 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, .. } => {
             pool::d_avg_pool2d_backward(ctx, *kernel, *stride, *padding, *count_include_pad)
         }
+        Op::Fused { .. } => Err(AutogradError::Invalid {
+            op: "fused",
+            msg: "a fused node is made by the compiler after differentiation and has no backward rule".into(),
+        }),
         Op::Custom(op) => {
             let inputs: Vec<Var> = (0..ctx.inputs.len()).map(|k| ctx.input(k).cloned()).collect::<Result<_>>()?;
             let grads = op.backward(&inputs, ctx.output()?, ctx.g())?;

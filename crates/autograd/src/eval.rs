@@ -24,7 +24,7 @@ impl Op {
             Op::Conv2dBackwardInput { .. } | Op::Conv2dBackwardWeight { .. } | Op::MaxPool2dBackward { .. } => 2,
             Op::SoftmaxCrossEntropy | Op::ClampBackward { .. } => 2,
             Op::ScatterAdd { .. } | Op::WhereCond | Op::SoftmaxCrossEntropyBackward => 3,
-            Op::Cat { .. } | Op::Custom(_) => return None,
+            Op::Cat { .. } | Op::Custom(_) | Op::Fused { .. } => return None,
             Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Linear => return None,
             _ => 1,
         })
@@ -163,6 +163,7 @@ impl Op {
                 Tensor::try_dropout_mask(shape, *p, *dtype, seed)
             }
             Op::Custom(c) => c.forward(x),
+            Op::Fused { program } => Ok(Tensor::try_fused(x, program)?),
         }
     }
 }

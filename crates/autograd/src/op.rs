@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
+use tensor::ops::fused::ElementwiseProgram;
 use tensor::{Conv2dParams, DType, Shape};
 
 use crate::custom::CustomOp;
@@ -221,6 +222,12 @@ pub enum Op {
 
     /// A user-defined op.
     Custom(Arc<dyn CustomOp>),
+
+    /// Elementwise ops fused into one pass by the compiler (made after differentiation, so it
+    /// has no rule of its own: a compiled program is never differentiated again).
+    Fused {
+        program: Arc<ElementwiseProgram>,
+    },
 }
 
 /// Which values a node's backward rule reads: a bit per input, and the output.
@@ -301,6 +308,7 @@ impl Op {
             Op::SoftmaxCrossEntropyBackward => "softmax_cross_entropy_backward",
             Op::DropoutMask { .. } => "dropout_mask",
             Op::Custom(c) => c.name(),
+            Op::Fused { .. } => "fused",
         }
     }
 
@@ -369,6 +377,7 @@ impl Op {
             Op::SoftmaxCrossEntropyBackward => Saves::inputs(0b111),
             Op::DropoutMask { .. } => Saves::NONE,
             Op::Custom(_) => Saves::ALL,
+            Op::Fused { .. } => Saves::NONE,
         }
     }
 }
@@ -464,6 +473,7 @@ impl Op {
                 format!("{} weight_shape={}", conv(params), shape(weight_shape))
             }
             Op::MaxPool2dBackward { input_shape } => format!("input_shape={}", shape(input_shape)),
+            Op::Fused { program } => format!("{program}"),
             _ => String::new(),
         }
     }

@@ -56,7 +56,7 @@ fn exact_identities_are_removed_and_views_merged() {
     let out = f.run(std::slice::from_ref(&x)).unwrap();
     let plan = f.plan(std::slice::from_ref(&x)).unwrap();
     // Everything between exp and tanh was the identity: arithmetic on exp's fresh output, a
-    // reshape to its own shape, a transpose undone, an identity permute with negative axes.
+    // reshape to its own shape, a transpose undone, an identity permute with negative axes
     assert_eq!(plan.program().len(), 3, "{plan}");
     assert_eq!(bits(&out.outputs[0]), bits(&x.exp().tanh()));
 }
@@ -128,8 +128,15 @@ fn mlp_params(seed: u64) -> Vec<Param> {
 
 #[test]
 fn a_compiled_training_step_equals_the_eager_one_bit_for_bit() {
+    for fusion in [false, true] {
+        training_equals_eager(fusion);
+    }
+}
+
+fn training_equals_eager(fusion: bool) {
     let (eager_params, compiled_params) = (mlp_params(10), mlp_params(10));
-    let mut step = compile(|xs: &[Var]| mlp_loss(&compiled_params, &xs[0], &xs[1])).with_grads();
+    let step = compile(|xs: &[Var]| mlp_loss(&compiled_params, &xs[0], &xs[1])).with_grads();
+    let mut step = if fusion { step.with_fusion() } else { step };
     let lr = 0.05;
     for i in 0..100 {
         let x = randn(&[32, 2], 100 + i);
@@ -239,4 +246,31 @@ fn input_gradients_equal_the_eager_ones_bit_for_bit() {
     let mut g = compile(|xs: &[Var]| Ok(xs[0].index_select(0, &xs[1]).sum_all())).with_input_grads();
     let out = g.run(&[randn(&[3], 33), ids]).unwrap();
     assert!(out.input_grads[0].is_some() && out.input_grads[1].is_none());
+}
+
+#[test]
+fn elementwise_chains_fuse_and_shared_values_stay() {
+    // h = tanh(x @ w + b) is read twice (by the square and by the sum): it stays a node; the
+    // bias add and tanh fuse, and so do square, mul_scalar and add after it.
+    let w = Param::new(randn(&[3, 4], 40));
+    let b = Param::new(randn(&[4], 41));
+    let body = |x: &Var| -> autograd::Result<Var> {
+        let tape = x.tape();
+        let h = x.matmul(&tape.param(&w)).add(&tape.param(&b)).tanh();
+        Ok((h.square().mul_scalar(0.5) + &h).sum_all())
+    };
+    let mut f = compile(|xs: &[Var]| body(&xs[0])).with_grads().with_fusion();
+    let x = randn(&[5, 3], 42);
+    let out = f.run(std::slice::from_ref(&x)).unwrap();
+    let plan = f.plan(std::slice::from_ref(&x)).unwrap();
+    assert!(plan.count("fused") >= 2, "{plan}");
+    assert_eq!(plan.count("tanh") + plan.count("square"), 0, "{plan}");
+    let listing = plan.to_string();
+    assert!(listing.contains("fused[r2 = add(x0, x1); r3 = tanh(r2)]"), "{listing}");
+    let tape = Tape::new();
+    let loss = body(&tape.input(x)).unwrap();
+    let eager = loss.backward().unwrap();
+    assert_eq!(bits(&out.outputs[0]), bits(&loss.tensor()));
+    assert_eq!(bits(out.grads.param(&w).unwrap()), bits(eager.param(&w).unwrap()));
+    assert_eq!(bits(out.grads.param(&b).unwrap()), bits(eager.param(&b).unwrap()));
 }

@@ -10,7 +10,9 @@
 //! 1. [`fold`]: constant folding of everything computable from constants alone;
 //! 2. [`simplify`]: algebraic identities that are exact bit for bit;
 //! 3. [`cse`]: common-subexpression elimination;
-//! 4. dead-node elimination after each of them ([`rewrite::remove_dead`]).
+//! 4. [`fuse`], opt-in ([`with_fusion`](Compiled::with_fusion)): elementwise fusion (chains and
+//!    trees of elementwise ops become one pass);
+//! 5. dead-node elimination after each of them ([`rewrite::remove_dead`]).
 //!
 //! The plan is cached under the input signature (the guard): a call with other shapes (the
 //! last, shorter batch) traces and caches a second plan; [`plans`](Compiled::plans) says how
@@ -41,6 +43,7 @@
 
 pub(crate) mod cse;
 pub(crate) mod fold;
+pub(crate) mod fuse;
 pub(crate) mod rewrite;
 pub(crate) mod simplify;
 
@@ -87,7 +90,7 @@ where
     F: Fn(&[Var]) -> Result<O>,
     O: Outputs,
 {
-    Compiled { f, grads: false, input_grads: false, plans: Vec::new() }
+    Compiled { f, grads: false, input_grads: false, fusion: false, plans: Vec::new() }
 }
 
 /// A compiled function: the closure, and one optimised plan per input signature seen.
@@ -95,6 +98,7 @@ pub struct Compiled<F> {
     f: F,
     grads: bool,
     input_grads: bool,
+    fusion: bool,
     /// Plans by input signature; a program sees a few (the full batch, the last one), so a
     /// list compared against the inputs beats building and hashing a key on every run.
     plans: Vec<(Signature, Plan)>,
@@ -154,6 +158,14 @@ where
     /// require grad instead of placeholders.
     pub fn with_input_grads(mut self) -> Self {
         self.input_grads = true;
+        self.plans.clear();
+        self
+    }
+
+    /// Adds elementwise fusion to the passes (opt-in while the fused kernel is slower than the
+    /// separate ops it replaces; see BENCHMARKS.md). Results are the same bit for bit.
+    pub fn with_fusion(mut self) -> Self {
+        self.fusion = true;
         self.plans.clear();
         self
     }
@@ -246,7 +258,7 @@ where
                 }
             }
             let program = tape.function(&args, &outputs)?;
-            let (program, report) = optimize(program)?;
+            let (program, report) = optimize(program, self.fusion)?;
             Ok(Plan { program, outputs: returned, params, input_grads, report, arena: Arena::new() })
         })
     }
@@ -299,7 +311,7 @@ fn first_output(loss: Option<&Var>) -> Result<&Var> {
 }
 
 /// Runs the passes in order, each followed by dead-node elimination.
-pub(crate) fn optimize(mut program: Function) -> Result<(Function, Vec<PassReport>)> {
+pub(crate) fn optimize(mut program: Function, fusion: bool) -> Result<(Function, Vec<PassReport>)> {
     let mut report = Vec::new();
     let changed = rewrite::remove_dead(&mut program);
     report.push(PassReport { pass: "dead-node elimination", changed, nodes_after: program.len() });
@@ -309,6 +321,10 @@ pub(crate) fn optimize(mut program: Function) -> Result<(Function, Vec<PassRepor
     report.push(PassReport { pass: "algebraic simplification", changed, nodes_after: program.len() });
     let changed = cse::run(&mut program);
     report.push(PassReport { pass: "common subexpressions", changed, nodes_after: program.len() });
+    if fusion {
+        let changed = fuse::run(&mut program);
+        report.push(PassReport { pass: "elementwise fusion", changed, nodes_after: program.len() });
+    }
     Ok((program, report))
 }
 

@@ -22,7 +22,9 @@ use std::fmt;
 
 use crate::dtype::{Float, Numeric};
 use crate::error::{Result, TensorError};
-use crate::layout::broadcast_shapes;
+use smallvec::SmallVec;
+
+use crate::layout::{broadcast_shapes, Shape, Strides};
 use crate::macros::float_dispatch;
 use crate::Tensor;
 
@@ -78,6 +80,9 @@ pub struct ElementwiseProgram {
     pub inputs: usize,
     pub instrs: Vec<Instr>,
 }
+
+/// An input as a kernel reads it: its storage, offset, and strides broadcast to the output.
+type Source<'a, T> = (&'a [T], usize, &'a [usize]);
 
 /// Elements per block: the registers of a block stay in L1.
 const BLOCK: usize = 256;
@@ -210,17 +215,20 @@ impl Tensor {
     pub fn try_fused(inputs: &[&Tensor], program: &ElementwiseProgram) -> Result<Tensor> {
         program.check(inputs.len())?;
         let first = inputs[0];
-        let mut shape = first.shape_vec();
+        let mut shape = Shape::from_slice(first.shape());
         for t in &inputs[1..] {
             first.same_dtype("fused", t)?;
-            shape = broadcast_shapes("fused", &shape, t.shape())?.to_vec();
+            shape = broadcast_shapes("fused", &shape, t.shape())?;
         }
         let numel = crate::layout::checked_numel("fused", &shape)?;
         crate::pool::ensure_alloc("fused", numel, first.dtype())?;
-        let strides = inputs.iter().map(|t| t.layout.broadcast_strides("fused", &shape)).collect::<Result<Vec<_>>>()?;
+        let strides = inputs
+            .iter()
+            .map(|t| t.layout.broadcast_strides("fused", &shape))
+            .collect::<Result<SmallVec<[Strides; 4]>>>()?;
         float_dispatch!("fused", first.dtype(), T => {
             let mut out = crate::pool::for_overwrite::<T>(numel);
-            let sources: Vec<(&[T], usize, &[usize])> =
+            let sources: SmallVec<[Source<T>; 4]> =
                 inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
             run(&sources, &shape, program, &mut out);
             Ok(Tensor::from_data(out, &shape))
@@ -228,68 +236,121 @@ impl Tensor {
     }
 }
 
-/// Evaluates the program block by block: each block is a run of output elements along the last
-/// axis (whole rows, or `BLOCK`-sized pieces of one), its inputs gathered into registers.
-fn run<T: Float>(sources: &[(&[T], usize, &[usize])], shape: &[usize], program: &ElementwiseProgram, out: &mut [T]) {
-    if out.is_empty() {
-        return;
-    }
-    let rank = shape.len();
-    let inner = if rank == 0 { 1 } else { shape[rank - 1] };
-    let regs = program.inputs + program.instrs.len();
-    let mut bank = vec![T::ZERO; regs * BLOCK];
-    let mut index = vec![0usize; rank.saturating_sub(1)];
-    for (row, dst_row) in out.chunks_mut(inner.max(1)).enumerate() {
-        // The multi-index of this row over the leading axes.
-        if row > 0 {
-            for d in (0..index.len()).rev() {
-                index[d] += 1;
-                if index[d] < shape[d] {
-                    break;
-                }
-                index[d] = 0;
+/// The output's shape with trailing axes merged wherever every input continues contiguously
+/// (or stays broadcast) across them, so that contiguous operands give long runs; each input's
+/// strides on the merged axes.
+fn merged<T>(sources: &[(&[T], usize, &[usize])], shape: &[usize]) -> (Shape, SmallVec<[Strides; 4]>) {
+    let mut out_shape = Shape::new();
+    let mut out_strides: SmallVec<[Strides; 4]> = sources.iter().map(|_| Strides::new()).collect();
+    for d in (0..shape.len()).rev() {
+        let joins = !out_shape.is_empty()
+            && sources.iter().enumerate().all(|(k, (_, _, st))| st[d] == out_strides[k][0] * out_shape[0]);
+        if joins {
+            out_shape[0] *= shape[d];
+        } else {
+            out_shape.insert(0, shape[d]);
+            for (k, (_, _, st)) in sources.iter().enumerate() {
+                out_strides[k].insert(0, st[d]);
             }
         }
-        let mut start = 0;
-        while start < dst_row.len() {
-            let len = BLOCK.min(dst_row.len() - start);
-            for (k, &(src, offset, st)) in sources.iter().enumerate() {
-                let base = offset + index.iter().zip(st).map(|(&i, &s)| i * s).sum::<usize>();
-                let step = if rank == 0 { 0 } else { st[rank - 1] };
-                let reg = &mut bank[k * BLOCK..][..len];
-                if step == 1 {
-                    reg.copy_from_slice(&src[base + start..][..len]);
-                } else {
-                    for (e, r) in reg.iter_mut().enumerate() {
-                        *r = src[base + (start + e) * step];
-                    }
-                }
-            }
-            block(&mut bank, program, len);
-            let last = program.inputs + program.instrs.len() - 1;
-            dst_row[start..start + len].copy_from_slice(&bank[last * BLOCK..][..len]);
-            start += len;
-        }
     }
+    (out_shape, out_strides)
 }
 
-/// Runs every instruction over one block of registers (the CPU's widest SIMD, picked at run
-/// time, as the elementwise kernels; the arithmetic is the same in each version).
-fn block<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
+/// Evaluates the program block by block: each block is `BLOCK` consecutive output elements
+/// (across rows), its inputs gathered into registers. Compiled
+/// for the CPU's widest SIMD, picked at run time, as the elementwise kernels (the arithmetic is
+/// the same in each version).
+fn run<T: Float>(sources: &[(&[T], usize, &[usize])], shape: &[usize], program: &ElementwiseProgram, out: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::block_avx512(bank, program, len) };
+            return unsafe { simd::run_avx512(sources, shape, program, out) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::block_avx2(bank, program, len) };
+            return unsafe { simd::run_avx2(sources, shape, program, out) };
         }
     }
-    block_plain(bank, program, len)
+    run_plain(sources, shape, program, out)
 }
 
+#[inline(always)]
+fn run_plain<T: Float>(
+    sources: &[(&[T], usize, &[usize])],
+    shape: &[usize],
+    program: &ElementwiseProgram,
+    out: &mut [T],
+) {
+    if out.is_empty() {
+        return;
+    }
+    let (shape, strides) = merged(sources, shape);
+    let regs = program.inputs + program.instrs.len();
+    let last = program.inputs + program.instrs.len() - 1;
+    // Large outputs are split into chunks run in parallel (each element's arithmetic does not
+    // depend on the split); each chunk has its own registers, taken from (and given back to)
+    // the buffer caches as any kernel's output.
+    crate::parallel::fill_chunks(out, |chunk_start, chunk| {
+        let mut bank = crate::pool::for_overwrite::<T>(regs * BLOCK);
+        let mut done = 0;
+        while done < chunk.len() {
+            let len = BLOCK.min(chunk.len() - done);
+            for (k, &(src, offset, _)) in sources.iter().enumerate() {
+                gather(&mut bank[k * BLOCK..][..len], src, offset, &shape, &strides[k], chunk_start + done);
+            }
+            block_plain(&mut bank, program, len);
+            chunk[done..done + len].copy_from_slice(&bank[last * BLOCK..][..len]);
+            done += len;
+        }
+        drop(T::into_storage(bank));
+    });
+}
+
+/// Fills `reg` with the input's elements at output positions `start..start + reg.len()`
+/// (row-major over `shape`), the input read through `strides` from `offset`: one copy when it
+/// is contiguous there, a fill when it is broadcast, a row at a time otherwise.
+#[inline(always)]
+fn gather<T: Copy>(reg: &mut [T], src: &[T], offset: usize, shape: &[usize], strides: &[usize], start: usize) {
+    let rank = shape.len();
+    if rank == 0 {
+        reg.fill(src[offset]);
+        return;
+    }
+    let (inner, step) = (shape[rank - 1], strides[rank - 1]);
+    // The multi-index of `start`.
+    let mut index: SmallVec<[usize; 6]> = SmallVec::from_elem(0, rank);
+    let mut rest = start;
+    for d in (0..rank).rev() {
+        index[d] = rest % shape[d];
+        rest /= shape[d];
+    }
+    let mut done = 0;
+    while done < reg.len() {
+        let base = offset + index[..rank - 1].iter().zip(strides).map(|(&i, &s)| i * s).sum::<usize>();
+        let col = index[rank - 1];
+        let seg = (inner - col).min(reg.len() - done);
+        let dst = &mut reg[done..done + seg];
+        match step {
+            1 => dst.copy_from_slice(&src[base + col..][..seg]),
+            0 => dst.fill(src[base]),
+            _ => dst.iter_mut().enumerate().for_each(|(e, r)| *r = src[base + (col + e) * step]),
+        }
+        done += seg;
+        // Next row.
+        index[rank - 1] = 0;
+        for d in (0..rank - 1).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+}
+
+/// Runs every instruction over one block of registers.
 #[inline(always)]
 fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
     for (k, instr) in program.instrs.iter().enumerate() {
@@ -336,16 +397,18 @@ fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usiz
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::{block_plain, ElementwiseProgram};
+    use super::{run_plain, ElementwiseProgram};
     use crate::dtype::Float;
 
+    type Sources<'a, T> = [(&'a [T], usize, &'a [usize])];
+
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn block_avx512<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
-        block_plain(bank, program, len)
+    pub(super) unsafe fn run_avx512<T: Float>(s: &Sources<T>, shape: &[usize], p: &ElementwiseProgram, out: &mut [T]) {
+        run_plain(s, shape, p, out)
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn block_avx2<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
-        block_plain(bank, program, len)
+    pub(super) unsafe fn run_avx2<T: Float>(s: &Sources<T>, shape: &[usize], p: &ElementwiseProgram, out: &mut [T]) {
+        run_plain(s, shape, p, out)
     }
 }
