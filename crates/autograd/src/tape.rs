@@ -115,27 +115,25 @@ pub fn is_grad_enabled() -> bool {
 /// Runs `f` without recording: every op inside returns an untracked value, as in
 /// `torch.no_grad()`. Nests; the previous mode is restored even if `f` panics.
 pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    with_grad_mode(false, f)
+}
+
+/// Runs `f` with recording `on` or off, restoring the previous mode even if `f` panics.
+fn with_grad_mode<R>(on: bool, f: impl FnOnce() -> R) -> R {
     struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
             GRAD_ENABLED.with(|g| g.set(self.0));
         }
     }
-    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(false)));
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(on)));
     f()
 }
 
 /// Runs `f` with recording on, whatever the caller's mode (a trace made inside `no_grad`
 /// must still record its program). The previous mode is restored even if `f` panics.
 pub(crate) fn with_recording<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            GRAD_ENABLED.with(|g| g.set(self.0));
-        }
-    }
-    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(true)));
-    f()
+    with_grad_mode(true, f)
 }
 
 impl Tape {
