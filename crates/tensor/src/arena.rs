@@ -27,8 +27,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::dtype::{Buffer, Element, Storage};
+use crate::header::TensorInner;
 use crate::layout::Layout;
-use crate::tensor::TensorInner;
 use crate::DType;
 
 /// The most an arena keeps; storage dropped past this is freed as usual.

@@ -35,6 +35,7 @@ mod dtype;
 mod elementwise;
 mod error;
 pub mod fastmath;
+mod header;
 pub mod lanes;
 mod layout;
 pub mod ops;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::dtype::{Element, Storage};
 use crate::elementwise;
 use crate::error::{Result, TensorError};
+pub use crate::header::TensorInner;
 use crate::layout::Layout;
 use crate::macros::any_dispatch;
 use crate::DType;
@@ -24,15 +25,6 @@ use crate::DType;
 /// ```
 #[derive(Clone)]
 pub struct Tensor(Arc<TensorInner>);
-
-/// What a [`Tensor`] points to. A tensor is one pointer, so moving or cloning it (which
-/// autograd does on every recorded op) copies 8 bytes instead of a whole layout.
-#[doc(hidden)]
-#[derive(Clone)]
-pub struct TensorInner {
-    pub(crate) storage: Arc<Storage>,
-    pub(crate) layout: Layout,
-}
 
 impl std::ops::Deref for Tensor {
     type Target = TensorInner;
