@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tensor::DType;
+
 use super::rewrite::{remove_dead, Redirect};
 use crate::function::Function;
 use crate::op::Op;
@@ -34,7 +36,7 @@ pub(crate) fn run(f: &mut Function) -> usize {
             custom,
             inputs: node.inputs.iter().map(|id| id.index()).collect(),
             shape: node.shape.to_vec(),
-            dtype: node.dtype.to_string(),
+            dtype: node.dtype,
         };
         match seen.get(&key) {
             Some(&j) => {
@@ -57,5 +59,5 @@ struct Key {
     custom: usize,
     inputs: Vec<usize>,
     shape: Vec<usize>,
-    dtype: String,
+    dtype: DType,
 }

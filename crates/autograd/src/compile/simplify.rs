@@ -56,12 +56,17 @@ fn is_identity(f: &Function, i: usize, x: usize) -> bool {
     if node.shape != input.shape || node.dtype != input.dtype {
         return false;
     }
+    // Views, and `to_dtype` (the input itself when the dtype is already right), may be strided.
     let fresh = !input.op.is_leaf()
         && !matches!(
             input.op,
-            Op::Reshape { .. } | Op::Permute { .. } | Op::BroadcastTo { .. } | Op::Slice { .. } | Op::StopGradient
-        )
-        && !matches!(input.op, Op::ToDType { dtype } if dtype == input.dtype);
+            Op::Reshape { .. }
+                | Op::Permute { .. }
+                | Op::BroadcastTo { .. }
+                | Op::Slice { .. }
+                | Op::StopGradient
+                | Op::ToDType { .. }
+        );
     match &node.op {
         Op::Scalar { op: ScalarOp::MulScalar | ScalarOp::Powf, scalar } => fresh && *scalar == 1.0,
         Op::Scalar { op: ScalarOp::AddScalar, scalar } => {

@@ -350,6 +350,20 @@ fn gather<T: Copy>(reg: &mut [T], src: &[T], offset: usize, shape: &[usize], str
     }
 }
 
+/// One arm per listed variant of `$enum`, with `$op` that variant as a constant: the match is
+/// outside each loop and folds away inside it, so every loop is the op's own expression and
+/// vectorises.
+macro_rules! per_variant {
+    ($value:expr, $enum:ident [$($v:ident),*], |$op:ident| $body:expr) => {
+        match $value {
+            $($enum::$v => {
+                let $op = $enum::$v;
+                $body
+            })*
+        }
+    };
+}
+
 /// Runs every instruction over one block of registers.
 #[inline(always)]
 fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
@@ -360,15 +374,10 @@ fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usiz
         let dst = &mut write[..len];
         let reg = |r: usize| &read[r * BLOCK..][..len];
         match *instr {
-            // One loop per op, the match outside it, so each loop vectorises.
-            Instr::Unary(u, a) => match u {
-                UnaryFn::Tanh => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Tanh.apply(x)),
-                UnaryFn::Exp => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Exp.apply(x)),
-                UnaryFn::Sigmoid => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Sigmoid.apply(x)),
-                UnaryFn::Relu => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Relu.apply(x)),
-                UnaryFn::Square => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = UnaryFn::Square.apply(x)),
-                other => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = other.apply(x)),
-            },
+            Instr::Unary(u, a) => {
+                per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
+                |op| dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = op.apply(x)))
+            }
             Instr::Scalar(s, v, a) => {
                 let v = T::lit(v);
                 match s {
@@ -378,18 +387,8 @@ fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usiz
             }
             Instr::Binary(b, x, y) => {
                 let (xs, ys) = (reg(x), reg(y));
-                match b {
-                    BinaryFn::Add => {
-                        dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = BinaryFn::Add.apply(p, q))
-                    }
-                    BinaryFn::Sub => {
-                        dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = BinaryFn::Sub.apply(p, q))
-                    }
-                    BinaryFn::Mul => {
-                        dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = BinaryFn::Mul.apply(p, q))
-                    }
-                    other => dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = other.apply(p, q)),
-                }
+                per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
+                    |op| dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = op.apply(p, q)))
             }
         }
     }
