@@ -93,21 +93,97 @@ pub struct DataLoader<'a, D: Dataset + ?Sized> {
     /// Prepare the next batch on a second thread while the caller works on this one
     /// ([`for_each`](Self::for_each) only).
     pub prefetch: bool,
+    /// For data-parallel training: this process's share of every batch (see [`Shard`]).
+    /// `batch_size` stays the global batch size.
+    pub shard: Shard,
+}
+
+/// One of `count` disjoint shares of every batch, for data-parallel training (torch's
+/// `DistributedSampler`, arranged so the shares of a step make up the single-process batch).
+///
+/// Every process shuffles the same order from the same seed and cuts it into the same global
+/// batches; process `index` takes the `index`-th of `count` near-equal consecutive pieces of each
+/// (`len * index / count .. len * (index + 1) / count`). So the shards are disjoint and together
+/// complete, every process sees the same number of batches, and the union of the processes' `k`-th
+/// batches is the single-process `k`-th batch. A global batch shorter than `count` leaves some
+/// pieces empty.
+///
+/// ```
+/// use nn::data::{DataLoader, Shard, TensorDataset};
+/// use tensor::{DType, Tensor};
+/// let data = TensorDataset::new(Tensor::zeros(&[10, 3], DType::F32), Tensor::zeros(&[10], DType::I64)).unwrap();
+/// let whole = DataLoader { batch_size: 4, ..DataLoader::new(&data) };
+/// let second = DataLoader { shard: Shard::new(1, 2).unwrap(), ..DataLoader::new(&data) };
+/// let second = DataLoader { batch_size: 4, ..second };
+/// assert_eq!(whole.index_batches(0), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+/// assert_eq!(second.index_batches(0), vec![vec![2, 3], vec![6, 7], vec![9]]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// Share `index` of `count`; `index < count`.
+    pub fn new(index: usize, count: usize) -> Result<Shard, NnError> {
+        if index >= count {
+            return Err(NnError::Data { msg: format!("shard {index} of {count}: the index must be below the count") });
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The whole of every batch (one process).
+    pub fn whole() -> Shard {
+        Shard { index: 0, count: 1 }
+    }
+
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// This shard's piece of `batch`.
+    pub fn piece<'b, T>(&self, batch: &'b [T]) -> &'b [T] {
+        let len = batch.len();
+        &batch[len * self.index / self.count..len * (self.index + 1) / self.count]
+    }
+}
+
+impl Default for Shard {
+    fn default() -> Shard {
+        Shard::whole()
+    }
 }
 
 impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
     /// torch's defaults: batches of 1, in order, keeping the last short batch.
     pub fn new(dataset: &'a D) -> DataLoader<'a, D> {
-        DataLoader { dataset, batch_size: 1, shuffle: false, drop_last: false, seed: 0, prefetch: false }
+        DataLoader {
+            dataset,
+            batch_size: 1,
+            shuffle: false,
+            drop_last: false,
+            seed: 0,
+            prefetch: false,
+            shard: Shard::whole(),
+        }
     }
 
-    /// The example indices of each batch of epoch `epoch`.
+    /// The example indices of each batch of epoch `epoch` (this shard's piece of each).
     pub fn index_batches(&self, epoch: u64) -> Vec<Vec<usize>> {
         let n = self.dataset.len();
         let order: Vec<usize> =
             if self.shuffle { Rng::seed(self.seed.wrapping_add(epoch)).permutation(n) } else { (0..n).collect() };
         let size = self.batch_size.max(1);
-        order.chunks(size).filter(|c| !self.drop_last || c.len() == size).map(|c| c.to_vec()).collect()
+        order
+            .chunks(size)
+            .filter(|c| !self.drop_last || c.len() == size)
+            .map(|c| self.shard.piece(c).to_vec())
+            .collect()
     }
 
     /// The batches of epoch `epoch`, made as they are asked for.

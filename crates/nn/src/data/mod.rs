@@ -4,4 +4,4 @@ mod idx;
 mod loader;
 
 pub use idx::{read_idx, Mnist};
-pub use loader::{DataLoader, Dataset, TensorDataset};
+pub use loader::{DataLoader, Dataset, Shard, TensorDataset};
