@@ -21,7 +21,7 @@
 //!
 //! let tape = Tape::new();
 //! let x = Tensor::ones(&[4, 3], DType::F32); // this rank's share of the batch
-//! let loss = model.forward(&tape.constant(x)).unwrap().sum();
+//! let loss = model.forward(&tape.constant(x)).unwrap().sum_all();
 //! let mut grads = loss.backward().unwrap();
 //! averager.average(&world, &mut grads).unwrap(); // the mean over ranks, same bits on every rank
 //! // optimizer.step(&grads) ...
