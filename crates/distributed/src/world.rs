@@ -104,6 +104,11 @@ impl World {
         Ok(out)
     }
 
+    /// Every rank's `bytes` (lengths may differ), in rank order.
+    pub fn all_gather(&self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+        self.transport.all_gather("all_gather", bytes)
+    }
+
     /// Prints `msg` on rank 0 only.
     pub fn log(&self, msg: impl Display) {
         if self.is_root() {
