@@ -39,6 +39,7 @@
 //! ```
 
 pub use autograd;
+pub use distributed;
 pub use nn;
 pub use optim;
 pub use tensor;
