@@ -143,13 +143,16 @@ impl Transport for MpiTransport {
 }
 
 /// A panic on one rank must not leave the others waiting in a collective: after the panic
-/// message, the whole job is aborted.
+/// message, the whole job is aborted (also for a panic the program would catch: a rank that
+/// unwinds past a collective cannot rejoin the others' sequence of calls).
 fn install_abort_on_panic(rank: usize) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
-        eprintln!("backprop-distributed: rank {rank} panicked; aborting every rank (MPI_Abort)");
-        SimpleCommunicator::world().abort(PANIC_ABORT_CODE);
+        if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
+            eprintln!("backprop-distributed: rank {rank} panicked; aborting every rank (MPI_Abort)");
+            SimpleCommunicator::world().abort(PANIC_ABORT_CODE);
+        }
     }));
 }
 

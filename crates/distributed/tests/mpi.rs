@@ -119,6 +119,12 @@ on_ranks!(shards_are_disjoint_and_complete, 2, |world| {
     assert_eq!(seen, (0..data.inputs.shape()[0]).collect::<Vec<_>>(), "disjoint and complete");
 });
 
+on_ranks!(mpi_starts_once_per_process, 2, |world| {
+    assert_eq!(world.size(), 2);
+    let again = distributed::init().err().unwrap();
+    assert_eq!(again.to_string(), "distributed::init: MPI is already initialised in this process");
+});
+
 on_ranks!(a_different_model_is_refused_with_the_first_difference, 2, |world| {
     let net = common::model(DType::F32, 0);
     let params = distributed::module_tensors(&net);

@@ -197,7 +197,8 @@ fn shards_are_disjoint_complete_and_make_up_the_global_batches() {
         }
         assert!(shards.iter().all(|s| s.len() == shards[0].len()), "every rank sees the same number of batches");
     }
-    assert!(Shard::new(2, 2).is_err());
+    let e = Shard::new(2, 2).unwrap_err();
+    assert_eq!(e.to_string(), "data: shard 2 of 2: the index must be below the count");
 }
 
 #[test]
@@ -214,6 +215,13 @@ fn sums_and_root_work_reach_every_rank() {
         assert_eq!(written, if rank == 0 { Some(42) } else { None });
         assert_eq!(failed.to_string(), "on_root: rank 0 failed: disk full");
     }
+}
+
+#[test]
+fn ranks_making_different_calls_get_a_protocol_error() {
+    let errors = on_ranks(2, |w| w.sum(&vec![1.0; 1 + w.rank()]).unwrap_err().to_string());
+    assert_eq!(errors[0], "sum: expected 8 bytes from rank 1, got 16 (do all ranks make the same calls?)");
+    assert_eq!(errors[1], "sum: expected 16 bytes from rank 0, got 8 (do all ranks make the same calls?)");
 }
 
 #[test]
