@@ -35,6 +35,7 @@ mod dtype;
 mod elementwise;
 mod error;
 pub mod fastmath;
+mod gemm;
 mod header;
 pub mod lanes;
 mod layout;

@@ -1,4 +1,5 @@
-//! Matrix multiplication with `numpy.matmul` semantics on matrixmultiply's sgemm/dgemm.
+//! Matrix multiplication with `numpy.matmul` semantics on our own GEMM where the CPU has AVX2
+//! and FMA ([`crate::gemm`]), on matrixmultiply's sgemm/dgemm elsewhere.
 //!
 //! Operands are passed to GEMM with their row and column strides, so a transposed (or otherwise
 //! strided) matrix is never copied. Batch dimensions broadcast; a batch of small products runs
@@ -105,7 +106,8 @@ macro_rules! gemm_impl {
                         // disjoint, so concurrent blocks never write the same element, and `c`
                         // is borrowed mutably so it cannot alias `a` or `b`.
                         unsafe {
-                            $f(
+                            let kernel = if crate::gemm::available() { crate::gemm::gemm::<$t> } else { $f };
+                            kernel(
                                 cm.rows,
                                 am.cols,
                                 cm.cols,

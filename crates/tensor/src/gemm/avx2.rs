@@ -1,0 +1,130 @@
+//! The AVX2 + FMA micro-kernels: a 6 x 16 f32 tile and a 6 x 8 f64 tile, each twelve 256-bit
+//! accumulators, with two loads of `B` and six broadcasts of `A` per step.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Twelve accumulators `c[i][h]` (row `i`, half `h` of the tile's row), updated for `kc` steps,
+/// then written to `C` (`out`) or to `tile`.
+macro_rules! tile_kernel {
+    ($name:ident, $t:ty, $nr:expr, $vec:ty, $zero:ident, $load:ident, $bcast:ident, $fma:ident,
+     $mul:ident, $add:ident, $set1:ident, $store:ident, $lanes:expr) => {
+        /// The register-tile product over `kc` packed steps (see `Kernel::micro`).
+        ///
+        /// # Safety
+        /// AVX2 and FMA are available; `a` holds `kc * 6` and `b` `kc * NR` elements; a `Direct`
+        /// output addresses a full, unshared `6 x NR` block with unit column stride.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        pub(super) unsafe fn $name(kc: usize, a: *const $t, b: *const $t, out: super::Out<'_, $t>) {
+            // SAFETY: every pointer below stays within `a[..kc * 6]`, `b[..kc * NR]`, and the
+            // output block the caller vouches for.
+            unsafe {
+                if let super::Out::Direct { c, rsc, .. } = out {
+                    // C's rows are read at the end; start fetching them now (each row is one or
+                    // two cache lines).
+                    for i in 0..6 {
+                        let row = c.offset(i * rsc) as *const i8;
+                        _mm_prefetch::<_MM_HINT_T0>(row);
+                        _mm_prefetch::<_MM_HINT_T0>(row.add(std::mem::size_of::<$t>() * $nr - 1));
+                    }
+                }
+                let mut acc: [[$vec; 2]; 6] = [[$zero(); 2]; 6];
+                let (mut a, mut b) = (a, b);
+                let step = |acc: &mut [[$vec; 2]; 6], a: *const $t, b: *const $t| {
+                    let b0 = $load(b);
+                    let b1 = $load(b.add($lanes));
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let ai = $bcast(&*a.add(i));
+                        row[0] = $fma(ai, b0, row[0]);
+                        row[1] = $fma(ai, b1, row[1]);
+                    }
+                };
+                // Four steps per iteration, fetching A's sliver a few steps ahead (B's is in L1).
+                for _ in 0..kc / 4 {
+                    _mm_prefetch::<_MM_HINT_T0>(a.add(6 * 8) as *const i8);
+                    step(&mut acc, a, b);
+                    step(&mut acc, a.add(6), b.add($nr));
+                    step(&mut acc, a.add(12), b.add(2 * $nr));
+                    step(&mut acc, a.add(18), b.add(3 * $nr));
+                    a = a.add(24);
+                    b = b.add(4 * $nr);
+                }
+                for _ in 0..kc % 4 {
+                    step(&mut acc, a, b);
+                    a = a.add(6);
+                    b = b.add($nr);
+                }
+                match out {
+                    super::Out::Tile(tile) => {
+                        for (i, row) in acc.iter().enumerate() {
+                            $store(tile.as_mut_ptr().add(i * $nr), row[0]);
+                            $store(tile.as_mut_ptr().add(i * $nr + $lanes), row[1]);
+                        }
+                    }
+                    // The same arithmetic as `write_tile`, lane by lane, so a tile's values do not
+                    // depend on whether it was written here or there.
+                    super::Out::Direct { c, rsc, alpha, beta } => {
+                        let (va, vb) = ($set1(alpha), $set1(beta));
+                        for (i, row) in acc.iter().enumerate() {
+                            for (h, &v) in row.iter().enumerate() {
+                                let dst = c.offset(i as isize * rsc).add(h * $lanes);
+                                let value = if beta == 0.0 {
+                                    $mul(va, v)
+                                } else if alpha == 1.0 && beta == 1.0 {
+                                    $add(v, $load(dst))
+                                } else {
+                                    $add($mul(va, v), $mul(vb, $load(dst)))
+                                };
+                                $store(dst, value);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+tile_kernel!(
+    micro_f32,
+    f32,
+    16,
+    __m256,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_broadcast_ss,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    _mm256_add_ps,
+    _mm256_set1_ps,
+    _mm256_storeu_ps,
+    8
+);
+tile_kernel!(
+    micro_f64,
+    f64,
+    8,
+    __m256d,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_broadcast_sd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    _mm256_add_pd,
+    _mm256_set1_pd,
+    _mm256_storeu_pd,
+    4
+);
+
+/// Never called: [`super::available`] is false off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn micro_f32(_: usize, _: *const f32, _: *const f32, _: super::Out<'_, f32>) {
+    unreachable!("the AVX2 micro-kernel runs only on x86-64")
+}
+
+/// Never called: [`super::available`] is false off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn micro_f64(_: usize, _: *const f64, _: *const f64, _: super::Out<'_, f64>) {
+    unreachable!("the AVX2 micro-kernel runs only on x86-64")
+}

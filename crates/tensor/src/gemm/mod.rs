@@ -1,0 +1,347 @@
+//! GEMM of our own: packing and blocking around a register-tile micro-kernel, as in BLIS (Goto's
+//! algorithm), for x86-64 with AVX2 and FMA. Elsewhere matmul runs on matrixmultiply.
+//!
+//! `C = alpha A B + beta C` is cut as follows:
+//! - **`NC` columns of `B` at a time**, then **`KC` of the inner dimension**. That `KC x NC` block of
+//!   `B` is packed into `NR`-column slivers, laid out so the micro-kernel reads it in order
+//!   (it stays in L3, and one sliver in L1).
+//! - **`MC` rows of `A` at a time.** That `MC x KC` block is packed into `MR`-row slivers (it
+//!   stays in L2).
+//! - **The micro-kernel.** For each pair of slivers it holds an `MR x NR` tile of `C` in registers
+//!   over the whole `KC` loop, one fused multiply-add per element and step. It then writes the
+//!   tile back with `alpha` and `beta`.
+//!
+//! Packing buffers live in thread-local scratch that grows to the largest block once, so a GEMM
+//! does not allocate after the first call on a thread.
+//!
+//! Each element of `C` gets its `k` terms in the same order (by `KC` block, and within a block
+//! by `k`), however the caller splits `C` into blocks across threads. So results do not depend
+//! on the thread count.
+
+mod avx2;
+mod pack;
+
+use std::cell::RefCell;
+
+use crate::dtype::Float;
+
+/// A micro-kernel and its blocking for one element type.
+pub(crate) trait Kernel: Float {
+    /// Rows of the register tile.
+    const MR: usize;
+    /// Columns of the register tile.
+    const NR: usize;
+    /// Rows of `A` packed at a time (a multiple of `MR`).
+    const MC: usize;
+    /// Inner-dimension block.
+    const KC: usize;
+    /// Columns of `B` packed at a time (a multiple of `NR`).
+    const NC: usize;
+
+    /// `t[i, j] = sum_p a[p * MR + i] * b[p * NR + j]` for `p < kc`, into `out`.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA ([`available`]); `a` holds `kc * MR` and `b` `kc * NR` elements;
+    /// an [`Out::Direct`] block is a full `MR x NR` block of `C`, unit column stride, unshared.
+    unsafe fn micro(kc: usize, a: *const Self, b: *const Self, out: Out<'_, Self>);
+
+    /// Runs `f` with this thread's packing buffers for `A` and `B`.
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
+}
+
+/// Whether matmul runs on these kernels: the CPU has AVX2 and FMA, and the environment does not
+/// say `BACKPROP_GEMM=matrixmultiply` (for comparisons). Checked once.
+pub(crate) fn available() -> bool {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        use std::sync::OnceLock;
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| {
+            let fallback = std::env::var("BACKPROP_GEMM").is_ok_and(|v| v == "matrixmultiply");
+            !fallback && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    {
+        false
+    }
+}
+
+/// Where a micro-kernel puts its tile.
+pub(crate) enum Out<'a, T> {
+    /// Row-major into a buffer, for [`write_tile`] (edge tiles, strided `C`).
+    Tile(&'a mut [T; 96]),
+    /// Straight into a full tile of `C` (unit column stride): `C = alpha t + beta C`, as
+    /// `write_tile` computes it.
+    Direct { c: *mut T, rsc: isize, alpha: T, beta: T },
+}
+
+thread_local! {
+    static SCRATCH_F32: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH_F64: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Kernel for f32 {
+    const MR: usize = 6;
+    const NR: usize = 16;
+    const MC: usize = 144;
+    const KC: usize = 256;
+    const NC: usize = 4080;
+
+    unsafe fn micro(kc: usize, a: *const f32, b: *const f32, out: Out<'_, f32>) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { avx2::micro_f32(kc, a, b, out) }
+    }
+
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+        SCRATCH_F32.with(|s| {
+            let (a, b) = &mut *s.borrow_mut();
+            f(a, b)
+        })
+    }
+}
+
+impl Kernel for f64 {
+    const MR: usize = 6;
+    const NR: usize = 8;
+    const MC: usize = 72;
+    const KC: usize = 256;
+    const NC: usize = 4080;
+
+    unsafe fn micro(kc: usize, a: *const f64, b: *const f64, out: Out<'_, f64>) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { avx2::micro_f64(kc, a, b, out) }
+    }
+
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
+        SCRATCH_F64.with(|s| {
+            let (a, b) = &mut *s.borrow_mut();
+            f(a, b)
+        })
+    }
+}
+
+/// `C = alpha A B + beta C` for an `m x k` `A`, a `k x n` `B` and an `m x n` `C`, each given by
+/// a pointer to its first element and its row and column strides (in elements; any sign). When
+/// `beta` is 0, `C` is only written, never read, so it may hold anything.
+///
+/// # Safety
+/// [`available`] holds; every element the three matrices address is inside its allocation; `C`
+/// does not overlap `A` or `B`, and no other thread touches the elements of `C` meanwhile; `k > 0`.
+#[allow(clippy::too_many_arguments)] // BLAS-shaped: each matrix is a pointer and two strides
+pub(crate) unsafe fn gemm<T: Kernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let at = |r: usize, s: isize, col: usize, t: isize| r as isize * s + col as isize * t;
+    T::with_scratch(|apack, bpack| {
+        let mut tile = [T::zero(); 96];
+        for jc in (0..n).step_by(T::NC) {
+            let nc = T::NC.min(n - jc);
+            for pc in (0..k).step_by(T::KC) {
+                let kc = T::KC.min(k - pc);
+                // SAFETY (here and below): offsets stay inside the matrices, per the contract.
+                unsafe { pack::pack_b(kc, nc, T::NR, b.offset(at(pc, rsb, jc, csb)), rsb, csb, bpack) };
+                // Later k-blocks add to what the first one wrote.
+                let beta = if pc == 0 { beta } else { T::one() };
+                for ic in (0..m).step_by(T::MC) {
+                    let mc = T::MC.min(m - ic);
+                    unsafe { pack::pack_a(mc, kc, T::MR, a.offset(at(ic, rsa, pc, csa)), rsa, csa, apack) };
+                    for jr in (0..nc).step_by(T::NR) {
+                        let nr = T::NR.min(nc - jr);
+                        for ir in (0..mc).step_by(T::MR) {
+                            let mr = T::MR.min(mc - ir);
+                            unsafe {
+                                let (ap, bp) = (apack.as_ptr().add(ir * kc), bpack.as_ptr().add(jr * kc));
+                                let corner = c.offset(at(ic + ir, rsc, jc + jr, csc));
+                                if mr == T::MR && nr == T::NR && csc == 1 {
+                                    T::micro(kc, ap, bp, Out::Direct { c: corner, rsc, alpha, beta });
+                                } else {
+                                    T::micro(kc, ap, bp, Out::Tile(&mut tile));
+                                    write_tile(mr, nr, T::NR, &tile, alpha, beta, corner, rsc, csc);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// `C[i, j] = alpha tile[i, j] + beta C[i, j]` on the `mr x nr` corner of a tile (`C` not read
+/// when `beta` is 0).
+///
+/// # Safety
+/// The `mr x nr` block of `C` at `c` is inside its allocation and not shared.
+#[allow(clippy::too_many_arguments)]
+unsafe fn write_tile<T: Float>(
+    mr: usize,
+    nr: usize,
+    width: usize,
+    tile: &[T; 96],
+    alpha: T,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    for i in 0..mr {
+        let row = &tile[i * width..i * width + nr];
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            let out = c.offset(i as isize * rsc);
+            if csc == 1 {
+                let out = std::slice::from_raw_parts_mut(out, nr);
+                if beta == T::zero() {
+                    for (o, &t) in out.iter_mut().zip(row) {
+                        *o = alpha * t;
+                    }
+                } else if beta == T::one() && alpha == T::one() {
+                    for (o, &t) in out.iter_mut().zip(row) {
+                        *o = t + *o;
+                    }
+                } else {
+                    for (o, &t) in out.iter_mut().zip(row) {
+                        *o = alpha * t + beta * *o;
+                    }
+                }
+            } else {
+                for (j, &t) in row.iter().enumerate() {
+                    let o = out.offset(j as isize * csc);
+                    *o = if beta == T::zero() { alpha * t } else { alpha * t + beta * *o };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A strided matrix in a buffer with `pad` unused elements around it.
+    struct Strided<T> {
+        buf: Vec<T>,
+        offset: usize,
+        rs: isize,
+        cs: isize,
+    }
+
+    /// `rows x cols`, row-major or column-major, with a gap between rows (columns) and an
+    /// offset, filled with small integers (so sums are exact in any order).
+    fn strided<T: Kernel>(rows: usize, cols: usize, col_major: bool, gap: usize, seed: usize) -> Strided<T> {
+        let (outer, inner) = if col_major { (cols, rows) } else { (rows, cols) };
+        let lead = inner + gap;
+        let offset = 3;
+        let mut buf = vec![T::lit(-7.0); offset + outer * lead + 5];
+        for o in 0..outer {
+            for i in 0..inner {
+                buf[offset + o * lead + i] = T::lit(((o * 31 + i * 17 + seed) % 13) as f64 - 6.0);
+            }
+        }
+        let (rs, cs) = if col_major { (1, lead as isize) } else { (lead as isize, 1) };
+        Strided { buf, offset, rs, cs }
+    }
+
+    fn at<T: Copy>(m: &Strided<T>, i: usize, j: usize) -> T {
+        m.buf[(m.offset as isize + i as isize * m.rs + j as isize * m.cs) as usize]
+    }
+
+    fn check<T: Kernel + std::fmt::Debug>(m: usize, k: usize, n: usize, layouts: [bool; 3], alpha: f64, beta: f64) {
+        let a = strided::<T>(m, k, layouts[0], 2, 1);
+        let b = strided::<T>(k, n, layouts[1], 1, 2);
+        let mut c = strided::<T>(m, n, layouts[2], 3, 3);
+        let before = c.buf.clone();
+        let (alpha, beta) = (T::lit(alpha), T::lit(beta));
+        // SAFETY: the matrices lie inside their buffers and C is its own buffer.
+        unsafe {
+            gemm::<T>(
+                m,
+                k,
+                n,
+                alpha,
+                a.buf.as_ptr().add(a.offset),
+                a.rs,
+                a.cs,
+                b.buf.as_ptr().add(b.offset),
+                b.rs,
+                b.cs,
+                beta,
+                c.buf.as_mut_ptr().add(c.offset),
+                c.rs,
+                c.cs,
+            )
+        };
+        let mut expected = before.clone();
+        for i in 0..m {
+            for j in 0..n {
+                let dot = (0..k).fold(T::zero(), |s, p| s + at(&a, i, p) * at(&b, p, j));
+                let slot = (c.offset as isize + i as isize * c.rs + j as isize * c.cs) as usize;
+                expected[slot] = if beta == T::zero() { alpha * dot } else { alpha * dot + beta * before[slot] };
+            }
+        }
+        assert_eq!(c.buf, expected, "{m}x{k}x{n}, layouts {layouts:?}, alpha {alpha:?}, beta {beta:?}");
+    }
+
+    #[test]
+    fn matches_a_naive_product_on_odd_sizes_strides_and_offsets() {
+        if !available() {
+            return;
+        }
+        let sizes = [(1, 1, 1), (5, 3, 17), (6, 16, 16), (7, 300, 33), (13, 1, 9), (150, 270, 20), (37, 513, 45)];
+        for &(m, k, n) in &sizes {
+            for layouts in [[false; 3], [true, false, false], [false, true, false], [true, true, true]] {
+                for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (2.0, -0.5), (0.5, 0.0)] {
+                    check::<f32>(m, k, n, layouts, alpha, beta);
+                    check::<f64>(m, k, n, layouts, alpha, beta);
+                }
+            }
+        }
+        // Several column blocks (NC) and k-blocks (KC) for f32.
+        check::<f32>(7, 600, 4100, [false; 3], 1.0, 1.0);
+    }
+
+    #[test]
+    fn beta_zero_never_reads_c() {
+        if !available() {
+            return;
+        }
+        let (m, k, n) = (8, 5, 20);
+        let a = vec![1.0f32; m * k];
+        let b = vec![1.0f32; k * n];
+        let mut c = vec![f32::NAN; m * n];
+        // SAFETY: contiguous matrices in their own buffers.
+        unsafe {
+            gemm::<f32>(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        };
+        assert!(c.iter().all(|&x| x == 5.0));
+    }
+}
