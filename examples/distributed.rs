@@ -150,7 +150,7 @@ fn run(world: &World, args: &Args) -> AnyResult<Vec<Epoch>> {
 
 /// The `mnist` example's MLP; each rank draws its own weights, and rank 0's are broadcast.
 fn model(args: &Args, rank: usize) -> Sequential {
-    let mut rng = Rng::seed(args.seed + rank as u64);
+    let mut rng = Rng::seed(args.seed.wrapping_add(rank as u64));
     let mut net = Sequential::new().add(Flatten::batch());
     let mut width = 28 * 28;
     for &h in &args.hidden {
@@ -171,10 +171,15 @@ where
     let mut averager = GradientAverager::new(net.named_parameters())?;
     let mut first_epoch = 1;
     if let (Some(dir), true) = (&args.checkpoint, args.resume) {
-        let text = std::fs::read_to_string(dir.join("epoch"))?;
-        first_epoch = text.trim().parse::<usize>().map_err(|_| format!("not an epoch number: {text:?}"))? + 1;
-        backprop::nn::state::load(&net, dir.join("model.safetensors"))?;
-        opt.load(dir.join("optimizer.safetensors"))?;
+        // Every rank reads the checkpoint; if one cannot, all stop (none waits for it).
+        let mut read = || -> AnyResult<usize> {
+            let text = std::fs::read_to_string(dir.join("epoch"))?;
+            let epoch = text.trim().parse::<usize>().map_err(|_| format!("not an epoch number: {text:?}"))?;
+            backprop::nn::state::load(&net, dir.join("model.safetensors"))?;
+            opt.load(dir.join("optimizer.safetensors"))?;
+            Ok(epoch)
+        };
+        first_epoch = world.agree(read())? + 1;
         world.check_same_parameters(net.named_parameters())?;
         world.log(format!("resumed from {} after epoch {}", dir.display(), first_epoch - 1));
     }

@@ -43,7 +43,11 @@ pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
 /// ```
 pub struct GradientAverager {
     params: Vec<(String, Param)>,
+    /// Each parameter's dtype and size when the layout was made.
+    sizes: Vec<(DType, usize)>,
     buckets: Vec<Bucket>,
+    /// The world size the parameter lists were last compared across (once per world).
+    checked: Option<usize>,
 }
 
 /// Where a run of a parameter's elements sits in a bucket.
@@ -57,9 +61,12 @@ struct Piece {
     at: usize,
 }
 
-/// Gradient elements, then one presence flag per piece, then the rank's weight.
+/// Gradient elements, then one presence flag per piece, then the rank's weight; the first bucket
+/// ends with two status slots per rank (an error code and a parameter index), so that a rank's
+/// local failure reaches every rank with the same messages, without a message of its own.
 struct Bucket {
     pieces: Vec<Piece>,
+    elements: usize,
     values: Values,
 }
 
@@ -68,41 +75,48 @@ enum Values {
     F64 { data: Vec<f64>, scratch: Vec<f64> },
 }
 
+/// What a rank found wrong with its own input, as status codes.
+const BAD_WEIGHT: f64 = 1.0;
+const PARAMETER_CHANGED: f64 = 2.0;
+const GRADIENT_SHAPE: f64 = 3.0;
+const GRADIENT_DTYPE: f64 = 4.0;
+
 impl GradientAverager {
     /// An averager for `params` (from `module.named_parameters()`), in buckets of at most
-    /// [`DEFAULT_BUCKET_BYTES`]. Every rank must pass the same list; only f32 and f64 parameters
-    /// can be averaged.
+    /// [`DEFAULT_BUCKET_BYTES`]. Every rank must pass the same list (checked on the first
+    /// average); only f32 and f64 parameters can be averaged.
     pub fn new(params: impl IntoIterator<Item = (String, Param)>) -> Result<GradientAverager> {
         GradientAverager::with_bucket_bytes(params, DEFAULT_BUCKET_BYTES)
     }
 
-    /// [`new`](Self::new) with another bucket size (at least one element per bucket).
+    /// [`new`](Self::new) with another bucket size: at least one element, at most 1 GiB (MPI
+    /// counts messages in 32 bits).
     pub fn with_bucket_bytes(
         params: impl IntoIterator<Item = (String, Param)>,
         bucket_bytes: usize,
     ) -> Result<GradientAverager> {
         let params: Vec<(String, Param)> = params.into_iter().collect();
+        let bucket_bytes = bucket_bytes.min(1 << 30);
+        let mut sizes = Vec::with_capacity(params.len());
+        for (index, (name, p)) in params.iter().enumerate() {
+            let (d, numel) = p.read(|t| (t.dtype(), t.numel()));
+            if !matches!(d, DType::F32 | DType::F64) {
+                let dtype = format!("{d:?}");
+                return Err(DistError::UnsupportedDType { op: "GradientAverager", index, name: name.clone(), dtype });
+            }
+            sizes.push((d, numel));
+        }
         let mut buckets = Vec::new();
         for dtype in [DType::F32, DType::F64] {
             let capacity = (bucket_bytes / dtype.size_in_bytes()).max(1);
             let mut pieces: Vec<Piece> = Vec::new();
             let mut filled = 0;
-            for (index, (name, p)) in params.iter().enumerate() {
-                let (d, numel) = p.read(|t| (t.dtype(), t.numel()));
-                if !matches!(d, DType::F32 | DType::F64) {
-                    let dtype = format!("{d:?}");
-                    return Err(DistError::UnsupportedDType {
-                        op: "GradientAverager",
-                        index,
-                        name: name.clone(),
-                        dtype,
-                    });
-                }
+            for (index, &(d, numel)) in sizes.iter().enumerate() {
                 if d != dtype {
                     continue;
                 }
                 let mut from = 0;
-                while from < numel || (numel == 0 && from == 0) {
+                loop {
                     if filled == capacity {
                         buckets.push(Bucket::new(dtype, std::mem::take(&mut pieces), filled));
                         filled = 0;
@@ -111,7 +125,7 @@ impl GradientAverager {
                     pieces.push(Piece { param: index, from, len, at: filled });
                     filled += len;
                     from += len;
-                    if numel == 0 {
+                    if from == numel {
                         break;
                     }
                 }
@@ -120,7 +134,7 @@ impl GradientAverager {
                 buckets.push(Bucket::new(dtype, pieces, filled));
             }
         }
-        Ok(GradientAverager { params, buckets })
+        Ok(GradientAverager { params, sizes, buckets, checked: None })
     }
 
     /// The number of buckets (messages per step are two per bucket).
@@ -134,46 +148,92 @@ impl GradientAverager {
     }
 
     /// Replaces each gradient in `grads` by `sum_r weight_r g_r / sum_r weight_r`.
+    ///
+    /// Collective: every rank calls it, and when one rank's input is wrong (a bad weight, a
+    /// gradient of the wrong shape) every rank returns an error, that rank its own and the others
+    /// [`DistError::RankFailed`] naming it.
     pub fn average_weighted(&mut self, world: &World, grads: &mut Gradients, weight: f64) -> Result<()> {
         let op = "average_gradients";
-        if !weight.is_finite() || weight < 0.0 {
-            return Err(DistError::BadWeight { op, weight });
-        }
-        for (index, (_, p)) in self.params.iter().enumerate() {
-            if let Some(g) = grads.param(p) {
-                let shape = p.read(|t| t.shape().to_vec());
-                if g.shape() != shape.as_slice() {
-                    return Err(DistError::GradientShape { op, index, param: shape, grad: g.shape().to_vec() });
-                }
-                let dtype = p.read(|t| t.dtype());
-                if g.dtype() != dtype {
-                    let (param, grad) = (format!("{dtype:?}"), format!("{:?}", g.dtype()));
-                    return Err(DistError::GradientDType { op, index, param, grad });
-                }
+        if self.checked != Some(world.size()) {
+            world.check_signatures(op, &self.params)?;
+            if let Some(first) = self.buckets.first_mut() {
+                first.set_status_slots(2 * world.size());
             }
+            self.checked = Some(world.size());
         }
-        for bucket in &mut self.buckets {
+        let local = self.validate(grads, weight).err();
+        let (rank, status) = match &local {
+            None => (world.rank(), (0.0, 0.0)),
+            Some((code, index, _)) => (world.rank(), (*code, *index as f64)),
+        };
+        let weight = if local.is_some() { 0.0 } else { weight };
+        for (b, bucket) in self.buckets.iter_mut().enumerate() {
             bucket.fill(&self.params, grads, weight);
+            if b == 0 {
+                bucket.set_status(rank, status);
+            }
             bucket.reduce(world.transport(), op)?;
         }
-        let total = self.buckets.first().map_or(0.0, Bucket::total_weight);
-        if total == 0.0 && !self.buckets.is_empty() {
+        if let Some(first) = self.buckets.first() {
+            if let Some((failed, code, index)) = first.first_failure(world.size()) {
+                return Err(match local {
+                    Some((_, _, e)) if failed == rank => e,
+                    _ => DistError::RankFailed { op, rank: failed, msg: describe(code, index) },
+                });
+            }
+        }
+        if self.buckets.iter().any(|b| b.total_weight() == 0.0) {
             return Err(DistError::ZeroTotalWeight { op });
         }
+        let mut present = vec![false; self.params.len()];
         for bucket in &self.buckets {
-            bucket.write_back(&self.params, grads, total);
+            bucket.write_back(&self.params, grads, &mut present);
         }
         // A parameter no rank has a gradient for keeps none.
-        for (index, (_, p)) in self.params.iter().enumerate() {
-            let present = self
-                .buckets
-                .iter()
-                .any(|b| b.pieces.iter().enumerate().any(|(k, piece)| piece.param == index && b.flag(k) > 0.0));
+        for ((_, p), present) in self.params.iter().zip(present) {
             if !present {
                 grads.take(p);
             }
         }
         Ok(())
+    }
+
+    /// This rank's own input, checked: `(code, parameter index, error)` for the first problem.
+    fn validate(&self, grads: &Gradients, weight: f64) -> std::result::Result<(), (f64, usize, DistError)> {
+        let op = "average_gradients";
+        let as_f32 = weight as f32;
+        if !weight.is_finite() || weight < 0.0 || as_f32.is_infinite() || (weight > 0.0 && as_f32 == 0.0) {
+            return Err((BAD_WEIGHT, 0, DistError::BadWeight { op, weight }));
+        }
+        for (index, ((_, p), &(dtype, numel))) in self.params.iter().zip(&self.sizes).enumerate() {
+            let (now_dtype, now_numel, shape) = p.read(|t| (t.dtype(), t.numel(), t.shape().to_vec()));
+            if (now_dtype, now_numel) != (dtype, numel) {
+                let was = format!("{dtype:?} with {numel} elements");
+                let now = format!("{now_dtype:?} with {now_numel} elements");
+                return Err((PARAMETER_CHANGED, index, DistError::ParameterChanged { op, index, was, now }));
+            }
+            let Some(g) = grads.param(p) else { continue };
+            if g.shape() != shape.as_slice() {
+                let e = DistError::GradientShape { op, index, param: shape, grad: g.shape().to_vec() };
+                return Err((GRADIENT_SHAPE, index, e));
+            }
+            if g.dtype() != dtype {
+                let (param, grad) = (format!("{dtype:?}"), format!("{:?}", g.dtype()));
+                return Err((GRADIENT_DTYPE, index, DistError::GradientDType { op, index, param, grad }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What another rank's status code says.
+fn describe(code: f64, index: usize) -> String {
+    match code {
+        BAD_WEIGHT => "its weight is not a finite number at least 0".to_string(),
+        PARAMETER_CHANGED => format!("its parameter {index} changed size or dtype since the averager was made"),
+        GRADIENT_SHAPE => format!("its gradient for parameter {index} does not have the parameter's shape"),
+        GRADIENT_DTYPE => format!("its gradient for parameter {index} does not have the parameter's dtype"),
+        _ => format!("status {code} at parameter {index}"),
     }
 }
 
@@ -184,14 +244,60 @@ impl Bucket {
             DType::F64 => Values::F64 { data: vec![0.0; len], scratch: Vec::new() },
             _ => Values::F32 { data: vec![0.0; len], scratch: Vec::new() },
         };
-        Bucket { pieces, values }
+        Bucket { pieces, elements, values }
+    }
+
+    /// Where the rank's weight sits; the status slots follow it.
+    fn weight_at(&self) -> usize {
+        self.elements + self.pieces.len()
+    }
+
+    fn set_status_slots(&mut self, slots: usize) {
+        let len = self.weight_at() + 1 + slots;
+        match &mut self.values {
+            Values::F32 { data, .. } => data.resize(len, 0.0),
+            Values::F64 { data, .. } => data.resize(len, 0.0),
+        }
+    }
+
+    /// Writes this rank's status (zeros elsewhere, so the sum holds every rank's own).
+    fn set_status(&mut self, rank: usize, (code, index): (f64, f64)) {
+        let at = self.weight_at() + 1;
+        match &mut self.values {
+            Values::F32 { data, .. } => {
+                data[at..].fill(0.0);
+                data[at + 2 * rank] = code as f32;
+                data[at + 2 * rank + 1] = index as f32;
+            }
+            Values::F64 { data, .. } => {
+                data[at..].fill(0.0);
+                data[at + 2 * rank] = code;
+                data[at + 2 * rank + 1] = index;
+            }
+        }
+    }
+
+    /// The lowest rank that reported a problem: `(rank, code, parameter index)`.
+    fn first_failure(&self, ranks: usize) -> Option<(usize, f64, usize)> {
+        let at = self.weight_at() + 1;
+        (0..ranks).find_map(|r| {
+            let (code, index) = (self.get(at + 2 * r), self.get(at + 2 * r + 1));
+            (code != 0.0).then_some((r, code, index as usize))
+        })
+    }
+
+    fn get(&self, i: usize) -> f64 {
+        match &self.values {
+            Values::F32 { data, .. } => data.get(i).map_or(0.0, |&v| f64::from(v)),
+            Values::F64 { data, .. } => data.get(i).copied().unwrap_or(0.0),
+        }
     }
 
     /// Copies this rank's gradients, times `weight`, and its flags and weight into the bucket.
     fn fill(&mut self, params: &[(String, Param)], grads: &Gradients, weight: f64) {
         match &mut self.values {
-            Values::F32 { data, .. } => fill(data, &self.pieces, params, grads, weight),
-            Values::F64 { data, .. } => fill(data, &self.pieces, params, grads, weight),
+            Values::F32 { data, .. } => fill(data, self.elements, &self.pieces, params, grads, weight),
+            Values::F64 { data, .. } => fill(data, self.elements, &self.pieces, params, grads, weight),
         }
     }
 
@@ -203,33 +309,22 @@ impl Bucket {
     }
 
     fn flag(&self, piece: usize) -> f64 {
-        let elements = self.len() - self.pieces.len() - 1;
-        match &self.values {
-            Values::F32 { data, .. } => f64::from(data[elements + piece]),
-            Values::F64 { data, .. } => data[elements + piece],
-        }
+        self.get(self.elements + piece)
     }
 
     fn total_weight(&self) -> f64 {
-        match &self.values {
-            Values::F32 { data, .. } => data.last().map_or(0.0, |&w| f64::from(w)),
-            Values::F64 { data, .. } => data.last().copied().unwrap_or(0.0),
-        }
+        self.get(self.weight_at())
     }
 
-    fn len(&self) -> usize {
-        match &self.values {
-            Values::F32 { data, .. } => data.len(),
-            Values::F64 { data, .. } => data.len(),
-        }
-    }
-
-    /// Writes `sum / total` into the gradients of the pieces some rank had.
-    fn write_back(&self, params: &[(String, Param)], grads: &mut Gradients, total: f64) {
+    /// Writes `sum / total` into the gradients of the pieces some rank had, marking their
+    /// parameters present.
+    fn write_back(&self, params: &[(String, Param)], grads: &mut Gradients, present: &mut [bool]) {
+        let total = self.total_weight();
         for (k, piece) in self.pieces.iter().enumerate() {
             if self.flag(k) == 0.0 {
                 continue;
             }
+            present[piece.param] = true;
             let p = &params[piece.param].1;
             if grads.param(p).is_none() {
                 grads.set_param(p.id(), p.read(|t| tensor::Tensor::zeros(t.shape(), t.dtype())));
@@ -267,9 +362,17 @@ impl Real for f64 {
     }
 }
 
-fn fill<T: Real>(data: &mut [T], pieces: &[Piece], params: &[(String, Param)], grads: &Gradients, weight: f64) {
-    let elements = data.len() - pieces.len() - 1;
+fn fill<T: Real>(
+    data: &mut [T],
+    elements: usize,
+    pieces: &[Piece],
+    params: &[(String, Param)],
+    grads: &Gradients,
+    weight: f64,
+) {
     let w = T::of(weight);
+    // A strided gradient is copied once, not once per piece.
+    let mut strided: Option<(usize, Vec<T>)> = None;
     for (k, piece) in pieces.iter().enumerate() {
         let out = &mut data[piece.at..piece.at + piece.len];
         let grad = grads.param(&params[piece.param].1).filter(|_| weight > 0.0);
@@ -279,12 +382,13 @@ fn fill<T: Real>(data: &mut [T], pieces: &[Piece], params: &[(String, Param)], g
                 false
             }
             Some(g) => {
-                let owned;
                 let values = match g.as_slice::<T>() {
                     Some(s) => s,
                     None => {
-                        owned = g.to_vec::<T>();
-                        &owned
+                        if !matches!(&strided, Some((p, _)) if *p == piece.param) {
+                            strided = Some((piece.param, g.to_vec::<T>()));
+                        }
+                        strided.as_ref().map_or(&[][..], |(_, v)| v.as_slice())
                     }
                 };
                 let values = &values[piece.from..piece.from + piece.len];
@@ -300,9 +404,7 @@ fn fill<T: Real>(data: &mut [T], pieces: &[Piece], params: &[(String, Param)], g
         };
         data[elements + k] = T::of(if present { 1.0 } else { 0.0 });
     }
-    if let Some(last) = data.last_mut() {
-        *last = w;
-    }
+    data[elements + pieces.len()] = w;
 }
 
 /// `data` becomes the element-wise sum over all ranks, added in rank order (module docs).

@@ -2,8 +2,9 @@
 
 use thiserror::Error;
 
-/// What went wrong across processes. Every rank of a collective call returns the same variant, so
-/// that all of them stop together instead of some waiting for the others forever.
+/// What went wrong across processes. When one rank's part of a collective call fails, every rank
+/// returns an error (the failing rank its own, the others [`DistError::RankFailed`] naming it),
+/// so that all of them stop together instead of some waiting for the others forever.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum DistError {
     /// `init` was called twice in one process (MPI can be started once).
@@ -27,12 +28,17 @@ pub enum DistError {
     #[error("{op}: parameter {index} has shape {param:?} but its gradient has shape {grad:?}")]
     GradientShape { op: &'static str, index: usize, param: Vec<usize>, grad: Vec<usize> },
 
+    /// A parameter whose size or dtype changed since the averager was made.
+    #[error("{op}: parameter {index} was {was} when the averager was made and is {now} now")]
+    ParameterChanged { op: &'static str, index: usize, was: String, now: String },
+
     /// A gradient whose dtype is not its parameter's.
     #[error("{op}: parameter {index} is {param} but its gradient is {grad}")]
     GradientDType { op: &'static str, index: usize, param: String, grad: String },
 
-    /// A weight for a weighted average that is negative, infinite or NaN.
-    #[error("{op}: the weight must be finite and at least 0, not {weight}")]
+    /// A weight for a weighted average that is negative, infinite, NaN, or outside the range of
+    /// the gradients' dtype.
+    #[error("{op}: the weight must be finite, at least 0 and representable in f32, not {weight}")]
     BadWeight { op: &'static str, weight: f64 },
 
     /// The ranks' weights add up to 0, so there is nothing to average.
@@ -52,6 +58,14 @@ pub enum DistError {
     /// its message.
     #[error("{op}: rank 0 failed: {msg}")]
     RootFailed { op: &'static str, msg: String },
+
+    /// Another rank's part of the call failed (its own error says why).
+    #[error("{op}: rank {rank} failed: {msg}")]
+    RankFailed { op: &'static str, rank: usize, msg: String },
+
+    /// A message too large for the transport (MPI counts are 32-bit).
+    #[error("{op}: {bytes} bytes in one message; the limit is {limit}")]
+    TooLarge { op: &'static str, bytes: usize, limit: usize },
 
     /// A message did not have the expected size (ranks called different collectives).
     #[error("{op}: expected {expected} bytes from rank {rank}, got {got} (do all ranks make the same calls?)")]

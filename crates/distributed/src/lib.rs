@@ -43,7 +43,7 @@ mod world;
 pub use average::{GradientAverager, DEFAULT_BUCKET_BYTES};
 pub use error::{DistError, Result};
 #[cfg(feature = "mpi")]
-pub use mpi::{PANIC_ABORT_CODE, TIMEOUT_EXIT_CODE};
+pub use mpi::PANIC_ABORT_CODE;
 pub use params::module_tensors;
 pub use threads::threads;
 pub use transport::{bytes_of, bytes_of_mut, Alone, Plain, Transport};

@@ -1,9 +1,11 @@
 //! The MPI transport (feature `mpi`): rsmpi over the system's MPI (Debian's OpenMPI).
 //!
 //! Faults: MPI's default error handler ends the whole job on a communication error; a panic on
-//! any rank calls `MPI_Abort`, so `mpirun` stops every rank at once instead of leaving the
-//! others waiting; and a watchdog thread ends the process with a message when a collective call
-//! waits longer than the timeout (a rank stuck in a loop or stopped by a debugger).
+//! any rank calls `MPI_Abort` (from the thread that started MPI; from any other thread, which
+//! may not call MPI, the process aborts and `mpirun` stops the job), so no rank is left waiting;
+//! and a watchdog thread aborts the process with a message when a collective call waits longer
+//! than the timeout (a rank stuck in a loop or stopped by a debugger). The watchdog never calls
+//! MPI, and it aborts rather than exits, so no exit handler runs beside an MPI call in progress.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -15,9 +17,6 @@ use mpi::Count;
 
 use crate::error::{DistError, Result};
 use crate::transport::{copy_exact, Transport};
-
-/// Exit status of a rank whose watchdog fired.
-pub const TIMEOUT_EXIT_CODE: i32 = 124;
 
 /// Error code a panicking rank passes to `MPI_Abort`.
 pub const PANIC_ABORT_CODE: i32 = 101;
@@ -34,7 +33,7 @@ impl MpiTransport {
         let universe = mpi::initialize().ok_or(DistError::AlreadyInitialised)?;
         let world = universe.world();
         let rank = world.rank() as usize;
-        install_abort_on_panic(rank);
+        install_abort_on_panic(rank, std::thread::current().id());
         let watchdog = Watchdog::start(rank, timeout);
         Ok(MpiTransport { world, watchdog, _universe: universe })
     }
@@ -54,18 +53,23 @@ impl Drop for MpiTransport {
     }
 }
 
-/// MPI counts are `int`s: a message of 2 GiB or more is refused instead of truncated.
-fn counts(op: &'static str, rank: usize, sizes: &[usize]) -> Result<(Vec<Count>, Vec<Count>)> {
+/// MPI counts are `int`s: a message whose buffer reaches 2 GiB is refused, not truncated.
+const LIMIT: usize = Count::MAX as usize;
+
+/// Counts and displacements for a buffer cut into `sizes`, or `TooLarge`. Callers pass sizes
+/// every rank knows (or that every rank's own sizes bound), so all ranks refuse together.
+fn counts(op: &'static str, sizes: &[usize]) -> Result<(Vec<Count>, Vec<Count>)> {
+    let total: usize = sizes.iter().sum();
+    if total > LIMIT {
+        return Err(DistError::TooLarge { op, bytes: total, limit: LIMIT });
+    }
     let mut displs = Vec::with_capacity(sizes.len());
-    let mut at = 0usize;
+    let mut at = 0;
     for &s in sizes {
-        displs.push(at);
+        displs.push(at as Count);
         at += s;
     }
-    let too_big = |_| DistError::Protocol { op, rank, expected: Count::MAX as usize, got: at };
-    let c = sizes.iter().map(|&s| Count::try_from(s).map_err(too_big)).collect::<Result<Vec<_>>>()?;
-    let d = displs.iter().map(|&s| Count::try_from(s).map_err(too_big)).collect::<Result<Vec<_>>>()?;
-    Ok((c, d))
+    Ok((sizes.iter().map(|&s| s as Count).collect(), displs))
 }
 
 /// Largest single broadcast; bigger buffers go in pieces (MPI counts are `int`s).
@@ -92,6 +96,8 @@ impl Transport for MpiTransport {
         let mut lens = vec![0u64; self.size()];
         self.guarded(op, || self.world.all_gather_into(&(mine.len() as u64), &mut lens[..]));
         let sizes: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
+        // Every rank knows every length: all refuse a total MPI cannot count, together.
+        counts(op, &sizes)?;
         let mut all = vec![0u8; sizes.iter().sum()];
         self.all_gather_into(op, mine, &mut all, &sizes)?;
         let mut out = Vec::with_capacity(sizes.len());
@@ -111,9 +117,8 @@ impl Transport for MpiTransport {
         recv: &mut [u8],
         recv_counts: &[usize],
     ) -> Result<()> {
-        let rank = self.rank();
-        let (sc, sd) = counts(op, rank, send_counts)?;
-        let (rc, rd) = counts(op, rank, recv_counts)?;
+        let (sc, sd) = counts(op, send_counts)?;
+        let (rc, rd) = counts(op, recv_counts)?;
         let send = Partition::new(send, sc, sd);
         let mut recv = PartitionMut::new(recv, rc, rd);
         self.guarded(op, || self.world.all_to_all_varcount_into(&send, &mut recv));
@@ -130,7 +135,7 @@ impl Transport for MpiTransport {
         if sizes.iter().all(|&s| s == 0) {
             return Ok(());
         }
-        let (c, d) = counts(op, rank, sizes)?;
+        let (c, d) = counts(op, sizes)?;
         let mut recv = PartitionMut::new(recv, c, d);
         self.guarded(op, || self.world.all_gather_varcount_into(mine, &mut recv));
         Ok(())
@@ -145,14 +150,20 @@ impl Transport for MpiTransport {
 /// A panic on one rank must not leave the others waiting in a collective: after the panic
 /// message, the whole job is aborted (also for a panic the program would catch: a rank that
 /// unwinds past a collective cannot rejoin the others' sequence of calls).
-fn install_abort_on_panic(rank: usize) {
+fn install_abort_on_panic(rank: usize, mpi_thread: std::thread::ThreadId) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
-        if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
-            eprintln!("backprop-distributed: rank {rank} panicked; aborting every rank (MPI_Abort)");
+        if !mpi::environment::is_initialized() || mpi::environment::is_finalized() {
+            return;
+        }
+        eprintln!("backprop-distributed: rank {rank} panicked; aborting every rank (MPI_Abort)");
+        if std::thread::current().id() == mpi_thread {
             SimpleCommunicator::world().abort(PANIC_ABORT_CODE);
         }
+        // Only the thread that started MPI may call it: elsewhere, end the process, and mpirun
+        // ends the job.
+        std::process::abort();
     }));
 }
 
@@ -207,10 +218,11 @@ impl Watchdog {
                     let waited = since.elapsed();
                     if waited >= timeout {
                         let error = DistError::Timeout { op, rank, seconds: timeout.as_secs_f64() };
-                        eprintln!("backprop-distributed: {error}; ending this rank so that mpirun stops the job");
-                        std::process::exit(TIMEOUT_EXIT_CODE);
+                        eprintln!("backprop-distributed: {error}; aborting this rank so that mpirun stops the job");
+                        std::process::abort();
                     }
-                    state = self.changed.wait_timeout(state, timeout - waited).unwrap_or_else(|e| e.into_inner()).0;
+                    let left = timeout.saturating_sub(waited).max(Duration::from_millis(1));
+                    state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
                 }
             }
         }

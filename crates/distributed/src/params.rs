@@ -8,9 +8,10 @@ use crate::error::{DistError, Result};
 use crate::transport::{bytes_of, bytes_of_mut, Plain};
 use crate::world::World;
 
-/// A parameter as the ranks compare it: name, dtype and shape.
+/// A parameter as the ranks compare it: name (quoted and escaped, so it holds no newline),
+/// dtype and shape.
 fn describe(name: &str, p: &Param) -> String {
-    p.read(|t| format!("'{name}' {:?} {:?}", t.dtype(), t.shape()))
+    p.read(|t| format!("{name:?} {:?} {:?}", t.dtype(), t.shape()))
 }
 
 /// The parameters and then the buffers of `module`, named as in its state dict.
@@ -40,12 +41,16 @@ impl World {
         bytes.resize(u64::from_le_bytes(len) as usize, 0);
         self.transport().broadcast(op, &mut bytes, 0)?;
         if !self.is_root() {
+            let layout: Vec<(DType, Vec<usize>)> =
+                params.iter().map(|(_, p)| p.read(|t| (t.dtype(), t.shape().to_vec()))).collect();
+            let expected: usize = layout.iter().map(|(d, s)| s.iter().product::<usize>() * d.size_in_bytes()).sum();
+            if expected != bytes.len() {
+                return Err(DistError::Protocol { op, rank: 0, expected, got: bytes.len() });
+            }
             let mut at = 0;
-            for (_, p) in &params {
-                let (dtype, shape) = p.read(|t| (t.dtype(), t.shape().to_vec()));
+            for ((_, p), (dtype, shape)) in params.iter().zip(layout) {
                 let size = shape.iter().product::<usize>() * dtype.size_in_bytes();
-                let value = from_bytes(&bytes[at..at + size], dtype, &shape);
-                p.replace(value);
+                p.replace(from_bytes(&bytes[at..at + size], dtype, &shape));
                 at += size;
             }
         }
@@ -79,7 +84,7 @@ impl World {
     }
 
     /// Every rank learns whether all lists match rank 0's, and where the first difference is.
-    fn check_signatures(&self, op: &'static str, params: &[(String, Param)]) -> Result<()> {
+    pub(crate) fn check_signatures(&self, op: &'static str, params: &[(String, Param)]) -> Result<()> {
         let mine: Vec<String> = params.iter().map(|(n, p)| describe(n, p)).collect();
         let mut root = mine.join("\n").into_bytes();
         let mut len = (root.len() as u64).to_le_bytes();

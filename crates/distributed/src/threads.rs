@@ -32,6 +32,7 @@ pub fn threads<T: Send>(size: usize, timeout: Duration, f: impl Fn(World) -> T +
             generation: 0,
             result: Arc::new(Vec::new()),
             stopped: vec![false; size],
+            failed: None,
         }),
         changed: Condvar::new(),
     });
@@ -63,6 +64,9 @@ struct State {
     result: Arc<Vec<Arc<Vec<u8>>>>,
     /// Ranks whose `World` is gone (returned or panicked).
     stopped: Vec<bool>,
+    /// The first failure (a stopped peer, a timeout): every later call on every rank returns it,
+    /// so no rank goes on with the others' stale posts.
+    failed: Option<DistError>,
 }
 
 struct ThreadTransport {
@@ -80,6 +84,9 @@ impl ThreadTransport {
     fn exchange(&self, op: &'static str, mine: Vec<u8>) -> Result<Arc<Vec<Arc<Vec<u8>>>>> {
         let board = &self.board;
         let mut state = self.lock();
+        if let Some(e) = &state.failed {
+            return Err(e.clone());
+        }
         let joined = state.generation;
         state.slots[self.rank] = Some(Arc::new(mine));
         state.arrived += 1;
@@ -90,16 +97,30 @@ impl ThreadTransport {
             board.changed.notify_all();
             return Ok(state.result.clone());
         }
-        let deadline = Instant::now() + board.timeout;
+        // A timeout too long to represent is no timeout.
+        let deadline = Instant::now().checked_add(board.timeout);
         while state.generation == joined {
-            if let Some(rank) = (0..board.size).find(|&r| state.stopped[r] && state.slots[r].is_none()) {
-                return Err(DistError::PeerStopped { op, rank });
+            let failure = if let Some(e) = &state.failed {
+                Some(e.clone())
+            } else if let Some(rank) = (0..board.size).find(|&r| state.stopped[r] && state.slots[r].is_none()) {
+                Some(DistError::PeerStopped { op, rank })
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                Some(DistError::Timeout { op, rank: self.rank, seconds: board.timeout.as_secs_f64() })
+            } else {
+                None
+            };
+            if let Some(e) = failure {
+                state.failed.get_or_insert(e.clone());
+                board.changed.notify_all();
+                return Err(e);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(DistError::Timeout { op, rank: self.rank, seconds: board.timeout.as_secs_f64() });
-            }
-            state = board.changed.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            state = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    board.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+                None => board.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+            };
         }
         Ok(state.result.clone())
     }

@@ -82,16 +82,25 @@ pub(crate) fn copy_exact(op: &'static str, rank: usize, src: &[u8], dst: &mut [u
 }
 
 /// Plain numbers whose every bit pattern is a valid value, so their buffers can be sent as bytes.
-pub trait Plain: Copy + Default + Send + Sync + 'static {}
-impl Plain for u8 {}
-impl Plain for u64 {}
-impl Plain for i64 {}
-impl Plain for f32 {}
-impl Plain for f64 {}
+///
+/// # Safety
+/// The type has no padding, no invalid bit patterns and no pointers: any bytes of its size are
+/// a value of it.
+pub unsafe trait Plain: Copy + Default + Send + Sync + 'static {}
+// SAFETY: primitive numbers: no padding, every bit pattern a value.
+unsafe impl Plain for u8 {}
+// SAFETY: as above.
+unsafe impl Plain for u64 {}
+// SAFETY: as above.
+unsafe impl Plain for i64 {}
+// SAFETY: as above.
+unsafe impl Plain for f32 {}
+// SAFETY: as above.
+unsafe impl Plain for f64 {}
 
 /// The bytes of `values`.
 pub fn bytes_of<T: Plain>(values: &[T]) -> &[u8] {
-    // SAFETY: `Plain` types have no padding and no invalid bit patterns; the byte slice covers
+    // SAFETY: `Plain` types (an unsafe trait) have no padding and no invalid bit patterns; the byte slice covers
     // exactly the memory of `values` and borrows it.
     unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
 }

@@ -34,8 +34,9 @@ pub fn init() -> Result<World> {
     init_with_timeout(timeout)
 }
 
-/// [`init`] with an explicit timeout for collective calls.
+/// [`init`] with an explicit timeout for collective calls (at least a millisecond).
 pub fn init_with_timeout(timeout: Duration) -> Result<World> {
+    let timeout = timeout.max(Duration::from_millis(1));
     #[cfg(feature = "mpi")]
     {
         Ok(World::new(Box::new(crate::mpi::MpiTransport::init(timeout)?)))
@@ -107,6 +108,33 @@ impl World {
     /// Every rank's `bytes` (lengths may differ), in rank order.
     pub fn all_gather(&self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         self.transport.all_gather("all_gather", bytes)
+    }
+
+    /// Every rank learns whether every rank's `local` result is `Ok`: a rank's own error stays
+    /// its own, and the other ranks get [`DistError::RankFailed`] with its message (the lowest
+    /// failing rank's). For work each rank does alone before the next collective call (reading
+    /// a checkpoint, say), so that one rank's failure stops all of them instead of leaving the
+    /// rest waiting.
+    pub fn agree<T, E: Display>(&self, local: std::result::Result<T, E>) -> Result<T> {
+        let op = "agree";
+        let post = match &local {
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                let msg = format!("{e}");
+                if msg.is_empty() {
+                    "failed".into()
+                } else {
+                    msg.into_bytes()
+                }
+            }
+        };
+        let all = self.transport.all_gather(op, &post)?;
+        match all.iter().position(|m| !m.is_empty()) {
+            None => local.map_err(|e| DistError::RankFailed { op, rank: self.rank(), msg: format!("{e}") }),
+            Some(rank) => {
+                Err(DistError::RankFailed { op, rank, msg: String::from_utf8_lossy(&all[rank]).into_owned() })
+            }
+        }
     }
 
     /// Prints `msg` on rank 0 only.

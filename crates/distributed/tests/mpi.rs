@@ -136,8 +136,21 @@ on_ranks!(a_different_model_is_refused_with_the_first_difference, 2, |world| {
     assert_eq!(
         e.to_string(),
         "broadcast_parameters: rank 1 differs from rank 0 at parameter 2: \
-         rank 0 has '2.weight' F32 [16, 16], rank 1 has '2.weight' F64 [16, 16]"
+         rank 0 has \"2.weight\" F32 [16, 16], rank 1 has \"2.weight\" F64 [16, 16]"
     );
+});
+
+on_ranks!(one_ranks_bad_gradient_fails_every_rank, 2, |world| {
+    let net = common::model(DType::F32, 0);
+    let mut averager = distributed::GradientAverager::new(net.named_parameters()).unwrap();
+    let mut grads = autograd::Gradients::new();
+    let weight = if world.rank() == 1 { f64::INFINITY } else { 1.0 };
+    let e = averager.average_weighted(world, &mut grads, weight).unwrap_err();
+    if world.rank() == 0 {
+        assert_eq!(e.to_string(), "average_gradients: rank 1 failed: its weight is not a finite number at least 0");
+    }
+    // Both ranks go on together.
+    world.barrier().unwrap();
 });
 
 on_ranks!(every_rank_resumes_from_rank_zeros_checkpoint, 2, |world| {

@@ -113,7 +113,12 @@ fn averaging_errors_name_the_parameter() {
     let e = averager.average(&world, &mut grads).unwrap_err();
     assert_eq!(e.to_string(), "average_gradients: parameter 0 is F32 but its gradient is F64");
     let e = averager.average_weighted(&world, &mut grads, f64::NAN).unwrap_err();
-    assert_eq!(e.to_string(), "average_gradients: the weight must be finite and at least 0, not NaN");
+    assert_eq!(
+        e.to_string(),
+        "average_gradients: the weight must be finite, at least 0 and representable in f32, not NaN"
+    );
+    let e = averager.average_weighted(&world, &mut grads, 1e300).unwrap_err();
+    assert!(matches!(e, DistError::BadWeight { .. }), "{e}");
     grads.set_param(p.id(), Tensor::zeros(&[3], DType::F32));
     let e = averager.average_weighted(&world, &mut grads, 0.0).unwrap_err();
     assert_eq!(e, DistError::ZeroTotalWeight { op: "average_gradients" });
@@ -157,7 +162,7 @@ fn a_different_parameter_list_is_refused_on_every_rank() {
         assert_eq!(
             e,
             "broadcast_parameters: rank 2 differs from rank 0 at parameter 1: \
-             rank 0 has '0.bias' F32 [16], rank 2 has '0.bias' F32 [17]"
+             rank 0 has \"0.bias\" F32 [16], rank 2 has \"0.bias\" F32 [17]"
         );
     }
     let errors = on_ranks(2, |w| {
@@ -167,7 +172,7 @@ fn a_different_parameter_list_is_refused_on_every_rank() {
         }
         w.broadcast_parameters(p).unwrap_err().to_string()
     });
-    assert!(errors.iter().all(|e| e.ends_with("rank 0 has no parameter, rank 1 has 'b' F64 [1]")), "{errors:?}");
+    assert!(errors.iter().all(|e| e.ends_with("rank 0 has no parameter, rank 1 has \"b\" F64 [1]")), "{errors:?}");
 }
 
 #[test]
@@ -218,6 +223,75 @@ fn sums_and_root_work_reach_every_rank() {
 }
 
 #[test]
+fn one_ranks_bad_input_fails_every_rank_instead_of_hanging() {
+    let errors = on_ranks(3, |w| {
+        let p = param(vec![0.0; 4]);
+        let mut averager = GradientAverager::new(vec![("p".to_string(), p.clone())]).unwrap();
+        let mut grads = Gradients::new();
+        let shape = if w.rank() == 1 { 3 } else { 4 };
+        grads.set_param(p.id(), Tensor::zeros(&[shape], DType::F32));
+        let shape_error = averager.average(&w, &mut grads).unwrap_err().to_string();
+        grads.set_param(p.id(), Tensor::zeros(&[4], DType::F32));
+        let weight = if w.rank() == 2 { -1.0 } else { 1.0 };
+        let weight_error = averager.average_weighted(&w, &mut grads, weight).unwrap_err().to_string();
+        // The next call, with good input everywhere, works.
+        averager.average(&w, &mut grads).unwrap();
+        // A parameter that changed size since the averager was made.
+        if w.rank() == 0 {
+            p.replace(Tensor::zeros(&[5], DType::F32));
+        }
+        let changed = averager.average(&w, &mut Gradients::new()).unwrap_err().to_string();
+        (shape_error, weight_error, changed)
+    });
+    assert_eq!(errors[1].0, "average_gradients: parameter 0 has shape [4] but its gradient has shape [3]");
+    for r in [0, 2] {
+        assert_eq!(
+            errors[r].0,
+            "average_gradients: rank 1 failed: its gradient for parameter 0 does not have the parameter's shape"
+        );
+    }
+    assert!(errors[2].1.starts_with("average_gradients: the weight must be finite"), "{}", errors[2].1);
+    assert_eq!(errors[0].1, "average_gradients: rank 2 failed: its weight is not a finite number at least 0");
+    assert_eq!(
+        errors[0].2,
+        "average_gradients: parameter 0 was F32 with 4 elements when the averager was made and is F32 with 5 elements now"
+    );
+    assert_eq!(
+        errors[1].2,
+        "average_gradients: rank 0 failed: its parameter 0 changed size or dtype since the averager was made"
+    );
+}
+
+#[test]
+fn averagers_with_different_lists_are_refused_on_first_use() {
+    let errors = on_ranks(2, |w| {
+        let (a, b) = (param(vec![0.0; 2]), param(vec![0.0; 2]));
+        let mut list = vec![("a".to_string(), a), ("b".to_string(), b)];
+        if w.rank() == 1 {
+            list.reverse();
+        }
+        let mut averager = GradientAverager::new(list).unwrap();
+        averager.average(&w, &mut Gradients::new()).unwrap_err().to_string()
+    });
+    assert!(
+        errors.iter().all(|e| e.starts_with("average_gradients: rank 1 differs from rank 0 at parameter 0")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn agree_stops_every_rank_when_one_fails() {
+    let out = on_ranks(3, |w| {
+        let local: Result<usize, String> = if w.rank() == 2 { Err("no such file".into()) } else { Ok(w.rank()) };
+        (w.agree(local).map_err(|e| e.to_string()), w.agree(Ok::<_, String>(7)).unwrap())
+    });
+    for (rank, (result, fine)) in out.into_iter().enumerate() {
+        assert_eq!(result.unwrap_err(), "agree: rank 2 failed: no such file", "rank {rank}");
+        assert_eq!(fine, 7);
+    }
+}
+
+#[test]
 fn ranks_making_different_calls_get_a_protocol_error() {
     let errors = on_ranks(2, |w| w.sum(&vec![1.0; 1 + w.rank()]).unwrap_err().to_string());
     assert_eq!(errors[0], "sum: expected 8 bytes from rank 1, got 16 (do all ranks make the same calls?)");
@@ -244,6 +318,8 @@ fn a_rank_that_stops_or_stalls_fails_the_others_instead_of_hanging() {
     });
     let e = results[0].as_ref().unwrap().as_ref().unwrap_err();
     assert_eq!(e.to_string(), "barrier: rank 0 waited more than 0.2 s for the other ranks");
+    // The late rank does not complete the call with rank 0's stale post: it gets the failure.
+    assert_eq!(results[1].as_ref().unwrap().as_ref().unwrap_err(), e);
     // A panicking rank fails the others too.
     let results = threads(2, WAIT, |w| {
         if w.rank() == 0 {
