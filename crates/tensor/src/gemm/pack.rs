@@ -72,16 +72,22 @@ pub(super) unsafe fn pack_b<T: Float>(
                 dst[p * nr + cols..(p + 1) * nr].fill(T::zero());
             }
         } else {
-            for j in 0..cols {
-                // SAFETY: column `s nr + j < nc` of the block.
-                let src = unsafe { b.offset((s * nr + j) as isize * csb) };
-                for p in 0..kc {
-                    // SAFETY: row `p < kc` of that column.
-                    dst[p * nr + j] = unsafe { *src.offset(p as isize * rsb) };
-                }
+            // Row `p` of the sliver gathers one element from each of its columns; a column's
+            // cache line serves the next steps too.
+            debug_assert!(nr <= 32, "tiles are at most 32 columns wide");
+            // SAFETY: column `s nr + j < nc` of the block.
+            let column = |j: usize| unsafe { b.offset((s * nr + j) as isize * csb) };
+            let mut columns = [b; 32];
+            for (j, c) in columns.iter_mut().enumerate().take(cols) {
+                *c = column(j);
             }
-            for p in 0..kc {
-                dst[p * nr + cols..(p + 1) * nr].fill(T::zero());
+            for (p, row) in dst.chunks_exact_mut(nr).enumerate() {
+                let offset = p as isize * rsb;
+                for (d, c) in row.iter_mut().zip(&columns[..cols]) {
+                    // SAFETY: row `p < kc` of column `j < cols` of the block.
+                    *d = unsafe { *c.offset(offset) };
+                }
+                row[cols..].fill(T::zero());
             }
         }
     }
