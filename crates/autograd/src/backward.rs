@@ -247,6 +247,7 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::Cumsum { axis } => reduce::d_cumsum(ctx, *axis),
         Op::ProdExclusive { axes } => reduce::d_prod_exclusive(ctx, axes),
         Op::ProdExclusiveBackward { .. } => Err(AutogradError::NoRule { op: ctx.op.name().to_string() }),
+        Op::ExtremumBackward { axes, keepdim } => reduce::d_extremum_backward(ctx, axes, *keepdim),
         Op::Softmax { axis } => softmax::d_softmax(ctx, *axis),
         Op::LogSoftmax { axis } => softmax::d_log_softmax(ctx, *axis),
         Op::SoftmaxCrossEntropy => softmax::d_softmax_cross_entropy(ctx),

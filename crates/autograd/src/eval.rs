@@ -24,6 +24,7 @@ impl Op {
             Op::Conv2dBackwardInput { .. } | Op::Conv2dBackwardWeight { .. } | Op::MaxPool2dBackward { .. } => 2,
             Op::SoftmaxCrossEntropy | Op::ClampBackward { .. } => 2,
             Op::ScatterAdd { .. } | Op::WhereCond | Op::SoftmaxCrossEntropyBackward => 3,
+            Op::ExtremumBackward { .. } => 3,
             Op::Cat { .. } | Op::Custom(_) | Op::Fused { .. } => return None,
             Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Linear => return None,
             _ => 1,
@@ -88,6 +89,7 @@ impl Op {
             Op::Cumsum { axis } => x[0].try_cumsum(*axis),
             Op::ProdExclusive { axes } => x[0].try_prod_exclusive(axes),
             Op::ProdExclusiveBackward { axes } => x[0].try_prod_exclusive_backward(x[1], axes),
+            Op::ExtremumBackward { axes, keepdim } => x[0].try_extremum_backward(x[1], x[2], axes, *keepdim),
             Op::Reshape { shape } => {
                 let to: smallvec::SmallVec<[isize; 6]> = shape.iter().map(|&d| d as isize).collect();
                 x[0].try_reshape(&to)

@@ -108,6 +108,12 @@ pub enum Op {
     ProdExclusiveBackward {
         axes: Axes,
     },
+    /// `max`/`min`'s gradient over `axes` (inputs `x`, the extremum `y`, its cotangent `g`):
+    /// `g` split equally between the elements equal to `y`.
+    ExtremumBackward {
+        axes: Axes,
+        keepdim: bool,
+    },
 
     // Movement.
     Reshape {
@@ -280,6 +286,7 @@ impl Op {
             Op::Cumsum { .. } => "cumsum",
             Op::ProdExclusive { .. } => "prod_exclusive",
             Op::ProdExclusiveBackward { .. } => "prod_exclusive_backward",
+            Op::ExtremumBackward { .. } => "extremum_backward",
             Op::Reshape { .. } => "reshape",
             Op::Permute { .. } => "permute",
             Op::BroadcastTo { .. } => "broadcast_to",
@@ -352,6 +359,7 @@ impl Op {
             Op::Softmax { .. } | Op::LogSoftmax { .. } => Saves::OUTPUT,
             Op::ProdExclusive { .. } => Saves::INPUT0,
             Op::ProdExclusiveBackward { .. } => Saves::NONE,
+            Op::ExtremumBackward { .. } => Saves::BOTH,
             Op::Reshape { .. }
             | Op::Permute { .. }
             | Op::BroadcastTo { .. }
@@ -439,7 +447,7 @@ impl Op {
             Op::Scalar { op, scalar } => format!("{}={scalar}", op.param_name()),
             Op::Clamp { min, max } | Op::ClampBackward { min, max } => format!("min={min} max={max}"),
             Op::ToDType { dtype } => format!("dtype={dtype}"),
-            Op::Reduce { axes: a, keepdim, .. } => axes(a, *keepdim),
+            Op::Reduce { axes: a, keepdim, .. } | Op::ExtremumBackward { axes: a, keepdim } => axes(a, *keepdim),
             Op::Softmax { axis } | Op::LogSoftmax { axis } | Op::Cumsum { axis } => format!("axis={axis}"),
             Op::Reshape { shape: s } | Op::BroadcastTo { shape: s } => format!("shape={}", shape(s)),
             Op::Permute { axes: a } => format!("axes={}", tuple(a.iter().map(|x| x.to_string()))),

@@ -193,6 +193,16 @@ impl Var {
         prod_exclusive_backward => try_prod_exclusive_backward(h: &Var, axes: &[isize]) -> Var
     );
 
+    /// The gradient of `max`/`min` over `axes` at `self`: `g` (the cotangent of the extremum `y`,
+    /// both in the reduced shape) split equally between the elements equal to `y`.
+    pub fn try_extremum_backward(&self, y: &Var, g: &Var, axes: &[isize], keepdim: bool) -> Result<Var> {
+        Var::apply(&[self, y, g], Op::ExtremumBackward { axes: Axes::from_slice(axes), keepdim })
+    }
+    panicking!(
+        /// The gradient of `max`/`min` over `axes` at `self` for cotangent `g`.
+        extremum_backward => try_extremum_backward(y: &Var, g: &Var, axes: &[isize], keepdim: bool) -> Var
+    );
+
     /// Sums broadcast dimensions away so the result has `shape` (the adjoint of
     /// `broadcast_to`).
     pub fn try_sum_to(&self, shape: &[usize]) -> Result<Var> {
@@ -265,14 +275,20 @@ pub(crate) fn d_prod_exclusive(c: &Ctx, axes: &[isize]) -> Result<Grads> {
     Ok(smallvec![Some(c.input(0)?.try_prod_exclusive_backward(c.g(), axes)?)])
 }
 
-/// max/min: the gradient goes to the positions equal to the extremum, split equally on ties.
+/// max/min: the gradient goes to the positions equal to the extremum, split equally on ties:
+/// dx_i = g_b [x_i == y_b] / #{j in b: x_j == y_b} (one fused kernel).
 pub(crate) fn d_extremum(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
-    let x = c.input(0)?;
-    let y = broadcast_back(&c.output()?.try_detach()?, axes, keepdim, c.shape(0))?;
-    let hit = x.try_eq(&y)?.try_to_dtype(x.dtype())?;
-    let share = hit.try_div(&hit.try_sum(axes, true)?)?;
-    let g = broadcast_back(c.g(), axes, keepdim, c.shape(0))?;
-    Ok(smallvec![Some(g.try_mul(&share)?)])
+    let y = c.output()?.try_detach()?;
+    Ok(smallvec![Some(c.input(0)?.try_extremum_backward(&y, c.g(), axes, keepdim)?)])
+}
+
+/// dx = g_b s_i is linear in g, with the tie shares s (piecewise constant in x and y, whose
+/// gradients are zero): dg_b = sum_{i in b} h_i s_i, where s = extremum_backward(x, y, 1).
+pub(crate) fn d_extremum_backward(c: &Ctx, axes: &[isize], keepdim: bool) -> Result<Grads> {
+    let (x, y) = (c.input(0)?, c.input(1)?);
+    let ones = y.tape().constant(tensor::Tensor::ones(c.shape(2), y.dtype()));
+    let share = x.try_extremum_backward(y, &ones, axes, keepdim)?;
+    Ok(smallvec![None, None, Some(c.g().try_mul(&share)?.try_sum(axes, keepdim)?)])
 }
 
 /// d/dx_i logsumexp(x) = exp(x_i - y): the softmax over the reduced axes.

@@ -97,6 +97,8 @@ pub fn cases() -> Vec<Case> {
         case("prod", &[&[3, 4]], |v| v[0].try_prod(&[1], false)),
         case("max", &[&[3, 4, 5]], |v| v[0].try_max(&[1], false)),
         case("min_keepdim", &[&[3, 4]], |v| v[0].try_min(&[0], true)),
+        case("max_two_axes_keepdim", &[&[3, 4, 5]], |v| v[0].try_max(&[0, 2], true)),
+        case("min_all", &[&[3, 4]], |v| v[0].try_min(&[], false)),
         case("logsumexp", &[&[3, 4]], |v| v[0].try_logsumexp(&[1], false)),
         case("cumsum", &[&[3, 4]], |v| v[0].try_cumsum(1)),
         case("var", &[&[3, 4]], |v| v[0].try_var(&[1], 1, false)),

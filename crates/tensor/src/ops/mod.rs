@@ -6,6 +6,7 @@ pub mod concat;
 pub mod conv;
 pub mod conv_transpose;
 pub mod cross_entropy;
+pub mod extremum;
 pub mod fused;
 mod im2col;
 pub mod index;
