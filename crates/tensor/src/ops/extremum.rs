@@ -84,12 +84,15 @@ impl Tensor {
     );
 }
 
+/// One group: its inputs and gradient row, its extremum and cotangent.
+type Row<'a, T> = ((&'a [T], &'a mut [T]), (&'a T, &'a T));
+
 /// `out[b, i] = g[b] * ([x[b, i] == y[b]] / n_b)` for rows `b` of `group` elements.
 fn share_times_g<T: Float>(x: &[T], y: &[T], g: &[T], group: usize, out: &mut [T]) {
     if group == 0 {
         return;
     }
-    let row = |(((x, out), &y), &g): (((&[T], &mut [T]), &T), &T)| {
+    let row = |((x, out), (&y, &g)): Row<'_, T>| {
         let ties = x.iter().filter(|&&v| v == y).count();
         let n = T::from(ties).unwrap_or_else(T::nan);
         let (hit, miss) = (T::one() / n, T::zero() / n);
@@ -97,7 +100,7 @@ fn share_times_g<T: Float>(x: &[T], y: &[T], g: &[T], group: usize, out: &mut [T
             *o = g * if v == y { hit } else { miss };
         }
     };
-    let rows = x.chunks_exact(group).zip(out.chunks_exact_mut(group)).zip(y).zip(g);
+    let rows = x.chunks_exact(group).zip(out.chunks_exact_mut(group)).zip(y.iter().zip(g));
     if x.len() >= GROUPS_PER_TASK_MIN_WORK && rayon::current_num_threads() > 1 {
         let rows: Vec<_> = rows.collect();
         rows.into_par_iter().with_min_len((GROUPS_PER_TASK_MIN_WORK / group).max(1)).for_each(row);
