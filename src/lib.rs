@@ -4,7 +4,8 @@
 //! - [`tensor`]: strided n-d tensors and their kernels;
 //! - [`autograd`]: the graph-IR tape and reverse-mode differentiation;
 //! - [`optim`]: optimizers with torch.optim's semantics;
-//! - [`nn`]: layers, losses, initialisers, data loading.
+//! - [`nn`]: layers, losses, initialisers, data loading;
+//! - [`distributed`]: data-parallel training over MPI (feature `mpi`).
 //!
 //! A whole training loop (the README's; it needs the Fashion-MNIST files, so it is compiled
 //! here, not run):

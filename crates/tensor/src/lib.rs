@@ -23,8 +23,11 @@
 //!   allocations page-fault on first touch, which cost more than the kernels themselves.
 //! - Elementwise f32 `exp`/`tanh`/`sigmoid` use branch-free polynomial kernels ([`fastmath`])
 //!   compiled for AVX-512/AVX2/SSE2 with run-time selection; f64 keeps libm for accuracy.
-//! - Threading thresholds live in [`parallel`]; matmul uses matrixmultiply (its own threads for
-//!   large products), or the `gemm` crate with the `gemm-crate` feature.
+//! - Threading thresholds live in [`parallel`]. matmul and convolution run on the crate's own
+//!   GEMM (packing and blocking around an AVX2+FMA register-tile micro-kernel, packing scratch
+//!   per thread, so no allocation per call) where the CPU has AVX2 and FMA; elsewhere, or with
+//!   `BACKPROP_GEMM=matrixmultiply`, on matrixmultiply; with the `gemm-crate` feature, on the
+//!   `gemm` crate. Large products are split over rayon's one pool.
 
 mod macros;
 
