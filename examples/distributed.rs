@@ -16,10 +16,11 @@ use std::time::Instant;
 
 use backprop::distributed::{self, GradientAverager, World};
 use backprop::nn::data::{DataLoader, Mnist, TensorDataset};
-use backprop::nn::Flatten;
 use backprop::prelude::*;
 
-type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/mnist.rs"]
+mod common;
+use common::{AnyResult, Epoch};
 
 const USAGE: &str = "\
 Trains an MLP on MNIST-format IDX files, data-parallel over MPI.
@@ -79,17 +80,14 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value\n\n{USAGE}"));
-        let number = |v: String| v.parse::<usize>().map_err(|_| format!("{flag}: not a whole number: {v}"));
+        let number = |v: String| common::number(&flag, &v);
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
             "--data" => args.data = Some(PathBuf::from(value()?)),
             "--synthetic" => args.synthetic = Some(number(value()?)?),
-            "--hidden" => {
-                let list = value()?;
-                args.hidden = list.split(',').map(|w| number(w.trim().to_string())).collect::<Result<_, _>>()?;
-            }
+            "--hidden" => args.hidden = common::widths(&flag, &value()?)?,
             "--optimizer" => args.optimizer = value()?,
-            "--lr" => args.lr = Some(value()?.parse().map_err(|_| format!("{flag}: not a number"))?),
+            "--lr" => args.lr = Some(common::real(&flag, &value()?)?),
             "--batch-size" => args.batch_size = number(value()?)?,
             "--epochs" => args.epochs = number(value()?)?,
             "--seed" => args.seed = number(value()?)? as u64,
@@ -103,12 +101,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     if args.data.is_none() == args.synthetic.is_none() {
         return Err(format!("give either --data DIR or --synthetic N\n\n{USAGE}"));
     }
-    if args.batch_size == 0 || args.hidden.contains(&0) {
-        return Err("--batch-size and --hidden widths must be positive".into());
-    }
-    if args.resume && args.checkpoint.is_none() {
-        return Err("--resume needs --checkpoint DIR".into());
-    }
+    common::check(args.batch_size, &args.hidden, args.resume, args.checkpoint.as_deref())?;
     Ok(Some(args))
 }
 
@@ -127,16 +120,6 @@ fn main() -> AnyResult<()> {
     Ok(())
 }
 
-/// One epoch's metrics over the whole training set (all ranks).
-#[derive(Clone, Debug)]
-struct Epoch {
-    epoch: usize,
-    loss: f64,
-    train_accuracy: f64,
-    test_accuracy: f64,
-    seconds: f64,
-}
-
 fn run(world: &World, args: &Args) -> AnyResult<Vec<Epoch>> {
     let lr = args.lr;
     let sgd = |momentum: f64| Sgd { lr: lr.unwrap_or(1e-3), momentum, ..Sgd::default() };
@@ -150,14 +133,7 @@ fn run(world: &World, args: &Args) -> AnyResult<Vec<Epoch>> {
 
 /// The `mnist` example's MLP; each rank draws its own weights, and rank 0's are broadcast.
 fn model(args: &Args, rank: usize) -> Sequential {
-    let mut rng = Rng::seed(args.seed.wrapping_add(rank as u64));
-    let mut net = Sequential::new().add(Flatten::batch());
-    let mut width = 28 * 28;
-    for &h in &args.hidden {
-        net = net.add(Linear::new(width, h, &mut rng)).add(Relu);
-        width = h;
-    }
-    net.add(Linear::new(width, 10, &mut rng))
+    common::mlp(&args.hidden, &mut Rng::seed(args.seed.wrapping_add(rank as u64)))
 }
 
 fn train<A: Algorithm>(world: &World, args: &Args, config: A) -> AnyResult<Vec<Epoch>>
@@ -172,14 +148,7 @@ where
     let mut first_epoch = 1;
     if let (Some(dir), true) = (&args.checkpoint, args.resume) {
         // Every rank reads the checkpoint; if one cannot, all stop (none waits for it).
-        let mut read = || -> AnyResult<usize> {
-            let text = std::fs::read_to_string(dir.join("epoch"))?;
-            let epoch = text.trim().parse::<usize>().map_err(|_| format!("not an epoch number: {text:?}"))?;
-            backprop::nn::state::load(&net, dir.join("model.safetensors"))?;
-            opt.load(dir.join("optimizer.safetensors"))?;
-            Ok(epoch)
-        };
-        first_epoch = world.agree(read())? + 1;
+        first_epoch = world.agree(common::load_checkpoint(dir, &net, &mut opt))? + 1;
         world.check_same_parameters(net.named_parameters())?;
         world.log(format!("resumed from {} after epoch {}", dir.display(), first_epoch - 1));
     }
@@ -238,23 +207,9 @@ where
             test_accuracy,
             seconds: start.elapsed().as_secs_f64(),
         };
-        world.log(format!(
-            "epoch {:>3}: loss {:.4}  train {:.2}%  test {:.2}%  {:.1}s",
-            e.epoch,
-            e.loss,
-            100.0 * e.train_accuracy,
-            100.0 * e.test_accuracy,
-            e.seconds
-        ));
+        world.log(&e);
         if let Some(dir) = &args.checkpoint {
-            world.on_root(|| -> AnyResult<()> {
-                std::fs::create_dir_all(dir)?;
-                backprop::nn::state::save(&net, dir.join("model.safetensors"))?;
-                opt.save(dir.join("optimizer.safetensors"))?;
-                // The epoch goes last: a checkpoint cut off mid-write still names the previous one.
-                std::fs::write(dir.join("epoch"), format!("{epoch}\n"))?;
-                Ok(())
-            })?;
+            world.on_root(|| common::save_checkpoint(dir, &net, &opt, epoch))?;
         }
         done.push(e);
     }
@@ -290,13 +245,7 @@ fn load_data(args: &Args) -> AnyResult<(TensorDataset, TensorDataset)> {
             (train_images, train_labels, test_images, test_labels)
         }
     };
-    let first = |t: Tensor| -> AnyResult<Tensor> {
-        let n = args.limit.unwrap_or(usize::MAX).min(t.shape()[0]);
-        Ok(t.try_narrow(0, 0, n)?.contiguous())
-    };
-    let train = TensorDataset::new(first(train_images)?, first(train_labels)?)?;
-    let test = TensorDataset::new(first(test_images)?, first(test_labels)?)?;
-    Ok((train, test))
+    common::datasets((train_images, train_labels), (test_images, test_labels), args.limit)
 }
 
 /// `n` 28x28 images in `[0, 1]` whose class `c` brightens rows `2c + 4..2c + 6`, with noise.

@@ -18,7 +18,9 @@ use backprop::nn::{Conv2d, Flatten, MaxPool2d};
 use backprop::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
-type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/mnist.rs"]
+mod common;
+use common::{AnyResult, Epoch};
 
 const USAGE: &str = "\
 Trains an MLP or a CNN on MNIST-format IDX files.
@@ -86,17 +88,14 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value\n\n{USAGE}"));
-        let number = |v: String| v.parse::<usize>().map_err(|_| format!("{flag}: not a whole number: {v}"));
+        let number = |v: String| common::number(&flag, &v);
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
             "--data" => data = Some(PathBuf::from(value()?)),
             "--model" => args.model = value()?,
-            "--hidden" => {
-                let list = value()?;
-                args.hidden = list.split(',').map(|w| number(w.trim().to_string())).collect::<Result<_, _>>()?;
-            }
+            "--hidden" => args.hidden = common::widths(&flag, &value()?)?,
             "--optimizer" => args.optimizer = value()?,
-            "--lr" => args.lr = Some(value()?.parse().map_err(|_| format!("{flag}: not a number"))?),
+            "--lr" => args.lr = Some(common::real(&flag, &value()?)?),
             "--batch-size" => args.batch_size = number(value()?)?,
             "--epochs" => args.epochs = number(value()?)?,
             "--seed" => args.seed = number(value()?)? as u64,
@@ -112,12 +111,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     if !["mlp", "cnn"].contains(&args.model.as_str()) {
         return Err(format!("--model must be mlp or cnn, not {}", args.model));
     }
-    if args.batch_size == 0 || args.hidden.contains(&0) {
-        return Err("--batch-size and --hidden widths must be positive".into());
-    }
-    if args.resume && args.checkpoint.is_none() {
-        return Err("--resume needs --checkpoint DIR".into());
-    }
+    common::check(args.batch_size, &args.hidden, args.resume, args.checkpoint.as_deref())?;
     Ok(Some(args))
 }
 
@@ -145,23 +139,7 @@ fn model(args: &Args) -> Sequential {
             .add(Flatten::batch())
             .add(Linear::new(64 * 5 * 5, 10, &mut rng));
     }
-    let mut net = Sequential::new().add(Flatten::batch());
-    let mut width = 28 * 28;
-    for &h in &args.hidden {
-        net = net.add(Linear::new(width, h, &mut rng)).add(Relu);
-        width = h;
-    }
-    net.add(Linear::new(width, 10, &mut rng))
-}
-
-/// What one epoch measured.
-#[derive(Clone, Debug)]
-struct Epoch {
-    epoch: usize,
-    loss: f64,
-    train_accuracy: f64,
-    test_accuracy: f64,
-    seconds: f64,
+    common::mlp(&args.hidden, &mut rng)
 }
 
 /// Trains as the arguments say; returns the epochs this run trained.
@@ -182,13 +160,7 @@ fn run(args: &Args) -> AnyResult<Vec<Epoch>> {
 
 fn load_data(args: &Args) -> AnyResult<(TensorDataset, TensorDataset)> {
     let mnist = Mnist::load(&args.data)?;
-    let first = |t: Tensor| -> AnyResult<Tensor> {
-        let n = args.limit.unwrap_or(usize::MAX).min(t.shape()[0]);
-        Ok(t.try_narrow(0, 0, n)?.contiguous())
-    };
-    let train = TensorDataset::new(first(mnist.train_images)?, first(mnist.train_labels)?)?;
-    let test = TensorDataset::new(first(mnist.test_images)?, first(mnist.test_labels)?)?;
-    Ok((train, test))
+    common::datasets((mnist.train_images, mnist.train_labels), (mnist.test_images, mnist.test_labels), args.limit)
 }
 
 fn train<A: Algorithm>(args: &Args, config: A) -> AnyResult<Vec<Epoch>> {
@@ -197,7 +169,7 @@ fn train<A: Algorithm>(args: &Args, config: A) -> AnyResult<Vec<Epoch>> {
     let mut opt = Optim::new(net.parameters(), config)?;
     let mut first_epoch = 1;
     if let (Some(dir), true) = (&args.checkpoint, args.resume) {
-        first_epoch = resume(dir, &net, &mut opt)? + 1;
+        first_epoch = common::load_checkpoint(dir, &net, &mut opt)? + 1;
         println!("resumed from {} after epoch {}", dir.display(), first_epoch - 1);
     }
     println!(
@@ -263,19 +235,12 @@ fn train<A: Algorithm>(args: &Args, config: A) -> AnyResult<Vec<Epoch>> {
             test_accuracy,
             seconds: start.elapsed().as_secs_f64(),
         };
-        println!(
-            "epoch {:>3}: loss {:.4}  train {:.2}%  test {:.2}%  {:.1}s",
-            e.epoch,
-            e.loss,
-            100.0 * e.train_accuracy,
-            100.0 * e.test_accuracy,
-            e.seconds
-        );
+        println!("{e}");
         if let Some(path) = &args.metrics {
             append_metrics(path, &e)?;
         }
         if let Some(dir) = &args.checkpoint {
-            save_checkpoint(dir, &net, &opt, epoch)?;
+            common::save_checkpoint(dir, &net, &opt, epoch)?;
         }
         done.push(e);
     }
@@ -315,32 +280,6 @@ fn append_metrics(path: &Path, e: &Epoch) -> AnyResult<()> {
         e.epoch, e.loss, e.train_accuracy, e.test_accuracy, e.seconds
     )?;
     Ok(())
-}
-
-/// The model's parameters and buffers, the optimizer's state and the epoch, in three files.
-fn save_checkpoint<A: Algorithm>(dir: &Path, net: &Sequential, opt: &Optim<A>, epoch: usize) -> AnyResult<()>
-where
-    Optim<A>: Checkpoint,
-{
-    std::fs::create_dir_all(dir)?;
-    backprop::nn::state::save(net, dir.join("model.safetensors"))?;
-    opt.save(dir.join("optimizer.safetensors"))?;
-    // The epoch goes last: a checkpoint cut off mid-write still names the previous, complete one.
-    std::fs::write(dir.join("epoch"), format!("{epoch}\n"))?;
-    Ok(())
-}
-
-/// Loads a checkpoint; returns the epoch it was saved after.
-fn resume<A: Algorithm>(dir: &Path, net: &Sequential, opt: &mut Optim<A>) -> AnyResult<usize>
-where
-    Optim<A>: Checkpoint,
-{
-    let epoch_file = dir.join("epoch");
-    let text = std::fs::read_to_string(&epoch_file).map_err(|e| format!("{}: {e}", epoch_file.display()))?;
-    let epoch = text.trim().parse().map_err(|_| format!("{}: not an epoch number: {text:?}", epoch_file.display()))?;
-    backprop::nn::state::load(net, dir.join("model.safetensors"))?;
-    opt.load(dir.join("optimizer.safetensors"))?;
-    Ok(epoch)
 }
 
 /// Writes a small MNIST-format dataset whose classes are learnable (class `c` lights row block
