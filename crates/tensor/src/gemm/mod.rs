@@ -94,9 +94,13 @@ impl Kernel for f32 {
     }
 
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
-        SCRATCH_F32.with(|s| {
-            let (a, b) = &mut *s.borrow_mut();
-            f(a, b)
+        SCRATCH_F32.with(|s| match s.try_borrow_mut() {
+            Ok(mut pair) => {
+                let (a, b) = &mut *pair;
+                f(a, b)
+            }
+            // Re-entered on this thread (nothing does today): fresh buffers, never a panic.
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
         })
     }
 }
@@ -114,9 +118,13 @@ impl Kernel for f64 {
     }
 
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
-        SCRATCH_F64.with(|s| {
-            let (a, b) = &mut *s.borrow_mut();
-            f(a, b)
+        SCRATCH_F64.with(|s| match s.try_borrow_mut() {
+            Ok(mut pair) => {
+                let (a, b) = &mut *pair;
+                f(a, b)
+            }
+            // Re-entered on this thread (nothing does today): fresh buffers, never a panic.
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
         })
     }
 }

@@ -182,11 +182,17 @@ const SPLIT_GEMM: usize = 1 << 21;
 #[cfg(miri)]
 const SPLIT_GEMM: usize = 1 << 9;
 
-/// Block sizes are multiples of this (a whole number of micro-kernel tiles).
+/// Blocks of columns are multiples of this, and blocks of rows of [`ROW_ALIGN`]: whole
+/// micro-kernel tiles (16 or 8 columns, 6 rows), so no block boundary cuts tiles into edge tiles,
+/// while the blocks stay nearly equal.
 #[cfg(not(miri))]
-const BLOCK_ALIGN: usize = 32;
+const COL_ALIGN: usize = 16;
+#[cfg(not(miri))]
+const ROW_ALIGN: usize = 6;
 #[cfg(miri)]
-const BLOCK_ALIGN: usize = 4;
+const COL_ALIGN: usize = 4;
+#[cfg(miri)]
+const ROW_ALIGN: usize = 4;
 
 /// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when it is large and
 /// rayon has several threads, `c`'s columns (or rows, whichever is longer) cut into one block per
@@ -198,11 +204,13 @@ fn for_blocks(am: MatRef, bm: MatRef, cm: MatRef, f: impl Fn(MatRef, MatRef, Mat
     let (m, k, n) = (cm.rows, am.cols, cm.cols);
     let threads = rayon::current_num_threads();
     let long = m.max(n);
-    let parts = threads.min(long / BLOCK_ALIGN);
+    let align = if n >= m { COL_ALIGN } else { ROW_ALIGN };
+    // At least two tiles' worth per block (the old rule, 32, for columns).
+    let parts = threads.min(long / (2 * align));
     if parts < 2 || m.saturating_mul(n).saturating_mul(k) < SPLIT_GEMM {
         return f(am, bm, cm);
     }
-    let size = long.div_ceil(parts).next_multiple_of(BLOCK_ALIGN);
+    let size = long.div_ceil(parts).next_multiple_of(align);
     (0..long.div_ceil(size)).into_par_iter().for_each(|i| {
         let (lo, len) = (i * size, size.min(long - i * size));
         if n >= m {
