@@ -162,10 +162,8 @@ impl GradientAverager {
             self.checked = Some(world.size());
         }
         let local = self.validate(grads, weight).err();
-        let (rank, status) = match &local {
-            None => (world.rank(), (0.0, 0.0)),
-            Some((code, index, _)) => (world.rank(), (*code, *index as f64)),
-        };
+        let rank = world.rank();
+        let status = local.as_ref().map_or((0.0, 0.0), |(code, index, _)| (*code, *index as f64));
         let weight = if local.is_some() { 0.0 } else { weight };
         for (b, bucket) in self.buckets.iter_mut().enumerate() {
             bucket.fill(&self.params, grads, weight);
@@ -206,15 +204,16 @@ impl GradientAverager {
             return Err((BAD_WEIGHT, 0, DistError::BadWeight { op, weight }));
         }
         for (index, ((_, p), &(dtype, numel))) in self.params.iter().zip(&self.sizes).enumerate() {
-            let (now_dtype, now_numel, shape) = p.read(|t| (t.dtype(), t.numel(), t.shape().to_vec()));
+            let (now_dtype, now_numel) = p.read(|t| (t.dtype(), t.numel()));
             if (now_dtype, now_numel) != (dtype, numel) {
                 let was = format!("{dtype:?} with {numel} elements");
                 let now = format!("{now_dtype:?} with {now_numel} elements");
                 return Err((PARAMETER_CHANGED, index, DistError::ParameterChanged { op, index, was, now }));
             }
             let Some(g) = grads.param(p) else { continue };
-            if g.shape() != shape.as_slice() {
-                let e = DistError::GradientShape { op, index, param: shape, grad: g.shape().to_vec() };
+            // Compared in place: no shape is copied on a step that passes.
+            if !p.read(|t| t.shape() == g.shape()) {
+                let e = DistError::GradientShape { op, index, param: p.shape(), grad: g.shape().to_vec() };
                 return Err((GRADIENT_SHAPE, index, e));
             }
             if g.dtype() != dtype {

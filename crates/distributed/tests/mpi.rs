@@ -68,16 +68,18 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// In a rank of a launched job: starts MPI and runs the test's body.
+fn run_rank(body: fn(&World)) {
+    body(&distributed::init().unwrap());
+}
+
 /// A test whose body runs on every rank of an `mpirun -np $ranks` job, which must succeed.
 macro_rules! on_ranks {
     ($name:ident, $ranks:expr, $body:expr) => {
         #[test]
         fn $name() {
             if is_rank() {
-                let world = distributed::init().unwrap();
-                let body: fn(&World) = $body;
-                body(&world);
-                return;
+                return run_rank($body);
             }
             let (out, _) = launch(stringify!($name), $ranks, &[]);
             assert!(out.status.success(), "{}", text(&out));
@@ -178,10 +180,7 @@ macro_rules! failing_job {
         #[test]
         fn $name() {
             if is_rank() {
-                let world = distributed::init().unwrap();
-                let body: fn(&World) = $body;
-                body(&world);
-                return;
+                return run_rank($body);
             }
             let (out, took) = launch(stringify!($name), $ranks, $env);
             assert!(!out.status.success(), "the job should have failed: {}", text(&out));

@@ -41,7 +41,10 @@ fn matches_the_composite_rule_with_ties_nan_and_strides() {
         let base = Tensor::randn(&[5, 7, 3], DType::F64, &mut rng).try_mul_scalar(2.0).unwrap().round().to_dtype(dtype);
         let strided = base.try_permute(&[2, 0, 1]).unwrap(); // [3, 5, 7], not contiguous
         let offset = base.try_narrow(1, 1, 5).unwrap(); // [5, 5, 3], offset and strided
-        for x in [base.clone(), strided, offset] {
+                                                        // Large enough (36k elements) for the kernel's parallel path.
+        let big =
+            Tensor::randn(&[80, 3, 150], DType::F64, &mut rng).try_mul_scalar(2.0).unwrap().round().to_dtype(dtype);
+        for x in [base.clone(), strided, offset, big] {
             for axes in [vec![0usize], vec![2], vec![0, 2], vec![1, 2], vec![0, 1, 2]] {
                 for keepdim in [false, true] {
                     let signed: Vec<isize> = axes.iter().map(|&a| a as isize).collect();

@@ -81,53 +81,37 @@ thread_local! {
     static SCRATCH_F64: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-impl Kernel for f32 {
-    const MR: usize = 6;
-    const NR: usize = 16;
-    const MC: usize = 144;
-    const KC: usize = 256;
-    const NC: usize = 4080;
+/// The `Kernel` impl of one element type: its blocking, micro-kernel and scratch.
+macro_rules! kernel {
+    ($t:ty, nr: $nr:expr, mc: $mc:expr, $micro:path, $scratch:ident) => {
+        impl Kernel for $t {
+            const MR: usize = 6;
+            const NR: usize = $nr;
+            const MC: usize = $mc;
+            const KC: usize = 256;
+            const NC: usize = 4080;
 
-    unsafe fn micro(kc: usize, a: *const f32, b: *const f32, out: Out<'_, f32>) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { avx2::micro_f32(kc, a, b, out) }
-    }
-
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
-        SCRATCH_F32.with(|s| match s.try_borrow_mut() {
-            Ok(mut pair) => {
-                let (a, b) = &mut *pair;
-                f(a, b)
+            unsafe fn micro(kc: usize, a: *const $t, b: *const $t, out: Out<'_, $t>) {
+                // SAFETY: forwarded from the caller's contract.
+                unsafe { $micro(kc, a, b, out) }
             }
-            // Re-entered on this thread (nothing does today): fresh buffers, never a panic.
-            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
-        })
-    }
+
+            fn with_scratch<R>(f: impl FnOnce(&mut Vec<$t>, &mut Vec<$t>) -> R) -> R {
+                $scratch.with(|s| match s.try_borrow_mut() {
+                    Ok(mut pair) => {
+                        let (a, b) = &mut *pair;
+                        f(a, b)
+                    }
+                    // Re-entered on this thread (nothing does today): fresh buffers, never a panic.
+                    Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+                })
+            }
+        }
+    };
 }
 
-impl Kernel for f64 {
-    const MR: usize = 6;
-    const NR: usize = 8;
-    const MC: usize = 72;
-    const KC: usize = 256;
-    const NC: usize = 4080;
-
-    unsafe fn micro(kc: usize, a: *const f64, b: *const f64, out: Out<'_, f64>) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { avx2::micro_f64(kc, a, b, out) }
-    }
-
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
-        SCRATCH_F64.with(|s| match s.try_borrow_mut() {
-            Ok(mut pair) => {
-                let (a, b) = &mut *pair;
-                f(a, b)
-            }
-            // Re-entered on this thread (nothing does today): fresh buffers, never a panic.
-            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
-        })
-    }
-}
+kernel!(f32, nr: 16, mc: 144, avx2::micro_f32, SCRATCH_F32);
+kernel!(f64, nr: 8, mc: 72, avx2::micro_f64, SCRATCH_F64);
 
 /// `C = alpha A B + beta C` for an `m x k` `A`, a `k x n` `B` and an `m x n` `C`, each given by
 /// a pointer to its first element and its row and column strides (in elements; any sign). When

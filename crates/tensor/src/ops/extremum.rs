@@ -17,8 +17,8 @@ use crate::layout::normalize_axes;
 use crate::macros::{float_dispatch, panicking};
 use crate::Tensor;
 
-/// Groups per parallel task: below this much work, one thread does it all.
-const GROUPS_PER_TASK_MIN_WORK: usize = 1 << 15;
+/// Elements below which one thread does it all; also the least work a parallel task gets.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
 impl Tensor {
     /// The gradient of [`try_max`](Self::try_max) or [`try_min`](Self::try_min) over `axes`
@@ -100,11 +100,13 @@ fn share_times_g<T: Float>(x: &[T], y: &[T], g: &[T], group: usize, out: &mut [T
             *o = g * if v == y { hit } else { miss };
         }
     };
-    let rows = x.chunks_exact(group).zip(out.chunks_exact_mut(group)).zip(y.iter().zip(g));
-    if x.len() >= GROUPS_PER_TASK_MIN_WORK && rayon::current_num_threads() > 1 {
-        let rows: Vec<_> = rows.collect();
-        rows.into_par_iter().with_min_len((GROUPS_PER_TASK_MIN_WORK / group).max(1)).for_each(row);
+    if x.len() >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1 {
+        x.par_chunks_exact(group)
+            .zip(out.par_chunks_exact_mut(group))
+            .zip(y.par_iter().zip(g))
+            .with_min_len((PARALLEL_MIN_ELEMENTS / group).max(1))
+            .for_each(row);
     } else {
-        rows.for_each(row);
+        x.chunks_exact(group).zip(out.chunks_exact_mut(group)).zip(y.iter().zip(g)).for_each(row);
     }
 }
