@@ -53,7 +53,7 @@ pub struct Function {
     args: Vec<Arg>,
     pub(crate) outputs: Vec<usize>,
     /// For each node, the last node that reads it (its value is dropped after that).
-    last_use: Vec<usize>,
+    pub(crate) last_use: Vec<usize>,
     /// Each node's name on the tape it was cut from: printing and errors name nodes as the
     /// tape's listing does.
     pub(crate) names: Vec<String>,
@@ -203,50 +203,14 @@ impl Function {
     /// Shapes and dtypes must be the recorded ones: a mismatch is an
     /// [`AutogradError::InputMismatch`] naming the argument (record again for new shapes).
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        if inputs.len() != self.args.len() {
-            return Err(AutogradError::Invalid {
-                op: "run",
-                msg: format!("the function takes {} inputs, got {}", self.args.len(), inputs.len()),
-            });
-        }
-        for (index, (arg, t)) in self.args.iter().zip(inputs).enumerate() {
-            if t.shape() != arg.shape.as_slice() || t.dtype() != arg.dtype {
-                return Err(AutogradError::InputMismatch {
-                    index,
-                    name: arg.name.clone(),
-                    expected: arg.shape.to_vec(),
-                    expected_dtype: arg.dtype,
-                    got: t.shape().to_vec(),
-                    got_dtype: t.dtype(),
-                });
-            }
-        }
+        self.check_inputs(inputs)?;
         let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
         for (j, node) in self.nodes.iter().enumerate() {
             let value = match (&node.op, self.binding[j]) {
                 (_, Some(k)) => inputs[k].clone(),
-                (Op::Param(p), None) => {
-                    let v = p.value();
-                    if v.shape() != node.shape.as_slice() || v.dtype() != node.dtype {
-                        return Err(AutogradError::Invalid {
-                            op: "run",
-                            msg: format!(
-                                "parameter {} was recorded as {}{:?} but is now {}{:?}; record the graph again",
-                                p.id().0,
-                                node.dtype,
-                                node.shape.as_slice(),
-                                v.dtype(),
-                                v.shape()
-                            ),
-                        });
-                    }
-                    v
-                }
+                (Op::Param(_), None) => param_value(node)?,
                 // Only constants are left unbound (`function` checked the arguments).
-                (op, None) if op.is_leaf() => node.data.clone().ok_or_else(|| AutogradError::Invalid {
-                    op: "run",
-                    msg: format!("leaf `{op}` has no recorded value"),
-                })?,
+                (op, None) if op.is_leaf() => const_value(node)?,
                 (op, None) => {
                     let args: SmallVec<[&Tensor; 4]> = node
                         .inputs
@@ -266,6 +230,29 @@ impl Function {
         Ok(self.outputs.iter().map(|&o| values[o].clone().expect("outputs are kept")).collect())
     }
 
+    /// Checks that `inputs` are one per argument, of the recorded shapes and dtypes.
+    pub(crate) fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        if inputs.len() != self.args.len() {
+            return Err(AutogradError::Invalid {
+                op: "run",
+                msg: format!("the function takes {} inputs, got {}", self.args.len(), inputs.len()),
+            });
+        }
+        for (index, (arg, t)) in self.args.iter().zip(inputs).enumerate() {
+            if t.shape() != arg.shape.as_slice() || t.dtype() != arg.dtype {
+                return Err(AutogradError::InputMismatch {
+                    index,
+                    name: arg.name.clone(),
+                    expected: arg.shape.to_vec(),
+                    expected_dtype: arg.dtype,
+                    got: t.shape().to_vec(),
+                    got_dtype: t.dtype(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Number of nodes in the program (after dropping what the outputs do not need).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -274,6 +261,35 @@ impl Function {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+}
+
+/// A parameter node's current value, which must have the recorded shape and dtype.
+pub(crate) fn param_value(node: &Node) -> Result<Tensor> {
+    let Op::Param(p) = &node.op else {
+        return Err(AutogradError::Invalid { op: "run", msg: format!("`{}` is not a parameter", node.op) });
+    };
+    let v = p.value();
+    if v.shape() != node.shape.as_slice() || v.dtype() != node.dtype {
+        return Err(AutogradError::Invalid {
+            op: "run",
+            msg: format!(
+                "parameter {} was recorded as {}{:?} but is now {}{:?}; record the graph again",
+                p.id().0,
+                node.dtype,
+                node.shape.as_slice(),
+                v.dtype(),
+                v.shape()
+            ),
+        });
+    }
+    Ok(v)
+}
+
+/// A constant node's recorded value.
+pub(crate) fn const_value(node: &Node) -> Result<Tensor> {
+    node.data
+        .clone()
+        .ok_or_else(|| AutogradError::Invalid { op: "run", msg: format!("leaf `{}` has no recorded value", node.op) })
 }
 
 impl fmt::Display for Function {

@@ -50,6 +50,9 @@ pub struct Arena {
     /// Tensor headers (the tensor's and its storage's reference-counted boxes), unshared, their
     /// storage emptied into `free`.
     headers: Vec<Arc<TensorInner>>,
+    /// Headers of views (their storage was another tensor's), unshared, pointing at the empty
+    /// placeholder storage: the next view made on this thread takes one.
+    view_headers: Vec<Arc<TensorInner>>,
 }
 
 thread_local! {
@@ -97,6 +100,33 @@ pub(crate) fn keep_header(mut header: Arc<TensorInner>) {
             }
         }
     });
+}
+
+/// Takes the header of a view being dropped (unshared, its storage another tensor's): it lets
+/// go of the storage and waits in the arena for the next view.
+pub(crate) fn keep_view_header(mut header: Arc<TensorInner>) {
+    let Some(inner) = Arc::get_mut(&mut header) else { return };
+    inner.storage = PLACEHOLDER.with(|p| Arc::clone(&p.storage));
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if let Some(arena) = c.as_mut() {
+                if arena.view_headers.len() < MAX_VIEW_HEADERS {
+                    arena.view_headers.push(header);
+                }
+            }
+        }
+    });
+}
+
+/// The most view headers an arena keeps.
+const MAX_VIEW_HEADERS: usize = 1024;
+
+/// A spare view header from the arena in force on this thread, if any.
+pub(crate) fn take_view_header() -> Option<Arc<TensorInner>> {
+    if !is_active() {
+        return None;
+    }
+    CURRENT.try_with(|c| c.try_borrow_mut().ok()?.as_mut()?.view_headers.pop()).ok().flatten()
 }
 
 /// A spare header from the arena in force on this thread, if any.
@@ -158,6 +188,7 @@ impl Arena {
     pub fn clear(&mut self) {
         self.free.clear();
         self.headers.clear();
+        self.view_headers.clear();
         self.bytes = 0;
     }
 
@@ -172,7 +203,8 @@ impl Arena {
             }
         }
         self.bytes -= freed;
-        self.free.retain(|(_, bufs)| !bufs.is_empty());
+        // Sizes with no buffer left keep their (empty) lists: the next run refills them
+        // without allocating.
         // A header is only useful with a buffer to put in it.
         let buffers = self.free.iter().map(|(_, bufs)| bufs.len()).sum();
         self.headers.truncate(buffers);

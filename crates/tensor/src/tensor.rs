@@ -39,8 +39,14 @@ impl std::ops::Deref for Tensor {
 /// kernel's output reuses: a replayed program then allocates neither.
 impl Drop for Tensor {
     fn drop(&mut self) {
-        if crate::arena::is_active() && crate::arena::unshared(&mut self.0) {
+        if !crate::arena::is_active() {
+            return;
+        }
+        if crate::arena::unshared(&mut self.0) {
             crate::arena::keep_header(std::mem::replace(&mut self.0, crate::arena::placeholder()));
+        } else if Arc::get_mut(&mut self.0).is_some() {
+            // A view (or a tensor whose buffer another tensor shares): its header alone.
+            crate::arena::keep_view_header(std::mem::replace(&mut self.0, crate::arena::placeholder()));
         }
     }
 }
@@ -76,6 +82,13 @@ impl Tensor {
             layout.offset = 0;
         }
         debug_assert!(layout.storage_extent() <= self.storage.len());
+        if let Some(mut header) = crate::arena::take_view_header() {
+            if let Some(inner) = Arc::get_mut(&mut header) {
+                inner.storage = Arc::clone(&self.storage);
+                inner.layout = layout;
+                return Tensor(header);
+            }
+        }
         Tensor(Arc::new(TensorInner { storage: Arc::clone(&self.storage), layout }))
     }
 
@@ -242,6 +255,16 @@ impl Tensor {
         match T::slice_mut(storage) {
             Some(s) => Ok(s),
             None => unreachable!("dtype checked above"),
+        }
+    }
+
+    /// The buffer of an [exclusive](Self::is_exclusive) tensor holding `T` (internal: callers
+    /// check both first).
+    pub(crate) fn exclusive_slice_mut<T: Element>(&mut self) -> &mut [T] {
+        let storage = Arc::get_mut(&mut self.0).and_then(|inner| Arc::get_mut(&mut inner.storage));
+        match storage.and_then(|s| T::slice_mut(s)) {
+            Some(s) => s,
+            None => unreachable!("the caller checked that the tensor is exclusive and holds T"),
         }
     }
 

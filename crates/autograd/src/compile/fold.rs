@@ -40,6 +40,26 @@ pub(crate) fn run(f: &mut Function) -> Result<usize> {
     Ok(folded)
 }
 
+/// Constants up to this many elements are stored row-major even when recorded as a broadcast
+/// view (a backward pass's seed, `ones` broadcast to the loss's shape), so that elementwise
+/// kernels read them as they read any contiguous operand.
+const MATERIALIZE_UP_TO: usize = 1 << 16;
+
+/// Stores small constants row-major (see [`MATERIALIZE_UP_TO`]); returns how many were copied.
+/// The values do not change, only their layout.
+pub(crate) fn materialize(f: &mut Function) -> Result<usize> {
+    let mut copied = 0;
+    for node in &mut f.nodes {
+        if let (Op::Const, Some(data)) = (&node.op, &mut node.data) {
+            if !data.is_contiguous() && data.numel() <= MATERIALIZE_UP_TO {
+                *data = data.try_contiguous()?;
+                copied += 1;
+            }
+        }
+    }
+    Ok(copied)
+}
+
 #[cfg(test)]
 mod tests {
     use tensor::{DType, Tensor};

@@ -90,13 +90,13 @@ impl Group {
 }
 
 /// The instruction a node's op is, for the ops a fused program has.
-enum Kind {
+pub(crate) enum Kind {
     Unary(UnaryFn),
     Scalar(ScalarFn, f64),
     Binary(BinaryFn),
 }
 
-fn kind(node: &Node) -> Option<Kind> {
+pub(crate) fn kind(node: &Node) -> Option<Kind> {
     if !node.dtype.is_float() {
         return None;
     }

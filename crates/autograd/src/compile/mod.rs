@@ -42,6 +42,7 @@
 //! ```
 
 pub(crate) mod cse;
+pub(crate) mod exec;
 pub(crate) mod fold;
 pub(crate) mod fuse;
 pub(crate) mod rewrite;
@@ -53,6 +54,7 @@ use indexmap::IndexMap;
 use tensor::arena::Arena;
 use tensor::{DType, Shape, Tensor};
 
+use self::exec::Executor;
 use crate::backward::{grad_with, BackwardOptions};
 use crate::error::Result;
 use crate::function::Function;
@@ -117,7 +119,9 @@ pub struct Plan {
     /// Which inputs have a gradient output (after the parameters'), in order.
     input_grads: Vec<bool>,
     report: Vec<PassReport>,
-    /// The buffers of the plan's values, kept between runs.
+    /// The memory plan and the planned buffers, kept between runs.
+    exec: Executor,
+    /// The buffers of the values outside the memory plan, recycled between runs.
     arena: Arena,
 }
 
@@ -133,7 +137,7 @@ pub struct PassReport {
 /// compiled [`with_grads`](Compiled::with_grads) (empty otherwise), and the inputs' gradients
 /// when it was compiled [`with_input_grads`](Compiled::with_input_grads) (one per input: `None`
 /// for an integer input, one the loss does not depend on, or without that option).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Step {
     pub outputs: Vec<Tensor>,
     pub grads: Gradients,
@@ -173,9 +177,31 @@ where
     /// Runs the plan for these inputs' shapes and dtypes, tracing and optimising one first if
     /// this signature is new.
     pub fn run(&mut self, inputs: &[Tensor]) -> Result<Step> {
+        let mut step = Step::default();
+        self.run_into(inputs, &mut step)?;
+        Ok(step)
+    }
+
+    /// [`run`](Self::run), into the [`Step`] of an earlier run. That step's tensors are let go
+    /// of first, so the plan writes this run's values into the same buffers, and its vectors
+    /// and gradient map are refilled in place: after the first run, a replayed step allocates
+    /// nothing (where its ops' kernels write into given buffers; see `BENCHMARKS.md`).
+    ///
+    /// ```
+    /// use autograd::{compile, Step, Var};
+    /// use tensor::{DType, Tensor};
+    /// let mut f = compile(|xs: &[Var]| Ok((&xs[0] * &xs[0]).tanh()));
+    /// let mut out = Step::default();
+    /// for k in 0..3 {
+    ///     f.run_into(&[Tensor::full(&[4], k as f64, DType::F32)], &mut out).unwrap();
+    ///     assert_eq!(out.outputs[0].to_vec::<f32>(), vec![((k * k) as f32).tanh(); 4]);
+    /// }
+    /// ```
+    pub fn run_into(&mut self, inputs: &[Tensor], step: &mut Step) -> Result<()> {
         let index = match self.find(inputs) {
             Some(i) => i,
             None => {
+                step.clear();
                 let plan = self.trace(inputs)?;
                 let signature = inputs.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
                 self.plans.push((signature, plan));
@@ -183,22 +209,27 @@ where
             }
         };
         let plan = &mut self.plans[index].1;
-        let program = &plan.program;
-        let mut values = plan.arena.enter(|| program.run(inputs))?;
-        let mut rest = values.split_off(plan.outputs).into_iter();
-        let mut grads = Gradients::new();
-        for (id, g) in plan.params.iter().zip(rest.by_ref()) {
-            // Row-major, as eager backward hands them out (a weight's gradient may be a
-            // transposed view in the program).
-            grads.set_param(*id, g.try_contiguous()?);
-        }
-        let mut input_grads = vec![None; inputs.len()];
-        for (slot, &has) in input_grads.iter_mut().zip(&plan.input_grads) {
-            if has {
-                *slot = rest.next().map(|g| g.try_contiguous()).transpose()?;
+        let (exec, program, arena) = (&mut plan.exec, &plan.program, &mut plan.arena);
+        let (outputs, params, input_grads) = (plan.outputs, &plan.params, &plan.input_grads);
+        // Inside the arena: the last step's buffers go back to it, and the copies made below
+        // come out of it.
+        arena.enter(|| {
+            step.clear();
+            exec.run(program, inputs, &mut step.outputs)?;
+            let mut rest = step.outputs.drain(outputs..);
+            for (id, g) in params.iter().zip(rest.by_ref()) {
+                // Row-major, as eager backward hands them out (a weight's gradient may be a
+                // transposed view in the program).
+                step.grads.set_param(*id, g.try_contiguous()?);
             }
-        }
-        Ok(Step { outputs: values, grads, input_grads })
+            step.input_grads.resize(inputs.len(), None);
+            for (slot, &has) in step.input_grads.iter_mut().zip(input_grads) {
+                if has {
+                    *slot = rest.next().map(|g| g.try_contiguous()).transpose()?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Number of plans traced so far (one per input signature).
@@ -259,7 +290,8 @@ where
             }
             let program = tape.function(&args, &outputs)?;
             let (program, report) = optimize(program, self.fusion)?;
-            Ok(Plan { program, outputs: returned, params, input_grads, report, arena: Arena::new() })
+            let exec = Executor::new(&program);
+            Ok(Plan { program, outputs: returned, params, input_grads, report, exec, arena: Arena::new() })
         })
     }
 }
@@ -325,10 +357,32 @@ pub(crate) fn optimize(mut program: Function, fusion: bool) -> Result<(Function,
         let changed = fuse::run(&mut program);
         report.push(PassReport { pass: "elementwise fusion", changed, nodes_after: program.len() });
     }
+    let changed = fold::materialize(&mut program)?;
+    report.push(PassReport { pass: "constants stored row-major", changed, nodes_after: program.len() });
     Ok((program, report))
 }
 
+impl Step {
+    /// Lets go of the tensors, keeping the capacity of the vectors and of the map.
+    pub fn clear(&mut self) {
+        self.outputs.clear();
+        self.grads.clear();
+        self.input_grads.clear();
+    }
+}
+
 impl Plan {
+    /// Bytes held between runs by the buffers of the memory plan.
+    pub fn planned_bytes(&self) -> usize {
+        self.exec.planned_bytes()
+    }
+
+    /// How many buffers the memory plan has, and how many nodes write into them (several
+    /// nodes share a buffer when their values are never alive at once).
+    pub fn planned_buffers(&self) -> (usize, usize) {
+        self.exec.planned_slots()
+    }
+
     /// The optimised program (it prints like a tape's listing).
     pub fn program(&self) -> &Function {
         &self.program

@@ -87,6 +87,20 @@ type Source<'a, T> = (&'a [T], usize, &'a [usize]);
 /// Elements per block: the registers of a block stay in L1.
 const BLOCK: usize = 256;
 
+/// One arm per listed variant of `$enum`, with `$op` that variant as a constant: the match is
+/// outside each loop and folds away inside it, so every loop is the op's own expression and
+/// vectorises.
+macro_rules! per_variant {
+    ($value:expr, $enum:ident [$($v:ident),*], |$op:ident| $body:expr) => {
+        match $value {
+            $($enum::$v => {
+                let $op = $enum::$v;
+                $body
+            })*
+        }
+    };
+}
+
 impl UnaryFn {
     pub fn name(self) -> &'static str {
         match self {
@@ -236,6 +250,113 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// [`try_fused`](Self::try_fused) written into `out` instead of a new buffer: what a
+    /// compiled program's executor calls to reuse a value's buffer from one run to the next.
+    /// `out` must have the broadcast shape and the inputs' dtype, and be
+    /// [exclusive](Self::is_exclusive) (no other handle sees the write); it may not be one of
+    /// the inputs (the borrow rules see to that).
+    ///
+    /// ```
+    /// use tensor::ops::fused::{BinaryFn, ElementwiseProgram, Instr};
+    /// use tensor::{DType, Tensor};
+    /// let add = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1)] };
+    /// let (x, y) = (Tensor::ones(&[3], DType::F32), Tensor::ones(&[3], DType::F32));
+    /// let mut out = Tensor::zeros(&[3], DType::F32);
+    /// Tensor::try_fused_into(&[&x, &y], &add, &mut out).unwrap();
+    /// assert_eq!(out.to_vec::<f32>(), vec![2.0; 3]);
+    /// ```
+    pub fn try_fused_into(inputs: &[&Tensor], program: &ElementwiseProgram, out: &mut Tensor) -> Result<()> {
+        program.check(inputs.len())?;
+        for t in inputs {
+            t.same_dtype("fused_into", out)?;
+        }
+        // The common case in a compiled program: inputs of the output's shape.
+        let same_shape = inputs.iter().all(|t| t.shape() == out.shape());
+        let shape = if same_shape {
+            Shape::from_slice(out.shape())
+        } else {
+            let mut shape = Shape::from_slice(inputs[0].shape());
+            for t in &inputs[1..] {
+                shape = broadcast_shapes("fused_into", &shape, t.shape())?;
+            }
+            if shape.as_slice() != out.shape() {
+                return Err(TensorError::invalid(
+                    "fused_into",
+                    format!("the inputs broadcast to {:?} but the output is {:?}", shape.as_slice(), out.shape()),
+                ));
+            }
+            shape
+        };
+        if !out.is_exclusive() {
+            return Err(TensorError::invalid("fused_into", "the output buffer is shared or not contiguous".to_string()));
+        }
+        // One instruction (an unfused op) on contiguous inputs: one loop straight from the
+        // inputs into the output, no gather.
+        let direct = program.instrs.len() == 1 && same_shape && inputs.iter().all(|t| t.is_contiguous());
+        float_dispatch!("fused_into", out.dtype(), T => {
+            let dst = out.exclusive_slice_mut::<T>();
+            if direct {
+                let srcs: SmallVec<[&[T]; 2]> =
+                    inputs.iter().map(|t| &t.storage_slice::<T>()[t.layout.offset..][..t.numel()]).collect();
+                single(program.instrs[0], &srcs, dst);
+                return Ok(());
+            }
+            let strides = inputs
+                .iter()
+                .map(|t| t.layout.broadcast_strides("fused_into", &shape))
+                .collect::<Result<SmallVec<[Strides; 4]>>>()?;
+            let sources: SmallVec<[Source<T>; 4]> =
+                inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
+            run(&sources, &shape, program, dst);
+            Ok(())
+        })
+    }
+}
+
+/// One instruction over contiguous operands of the output's length, in parallel chunks when
+/// large (each element's arithmetic does not depend on the split), for the CPU's widest SIMD.
+fn single<T: Float>(instr: Instr, srcs: &[&[T]], out: &mut [T]) {
+    crate::parallel::fill_chunks(out, |start, chunk| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                return unsafe { simd::single_avx512(instr, srcs, start, chunk) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { simd::single_avx2(instr, srcs, start, chunk) };
+            }
+        }
+        single_plain(instr, srcs, start, chunk)
+    });
+}
+
+#[inline(always)]
+fn single_plain<T: Float>(instr: Instr, srcs: &[&[T]], start: usize, dst: &mut [T]) {
+    let src = |r: usize| &srcs[r][start..start + dst.len()];
+    match instr {
+        Instr::Unary(u, a) => {
+            let a = src(a);
+            per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
+                |op| dst.iter_mut().zip(a).for_each(|(d, &x)| *d = op.apply(x)))
+        }
+        Instr::Scalar(s, v, a) => {
+            let (a, v) = (src(a), T::lit(v));
+            match s {
+                ScalarFn::Add => dst.iter_mut().zip(a).for_each(|(d, &x)| *d = Numeric::num_add(x, v)),
+                ScalarFn::Mul => dst.iter_mut().zip(a).for_each(|(d, &x)| *d = Numeric::num_mul(x, v)),
+            }
+        }
+        Instr::Binary(b, x, y) => {
+            let (xs, ys) = (src(x), src(y));
+            per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
+                |op| dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = op.apply(p, q)))
+        }
+    }
+}
+
 /// The output's shape with trailing axes merged wherever every input continues contiguously
 /// (or stays broadcast) across them, so that contiguous operands give long runs; each input's
 /// strides on the merged axes.
@@ -350,20 +471,6 @@ fn gather<T: Copy>(reg: &mut [T], src: &[T], offset: usize, shape: &[usize], str
     }
 }
 
-/// One arm per listed variant of `$enum`, with `$op` that variant as a constant: the match is
-/// outside each loop and folds away inside it, so every loop is the op's own expression and
-/// vectorises.
-macro_rules! per_variant {
-    ($value:expr, $enum:ident [$($v:ident),*], |$op:ident| $body:expr) => {
-        match $value {
-            $($enum::$v => {
-                let $op = $enum::$v;
-                $body
-            })*
-        }
-    };
-}
-
 /// Runs every instruction over one block of registers.
 #[inline(always)]
 fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
@@ -396,7 +503,7 @@ fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usiz
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::{run_plain, ElementwiseProgram};
+    use super::{run_plain, single_plain, ElementwiseProgram, Instr};
     use crate::dtype::Float;
 
     type Sources<'a, T> = [(&'a [T], usize, &'a [usize])];
@@ -404,6 +511,16 @@ mod simd {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn run_avx512<T: Float>(s: &Sources<T>, shape: &[usize], p: &ElementwiseProgram, out: &mut [T]) {
         run_plain(s, shape, p, out)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn single_avx512<T: Float>(i: Instr, srcs: &[&[T]], start: usize, out: &mut [T]) {
+        single_plain(i, srcs, start, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn single_avx2<T: Float>(i: Instr, srcs: &[&[T]], start: usize, out: &mut [T]) {
+        single_plain(i, srcs, start, out)
     }
 
     #[target_feature(enable = "avx2")]

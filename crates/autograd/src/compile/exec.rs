@@ -1,0 +1,234 @@
+//! The executor of a compiled plan: a static memory plan, and elementwise kernels that write
+//! into it.
+//!
+//! When a plan is built, every elementwise node of a float dtype (an unfused op, or a `fused`
+//! group) gets a buffer of its own: a *slot*. Slots are assigned from the values' lifetimes,
+//! as a register allocator assigns registers: a node takes the slot of an earlier value of the
+//! same shape and dtype that is dead by then (read for the last time, by itself and by any view
+//! of it), or a new one. Slots live in the executor from one run to the next, so after the
+//! first run those nodes neither allocate nor build tensor headers: their kernels
+//! ([`Tensor::try_fused_into`]) write straight into last run's buffer.
+//!
+//! The other nodes (matmul, reductions, views...) are evaluated by [`Op::eval`] as in eager
+//! mode, their buffers recycled by the plan's arena; their values, and those of arguments,
+//! parameters and constants, are let go of where they are read for the last time, so that a
+//! parameter's buffer is the parameter's alone again once a run is over.
+//!
+//! Correctness never rests on the plan: a kernel writes into a slot only when the slot's
+//! tensor is [exclusive](Tensor::is_exclusive) at that moment. A value the caller still holds
+//! (an output of the last run), or one a view still reads, is left alone and the node gets a
+//! fresh buffer instead, which then becomes the slot's.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+use tensor::ops::fused::{ElementwiseProgram, Instr};
+use tensor::{DType, Shape, Tensor};
+
+use super::fuse::{kind, Kind};
+use crate::error::Result;
+use crate::function::Function;
+use crate::op::Op;
+
+/// How one node's value is produced.
+enum Produce {
+    /// The run's argument of this index.
+    Arg(usize),
+    /// The parameter's current value.
+    Param,
+    /// The recorded constant.
+    Const,
+    /// An elementwise program, written into the node's slot.
+    Elementwise(Arc<ElementwiseProgram>),
+    /// `Op::eval`, into a new buffer.
+    Eval,
+}
+
+/// A plan's executor: how each node is produced, where its value lives, and the slots.
+pub(crate) struct Executor {
+    produce: Vec<Produce>,
+    /// The slot holding each node's value.
+    slot_of: Vec<usize>,
+    /// After each node runs, the slots to empty: values that are not planned buffers, read for
+    /// the last time there.
+    release: Vec<SmallVec<[usize; 2]>>,
+    /// Slots below this index are planned buffers, kept between runs; the others hold a value
+    /// only during a run.
+    planned: usize,
+    slots: Vec<Option<Tensor>>,
+}
+
+/// The one-instruction program of an elementwise node (`None` for other nodes).
+fn single_program(f: &Function, j: usize) -> Option<ElementwiseProgram> {
+    let node = &f.nodes[j];
+    let (inputs, instr) = match (kind(node)?, node.inputs.len()) {
+        (Kind::Unary(u), 1) => (1, Instr::Unary(u, 0)),
+        (Kind::Scalar(s, v), 1) => (1, Instr::Scalar(s, v, 0)),
+        (Kind::Binary(b), 2) => (2, Instr::Binary(b, 0, 1)),
+        _ => return None,
+    };
+    Some(ElementwiseProgram { inputs, instrs: vec![instr] })
+}
+
+/// Whether an op's output is always a new buffer, never a view of (or the same tensor as) an
+/// input. Any op not listed is assumed to possibly alias: that only keeps buffers alive longer.
+fn fresh_output(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Reshape { .. }
+            | Op::Permute { .. }
+            | Op::BroadcastTo { .. }
+            | Op::Slice { .. }
+            | Op::Pad { .. }
+            | Op::Repeat { .. }
+            | Op::Cat { .. }
+            | Op::StopGradient
+            | Op::ToDType { .. }
+            | Op::Custom(_)
+    )
+}
+
+impl Executor {
+    /// The memory plan of `f` (see the module documentation).
+    pub(crate) fn new(f: &Function) -> Executor {
+        let n = f.nodes.len();
+        let produce: Vec<Produce> = (0..n)
+            .map(|j| {
+                let node = &f.nodes[j];
+                match (&node.op, f.binding[j]) {
+                    (_, Some(k)) => Produce::Arg(k),
+                    (Op::Param(_), None) => Produce::Param,
+                    (op, None) if op.is_leaf() => Produce::Const,
+                    (Op::Fused { program }, None) if node.dtype.is_float() => Produce::Elementwise(program.clone()),
+                    _ => match single_program(f, j) {
+                        Some(p) => Produce::Elementwise(Arc::new(p)),
+                        None => Produce::Eval,
+                    },
+                }
+            })
+            .collect();
+
+        // Where each value is last read, directly or through a view of it (an output: never).
+        let mut last = f.last_use.clone();
+        for j in (0..n).rev() {
+            let aliases = matches!(produce[j], Produce::Eval) && !fresh_output(&f.nodes[j].op);
+            if aliases {
+                for id in &f.nodes[j].inputs {
+                    last[id.index()] = last[id.index()].max(last[j]);
+                }
+            }
+        }
+
+        // Planned buffers: a node takes the slot of a value of its shape and dtype that died
+        // before it, or a new one. A value's slot is free once the node of its last read has
+        // run, so a node never writes over its own inputs.
+        let mut slot_of = vec![usize::MAX; n];
+        let mut free: Vec<((DType, Shape), Vec<usize>)> = Vec::new();
+        let mut dies_at: Vec<SmallVec<[usize; 2]>> = vec![SmallVec::new(); n];
+        let mut planned = 0;
+        for j in 0..n {
+            if matches!(produce[j], Produce::Elementwise(_)) {
+                let key = (f.nodes[j].dtype, f.nodes[j].shape.clone());
+                slot_of[j] = match free.iter_mut().find(|(k, _)| *k == key).and_then(|(_, s)| s.pop()) {
+                    Some(s) => s,
+                    None => {
+                        planned += 1;
+                        planned - 1
+                    }
+                };
+                if last[j] != usize::MAX {
+                    dies_at[last[j].max(j)].push(j);
+                }
+            }
+            for d in std::mem::take(&mut dies_at[j]) {
+                let key = (f.nodes[d].dtype, f.nodes[d].shape.clone());
+                match free.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, slots)) => slots.push(slot_of[d]),
+                    None => free.push((key, vec![slot_of[d]])),
+                }
+            }
+        }
+
+        // Transient values: a slot each, emptied after their last read.
+        let mut release: Vec<SmallVec<[usize; 2]>> = vec![SmallVec::new(); n];
+        let mut next = planned;
+        for j in 0..n {
+            if matches!(produce[j], Produce::Elementwise(_)) {
+                continue;
+            }
+            slot_of[j] = next;
+            next += 1;
+            if f.last_use[j] != usize::MAX {
+                release[f.last_use[j].max(j)].push(slot_of[j]);
+            }
+        }
+        Executor { produce, slot_of, release, planned, slots: vec![None; next] }
+    }
+
+    /// Runs `f` (the program this executor was planned for) on `inputs`, whose shapes and
+    /// dtypes the caller has checked, and appends its outputs to `outputs`.
+    pub(crate) fn run(&mut self, f: &Function, inputs: &[Tensor], outputs: &mut Vec<Tensor>) -> Result<()> {
+        let result = self.compute(f, inputs);
+        if result.is_ok() {
+            outputs.extend(f.outputs.iter().map(|&o| {
+                self.slots[self.slot_of[o]].clone().expect("outputs are kept until the run ends")
+            }));
+        }
+        // Arguments, parameters and transient values are not kept between runs (also after an
+        // error): only the planned buffers are.
+        for s in &mut self.slots[self.planned..] {
+            *s = None;
+        }
+        result
+    }
+
+    fn compute(&mut self, f: &Function, inputs: &[Tensor]) -> Result<()> {
+        for (j, node) in f.nodes.iter().enumerate() {
+            let s = self.slot_of[j];
+            match &self.produce[j] {
+                Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
+                Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
+                Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
+                Produce::Elementwise(program) => {
+                    let mut out = self.slots[s].take();
+                    let args = gather(&self.slots, &self.slot_of, node.inputs.as_slice());
+                    match out.as_mut() {
+                        Some(t) if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype => {
+                            Tensor::try_fused_into(&args, program, t)?
+                        }
+                        _ => out = Some(Tensor::try_fused(&args, program)?),
+                    }
+                    drop(args);
+                    self.slots[s] = out;
+                }
+                Produce::Eval => {
+                    let value = node.op.eval(&gather(&self.slots, &self.slot_of, node.inputs.as_slice()))?;
+                    self.slots[s] = Some(value);
+                }
+            }
+            for &r in &self.release[j] {
+                self.slots[r] = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes held in planned buffers between runs.
+    pub(crate) fn planned_bytes(&self) -> usize {
+        self.slots[..self.planned].iter().flatten().map(|t| t.numel() * t.dtype().size_in_bytes()).sum()
+    }
+
+    /// How many planned buffers the plan has, and how many elementwise nodes share them.
+    pub(crate) fn planned_slots(&self) -> (usize, usize) {
+        let nodes = self.produce.iter().filter(|p| matches!(p, Produce::Elementwise(_))).count();
+        (self.planned, nodes)
+    }
+}
+
+/// The values of a node's inputs.
+fn gather<'a>(slots: &'a [Option<Tensor>], slot_of: &[usize], inputs: &[crate::tape::NodeId]) -> SmallVec<[&'a Tensor; 4]> {
+    inputs
+        .iter()
+        .map(|id| slots[slot_of[id.index()]].as_ref().expect("inputs are computed before their consumers"))
+        .collect()
+}
