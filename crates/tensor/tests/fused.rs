@@ -107,3 +107,67 @@ fn malformed_programs_and_inputs_are_errors() {
     let two = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1)] };
     assert!(Tensor::try_fused(&[&x, &Tensor::ones(&[4], DType::F32)], &two).is_err());
 }
+
+/// `try_fused_into` writes what `try_fused` returns, bit for bit: through its direct loop (one
+/// instruction on contiguous inputs, in parallel chunks when large) and through the general
+/// path (offsets, transposes, broadcasts, chains).
+#[test]
+fn writing_into_a_buffer_equals_a_new_buffer() {
+    use UnaryFn::*;
+    let into = |inputs: &[&Tensor], p: &ElementwiseProgram| {
+        let want = Tensor::try_fused(inputs, p).unwrap();
+        // A buffer that held other values: every element must be written.
+        let mut out = Tensor::full(want.shape(), 7.0, want.dtype());
+        Tensor::try_fused_into(inputs, p, &mut out).unwrap();
+        assert_eq!(bits(&out), bits(&want), "{p}");
+    };
+    for dtype in [DType::F32, DType::F64] {
+        for shape in [&[3][..], &[2, 700], &[1 << 17], &[]] {
+            let (x, y) = (awkward(shape, dtype, 1), awkward(shape, dtype, 2));
+            for u in [Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos] {
+                into(&[&x], &ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(u, 0)] });
+            }
+            into(&[&x], &ElementwiseProgram { inputs: 1, instrs: vec![Instr::Scalar(ScalarFn::Mul, -2.5, 0)] });
+            use BinaryFn as B;
+            for b in [B::Add, B::Sub, B::Mul, B::Div, B::Maximum, B::Minimum, B::TanhBackward] {
+                into(&[&x, &y], &ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(b, 0, 1)] });
+            }
+        }
+        // An offset view, a transpose and a broadcast row: the general path.
+        let x = awkward(&[6, 5], dtype, 3).try_slice(0, 1, 6, 1).unwrap();
+        let xt = awkward(&[5, 5], dtype, 4).t();
+        let row = awkward(&[5], dtype, 5);
+        let add = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1)] };
+        into(&[&x, &xt], &add);
+        into(&[&x, &row], &add);
+        into(&[&row, &x], &add);
+        let chain = ElementwiseProgram {
+            inputs: 2,
+            instrs: vec![Instr::Binary(BinaryFn::Mul, 0, 1), Instr::Unary(UnaryFn::Tanh, 2)],
+        };
+        into(&[&x, &x], &chain);
+    }
+}
+
+#[test]
+fn writing_into_a_shared_or_misshaped_buffer_is_an_error() {
+    let x = Tensor::ones(&[3], DType::F32);
+    let exp = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(UnaryFn::Exp, 0)] };
+    let mut out = Tensor::zeros(&[3], DType::F32);
+    let holder = out.clone();
+    assert_eq!(
+        Tensor::try_fused_into(&[&x], &exp, &mut out).unwrap_err().to_string(),
+        "fused_into: the output buffer is shared or not contiguous"
+    );
+    assert_eq!(holder.to_vec::<f32>(), vec![0.0; 3], "a holder of the buffer never sees a write");
+    let mut four = Tensor::zeros(&[4], DType::F32);
+    assert_eq!(
+        Tensor::try_fused_into(&[&x], &exp, &mut four).unwrap_err().to_string(),
+        "fused_into: the inputs broadcast to [3] but the output is [4]"
+    );
+    let mut f64s = Tensor::zeros(&[3], DType::F64);
+    assert!(Tensor::try_fused_into(&[&x], &exp, &mut f64s).unwrap_err().to_string().contains("fused_into"));
+    let mut strided = Tensor::zeros(&[3, 3], DType::F32).t();
+    let square = Tensor::ones(&[3, 3], DType::F32);
+    assert!(Tensor::try_fused_into(&[&square], &exp, &mut strided).is_err());
+}
