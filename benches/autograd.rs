@@ -1,17 +1,18 @@
 //! Autograd overhead benchmarks (see `../shared/WORKLOADS.md`):
 //! - W2: `((a*b + c).tanh()).sum()` forward + backward on `[4]` tensors, grads read
-//!   (`_compiled`: through `autograd::compile(..).with_input_grads()`);
+//!   (`_compiled`: through `autograd::compile(..).with_input_grads()`, replayed with `run_into`);
 //! - W6: a 2-16-16-1 tanh MLP, batch 32, MSE loss, plain SGD (lr 0.1), one step per iteration;
 //!   `w6_replay`: the same step recorded once (forward and backward) and replayed with
 //!   `Function::run`, the SGD update applied to the returned gradients; `1000_optim_sgd_steps`:
 //!   the eager step with `optim::Sgd` instead of the hand-written update;
-//!   `1000_compiled_sgd_steps`: the step through `autograd::compile(..).with_grads()`.
+//!   `1000_compiled_sgd_steps`: the step through `autograd::compile(..).with_grads()`, replayed
+//!   with `run_into` (one `Step` reused, as a training loop does).
 //!
 //! `cargo bench --bench autograd`; the PyTorch reference is `benches/pytorch/autograd.py`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use backprop::autograd::{compile, grad, Function, Param, Tape, Var};
+use backprop::autograd::{compile, grad, Function, Param, Step, Tape, Var};
 use backprop::nn::loss::{mse_loss, Reduction};
 use backprop::nn::{Linear, Module, Sequential, Tanh};
 use backprop::optim::{Optim, Optimizer, Sgd};
@@ -36,8 +37,12 @@ fn w2(c: &mut Criterion) {
     });
     let mut compiled = compile(|xs: &[Var]| Ok((&xs[0] * &xs[1] + &xs[2]).tanh().sum(&[0], false))).with_input_grads();
     let inputs = [a.clone(), b.clone(), cc.clone()];
+    let mut step = Step::default();
     c.bench_function("w2_tiny_graph_fwd_bwd_compiled", |bench| {
-        bench.iter(|| black_box(compiled.run(&inputs).expect("shapes fit").input_grads))
+        bench.iter(|| {
+            compiled.run_into(&inputs, &mut step).expect("shapes fit");
+            black_box(&step.input_grads);
+        })
     });
 }
 
@@ -203,10 +208,12 @@ fn w6(c: &mut Criterion) {
     })
     .with_grads();
     let params: Vec<Param> = mlp.layers.iter().flat_map(|(w, b)| [w.clone(), b.clone()]).collect();
+    let batch = [x.clone(), y.clone()];
+    let mut out = Step::default();
     g.bench_function("1000_compiled_sgd_steps", |bench| {
         bench.iter(|| {
             for _ in 0..1000 {
-                let out = compiled.run(&[x.clone(), y.clone()]).expect("shapes fit");
+                compiled.run_into(&batch, &mut out).expect("shapes fit");
                 for p in &params {
                     let g = out.grads.param(p).expect("every parameter is used").contiguous();
                     let g = g.as_slice::<f32>().expect("f32 gradient");

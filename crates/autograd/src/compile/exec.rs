@@ -170,9 +170,11 @@ impl Executor {
     pub(crate) fn run(&mut self, f: &Function, inputs: &[Tensor], outputs: &mut Vec<Tensor>) -> Result<()> {
         let result = self.compute(f, inputs);
         if result.is_ok() {
-            outputs.extend(f.outputs.iter().map(|&o| {
-                self.slots[self.slot_of[o]].clone().expect("outputs are kept until the run ends")
-            }));
+            outputs.extend(
+                f.outputs
+                    .iter()
+                    .map(|&o| self.slots[self.slot_of[o]].clone().expect("outputs are kept until the run ends")),
+            );
         }
         // Arguments, parameters and transient values are not kept between runs (also after an
         // error): only the planned buffers are.
@@ -193,7 +195,9 @@ impl Executor {
                     let mut out = self.slots[s].take();
                     let args = gather(&self.slots, &self.slot_of, node.inputs.as_slice());
                     match out.as_mut() {
-                        Some(t) if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype => {
+                        Some(t)
+                            if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype =>
+                        {
                             Tensor::try_fused_into(&args, program, t)?
                         }
                         _ => out = Some(Tensor::try_fused(&args, program)?),
@@ -226,7 +230,11 @@ impl Executor {
 }
 
 /// The values of a node's inputs.
-fn gather<'a>(slots: &'a [Option<Tensor>], slot_of: &[usize], inputs: &[crate::tape::NodeId]) -> SmallVec<[&'a Tensor; 4]> {
+fn gather<'a>(
+    slots: &'a [Option<Tensor>],
+    slot_of: &[usize],
+    inputs: &[crate::tape::NodeId],
+) -> SmallVec<[&'a Tensor; 4]> {
     inputs
         .iter()
         .map(|id| slots[slot_of[id.index()]].as_ref().expect("inputs are computed before their consumers"))

@@ -18,19 +18,36 @@ pub(super) unsafe fn pack_a<T: Float>(
     out: &mut Vec<T>,
 ) {
     let slivers = mc.div_ceil(mr);
-    out.resize(slivers * mr * kc, T::zero());
+    grow(out, slivers * mr * kc);
     for s in 0..slivers {
         let rows = mr.min(mc - s * mr);
         let dst = &mut out[s * mr * kc..(s + 1) * mr * kc];
         // SAFETY: row `s mr` of the block.
         let first = unsafe { a.offset((s * mr) as isize * rsa) };
-        // Written in order, `MR` values (one per row) per column.
-        for (p, column) in dst.chunks_exact_mut(mr).enumerate() {
-            // SAFETY: column `p < kc` of the block.
-            let top = unsafe { first.offset(p as isize * csa) };
-            for (i, d) in column.iter_mut().enumerate() {
-                // SAFETY: row `s mr + i < mc` when `i < rows`.
-                *d = if i < rows { unsafe { *top.offset(i as isize * rsa) } } else { T::zero() };
+        if csa == 1 {
+            // A row-major `A`: each row read in order, written every `MR`.
+            for i in 0..rows {
+                // SAFETY: row `s mr + i < mc`, its first `kc` elements.
+                let row = unsafe { std::slice::from_raw_parts(first.offset(i as isize * rsa), kc) };
+                for (column, &v) in dst.chunks_exact_mut(mr).zip(row) {
+                    column[i] = v;
+                }
+            }
+        } else {
+            // Written in order, `MR` values (one per row) per column.
+            for (p, column) in dst.chunks_exact_mut(mr).enumerate() {
+                // SAFETY: column `p < kc` of the block.
+                let top = unsafe { first.offset(p as isize * csa) };
+                for (i, d) in column[..rows].iter_mut().enumerate() {
+                    // SAFETY: row `s mr + i < mc`.
+                    *d = unsafe { *top.offset(i as isize * rsa) };
+                }
+            }
+        }
+        if rows < mr {
+            // The last sliver's missing rows are zeros.
+            for column in dst.chunks_exact_mut(mr) {
+                column[rows..].fill(T::zero());
             }
         }
     }
@@ -51,7 +68,7 @@ pub(super) unsafe fn pack_b<T: Float>(
     out: &mut Vec<T>,
 ) {
     let slivers = nc.div_ceil(nr);
-    out.resize(slivers * nr * kc, T::zero());
+    grow(out, slivers * nr * kc);
     for s in 0..slivers {
         let cols = nr.min(nc - s * nr);
         let dst = &mut out[s * nr * kc..(s + 1) * nr * kc];
@@ -90,5 +107,14 @@ pub(super) unsafe fn pack_b<T: Float>(
                 row[cols..].fill(T::zero());
             }
         }
+    }
+}
+
+/// Makes `out` at least `len` long. It never shrinks: packing writes every element it uses,
+/// and a shrink would make the next, larger block fill zeros it then overwrites (GEMMs of
+/// different sizes alternate in a training step).
+fn grow<T: Float>(out: &mut Vec<T>, len: usize) {
+    if out.len() < len {
+        out.resize(len, T::zero());
     }
 }

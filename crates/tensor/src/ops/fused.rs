@@ -289,17 +289,22 @@ impl Tensor {
             shape
         };
         if !out.is_exclusive() {
-            return Err(TensorError::invalid("fused_into", "the output buffer is shared or not contiguous".to_string()));
+            return Err(TensorError::invalid(
+                "fused_into",
+                "the output buffer is shared or not contiguous".to_string(),
+            ));
         }
-        // One instruction (an unfused op) on contiguous inputs: one loop straight from the
-        // inputs into the output, no gather.
-        let direct = program.instrs.len() == 1 && same_shape && inputs.iter().all(|t| t.is_contiguous());
+        // One instruction (an unfused op) on contiguous inputs of the output's shape, or rows
+        // repeated along it (a bias): one loop straight from the inputs into the output.
+        let row = direct_row(inputs, program, out.shape());
         float_dispatch!("fused_into", out.dtype(), T => {
             let dst = out.exclusive_slice_mut::<T>();
-            if direct {
-                let srcs: SmallVec<[&[T]; 2]> =
-                    inputs.iter().map(|t| &t.storage_slice::<T>()[t.layout.offset..][..t.numel()]).collect();
-                single(program.instrs[0], &srcs, dst);
+            if let Some(row) = row {
+                let srcs: SmallVec<[Operand<T>; 2]> = inputs
+                    .iter()
+                    .map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != dst.len()))
+                    .collect();
+                single(program.instrs[0], &srcs, row, dst);
                 return Ok(());
             }
             let strides = inputs
@@ -314,45 +319,109 @@ impl Tensor {
     }
 }
 
-/// One instruction over contiguous operands of the output's length, in parallel chunks when
-/// large (each element's arithmetic does not depend on the split), for the CPU's widest SIMD.
-fn single<T: Float>(instr: Instr, srcs: &[&[T]], out: &mut [T]) {
-    crate::parallel::fill_chunks(out, |start, chunk| {
+/// An operand of the direct loop: its elements, and whether they are one row repeated along
+/// the output (a broadcast bias) rather than the whole output.
+type Operand<'a, T> = (&'a [T], bool);
+
+/// Shortest repeated row the direct loop takes: below it, the general path's gather is faster
+/// than a loop per row.
+const MIN_DIRECT_ROW: usize = 8;
+
+/// Whether the direct loop applies: one instruction, every input contiguous and either of the
+/// output's shape or one row repeated along it (its shape, leading ones aside, the output's
+/// trailing axes), all rows of one length. `Some(0)` when no input repeats, `Some(row)` when
+/// some do.
+fn direct_row(inputs: &[&Tensor], program: &ElementwiseProgram, out: &[usize]) -> Option<usize> {
+    if program.instrs.len() != 1 {
+        return None;
+    }
+    let n: usize = out.iter().product();
+    let mut row = 0;
+    for t in inputs {
+        if !t.is_contiguous() {
+            return None;
+        }
+        if t.shape() == out {
+            continue;
+        }
+        let shape = t.shape();
+        let trailing = &shape[shape.iter().position(|&d| d != 1).unwrap_or(shape.len())..];
+        let len = t.numel();
+        let repeats = len >= MIN_DIRECT_ROW && len < n && out.ends_with(trailing) && (row == 0 || row == len);
+        if !repeats {
+            return None;
+        }
+        row = len;
+    }
+    Some(row)
+}
+
+/// One instruction over contiguous operands (see [`Operand`]), in parallel chunks of whole rows
+/// when large (each element's arithmetic does not depend on the split), for the CPU's widest
+/// SIMD. `row` is the repeated operands' length, 0 when there are none.
+fn single<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, out: &mut [T]) {
+    let kernel = |start: usize, chunk: &mut [T]| {
+        let row = if row == 0 { chunk.len() } else { row };
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU supports AVX-512F, checked just above.
-                return unsafe { simd::single_avx512(instr, srcs, start, chunk) };
+                return unsafe { simd::single_avx512(instr, srcs, row, start, chunk) };
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2, checked just above.
-                return unsafe { simd::single_avx2(instr, srcs, start, chunk) };
+                return unsafe { simd::single_avx2(instr, srcs, row, start, chunk) };
             }
         }
-        single_plain(instr, srcs, start, chunk)
-    });
+        single_plain(instr, srcs, row, start, chunk)
+    };
+    if row == 0 {
+        crate::parallel::fill_chunks(out, kernel);
+    } else {
+        crate::parallel::fill_rows(out, row, |first_row, chunk| kernel(first_row * row, chunk));
+    }
 }
 
+/// `dst` (the output from element `start` on) row by row; a repeated operand is read whole for
+/// each row, the others from the row's position.
 #[inline(always)]
-fn single_plain<T: Float>(instr: Instr, srcs: &[&[T]], start: usize, dst: &mut [T]) {
-    let src = |r: usize| &srcs[r][start..start + dst.len()];
-    match instr {
-        Instr::Unary(u, a) => {
-            let a = src(a);
-            per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
-                |op| dst.iter_mut().zip(a).for_each(|(d, &x)| *d = op.apply(x)))
-        }
-        Instr::Scalar(s, v, a) => {
-            let (a, v) = (src(a), T::lit(v));
-            match s {
-                ScalarFn::Add => dst.iter_mut().zip(a).for_each(|(d, &x)| *d = Numeric::num_add(x, v)),
-                ScalarFn::Mul => dst.iter_mut().zip(a).for_each(|(d, &x)| *d = Numeric::num_mul(x, v)),
+fn single_plain<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, start: usize, dst: &mut [T]) {
+    for (r, dst) in dst.chunks_mut(row.max(1)).enumerate() {
+        let at = start + r * row;
+        let src = |k: usize| match srcs[k] {
+            (s, true) => s,
+            (s, false) => &s[at..at + dst.len()],
+        };
+        match instr {
+            Instr::Unary(u, a) => {
+                let a = src(a);
+                per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
+                    |op| for (d, &x) in dst.iter_mut().zip(a) {
+                    *d = op.apply(x)
+                })
             }
-        }
-        Instr::Binary(b, x, y) => {
-            let (xs, ys) = (src(x), src(y));
-            per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
-                |op| dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = op.apply(p, q)))
+            Instr::Scalar(s, v, a) => {
+                let (a, v) = (src(a), T::lit(v));
+                match s {
+                    ScalarFn::Add => {
+                        for (d, &x) in dst.iter_mut().zip(a) {
+                            *d = Numeric::num_add(x, v)
+                        }
+                    }
+                    ScalarFn::Mul => {
+                        for (d, &x) in dst.iter_mut().zip(a) {
+                            *d = Numeric::num_mul(x, v)
+                        }
+                    }
+                }
+            }
+            Instr::Binary(b, x, y) => {
+                let (xs, ys) = (src(x), src(y));
+                per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
+                    |op| for (d, (&p, &q)) in dst.iter_mut().zip(xs.iter().zip(ys)) {
+                    *d = op.apply(p, q)
+                })
+            }
         }
     }
 }
@@ -483,19 +552,31 @@ fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usiz
         match *instr {
             Instr::Unary(u, a) => {
                 per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
-                |op| dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = op.apply(x)))
+                |op| for (d, &x) in dst.iter_mut().zip(reg(a)) {
+                    *d = op.apply(x)
+                })
             }
             Instr::Scalar(s, v, a) => {
                 let v = T::lit(v);
                 match s {
-                    ScalarFn::Add => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = Numeric::num_add(x, v)),
-                    ScalarFn::Mul => dst.iter_mut().zip(reg(a)).for_each(|(d, &x)| *d = Numeric::num_mul(x, v)),
+                    ScalarFn::Add => {
+                        for (d, &x) in dst.iter_mut().zip(reg(a)) {
+                            *d = Numeric::num_add(x, v)
+                        }
+                    }
+                    ScalarFn::Mul => {
+                        for (d, &x) in dst.iter_mut().zip(reg(a)) {
+                            *d = Numeric::num_mul(x, v)
+                        }
+                    }
                 }
             }
             Instr::Binary(b, x, y) => {
                 let (xs, ys) = (reg(x), reg(y));
                 per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
-                    |op| dst.iter_mut().zip(xs.iter().zip(ys)).for_each(|(d, (&p, &q))| *d = op.apply(p, q)))
+                        |op| for (d, (&p, &q)) in dst.iter_mut().zip(xs.iter().zip(ys)) {
+                    *d = op.apply(p, q)
+                })
             }
         }
     }
@@ -503,7 +584,7 @@ fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usiz
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::{run_plain, single_plain, ElementwiseProgram, Instr};
+    use super::{run_plain, single_plain, ElementwiseProgram, Instr, Operand};
     use crate::dtype::Float;
 
     type Sources<'a, T> = [(&'a [T], usize, &'a [usize])];
@@ -514,13 +595,19 @@ mod simd {
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn single_avx512<T: Float>(i: Instr, srcs: &[&[T]], start: usize, out: &mut [T]) {
-        single_plain(i, srcs, start, out)
+    pub(super) unsafe fn single_avx512<T: Float>(
+        i: Instr,
+        srcs: &[Operand<T>],
+        row: usize,
+        start: usize,
+        out: &mut [T],
+    ) {
+        single_plain(i, srcs, row, start, out)
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn single_avx2<T: Float>(i: Instr, srcs: &[&[T]], start: usize, out: &mut [T]) {
-        single_plain(i, srcs, start, out)
+    pub(super) unsafe fn single_avx2<T: Float>(i: Instr, srcs: &[Operand<T>], row: usize, start: usize, out: &mut [T]) {
+        single_plain(i, srcs, row, start, out)
     }
 
     #[target_feature(enable = "avx2")]
