@@ -11,6 +11,9 @@
 //!   over the whole `KC` loop, one fused multiply-add per element and step. It then writes the
 //!   tile back with `alpha` and `beta`.
 //!
+//! Products small enough that packing would cost more than it saves (`small`) skip it, with the
+//! same arithmetic per element, so the same bits.
+//!
 //! Packing buffers live in thread-local scratch that grows to the largest block once, so a GEMM
 //! does not allocate after the first call on a thread.
 //!
@@ -20,6 +23,7 @@
 
 mod avx2;
 mod pack;
+mod small;
 
 use std::cell::RefCell;
 
@@ -122,6 +126,36 @@ kernel!(f64, nr: 8, mc: 72, avx2::micro_f64, SCRATCH_F64);
 /// does not overlap `A` or `B`, and no other thread touches the elements of `C` meanwhile; `k > 0`.
 #[allow(clippy::too_many_arguments)] // BLAS-shaped: each matrix is a pointer and two strides
 pub(crate) unsafe fn gemm<T: Kernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if small::fits::<T>(m, k, n) {
+        // SAFETY: the caller's contract, and `fits` holds.
+        return unsafe { small::gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { packed(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+/// [`gemm`] by packing and blocking, whatever the size.
+///
+/// # Safety
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn packed<T: Kernel>(
     m: usize,
     k: usize,
     n: usize,
@@ -335,5 +369,109 @@ mod tests {
             )
         };
         assert!(c.iter().all(|&x| x == 5.0));
+    }
+
+    /// The small path and the packed one give the same bits on values whose sums round (so the
+    /// order of the terms and the fused multiply-adds matter), for every layout and
+    /// `alpha`/`beta` form: which one runs never shows.
+    #[test]
+    fn the_small_path_equals_the_packed_one_bit_for_bit() {
+        if !available() {
+            return;
+        }
+        let mut rng = crate::Rng::seed(11);
+        for &(m, k, n) in &[(1, 1, 1), (32, 16, 16), (32, 2, 16), (16, 32, 1), (7, 45, 33), (48, 48, 48), (2, 256, 9)] {
+            assert!(small::fits::<f32>(m, k, n) && small::fits::<f64>(m, k, n), "{m}x{k}x{n}");
+            for layouts in [[false; 3], [true, false, false], [false, true, false], [true, true, true]] {
+                for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (0.5, -1.5)] {
+                    let a = crate::Tensor::randn(&[m * k], crate::DType::F64, &mut rng).to_vec::<f64>();
+                    let b = crate::Tensor::randn(&[k * n], crate::DType::F64, &mut rng).to_vec::<f64>();
+                    let c0 = crate::Tensor::randn(&[m * n], crate::DType::F64, &mut rng).to_vec::<f64>();
+                    let (rsa, csa) = if layouts[0] { (1, m as isize) } else { (k as isize, 1) };
+                    let (rsb, csb) = if layouts[1] { (1, k as isize) } else { (n as isize, 1) };
+                    let (rsc, csc) = if layouts[2] { (1, m as isize) } else { (n as isize, 1) };
+                    let (mut small_c, mut packed_c) = (c0.clone(), c0.clone());
+                    // SAFETY: every matrix is a dense buffer of its size with these strides.
+                    unsafe {
+                        let args = (a.as_ptr(), b.as_ptr());
+                        small::gemm(
+                            m,
+                            k,
+                            n,
+                            alpha,
+                            args.0,
+                            rsa,
+                            csa,
+                            args.1,
+                            rsb,
+                            csb,
+                            beta,
+                            small_c.as_mut_ptr(),
+                            rsc,
+                            csc,
+                        );
+                        packed(
+                            m,
+                            k,
+                            n,
+                            alpha,
+                            args.0,
+                            rsa,
+                            csa,
+                            args.1,
+                            rsb,
+                            csb,
+                            beta,
+                            packed_c.as_mut_ptr(),
+                            rsc,
+                            csc,
+                        );
+                    }
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&small_c), bits(&packed_c), "f64 {m}x{k}x{n} {layouts:?} {alpha} {beta}");
+                    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                    let (a, b, c0) = (f(&a), f(&b), f(&c0));
+                    let (mut small_c, mut packed_c) = (c0.clone(), c0);
+                    // SAFETY: as above.
+                    unsafe {
+                        let (al, be) = (alpha as f32, beta as f32);
+                        small::gemm(
+                            m,
+                            k,
+                            n,
+                            al,
+                            a.as_ptr(),
+                            rsa,
+                            csa,
+                            b.as_ptr(),
+                            rsb,
+                            csb,
+                            be,
+                            small_c.as_mut_ptr(),
+                            rsc,
+                            csc,
+                        );
+                        packed(
+                            m,
+                            k,
+                            n,
+                            al,
+                            a.as_ptr(),
+                            rsa,
+                            csa,
+                            b.as_ptr(),
+                            rsb,
+                            csb,
+                            be,
+                            packed_c.as_mut_ptr(),
+                            rsc,
+                            csc,
+                        );
+                    }
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&small_c), bits(&packed_c), "f32 {m}x{k}x{n} {layouts:?} {alpha} {beta}");
+                }
+            }
+        }
     }
 }
