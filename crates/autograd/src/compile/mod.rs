@@ -19,9 +19,11 @@
 //! many there are. No pass reorders floating-point operations, so a compiled run gives the
 //! eager results bit for bit.
 //!
-//! Each plan runs in its own [`Arena`]: the buffers of its intermediate values are released
-//! into it and taken back by the next run, so after the first run the data of a step is not
-//! allocated again (the outputs handed to the caller are new buffers each run).
+//! Each plan has a static memory plan ([`exec`]): its elementwise nodes write into buffers kept
+//! between runs, shared by values that are never alive at once. The other nodes take their
+//! buffers and tensor headers from the plan's [`Arena`], into which the previous run released
+//! them. With [`run_into`](Compiled::run_into), which refills the caller's [`Step`], a replayed
+//! step allocates nothing.
 //!
 //! ```
 //! use autograd::{compile, Param, Var};
