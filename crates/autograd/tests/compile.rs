@@ -343,7 +343,7 @@ fn a_step_replayed_into_one_step_and_updated_in_place_equals_eager() {
             } else {
                 let tape = Tape::new();
                 let loss = loss_of(&[tape.constant(x.clone()), tape.constant(y.clone())]).unwrap();
-                losses.push(bits(&loss.value()));
+                losses.push(bits(loss.value()));
                 let g = loss.backward().unwrap();
                 params.iter().map(|p| g.param(p).unwrap().clone()).collect()
             };
