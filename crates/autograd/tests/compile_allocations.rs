@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use autograd::{compile, Param, Step, Var};
+use autograd::{compile, Compiled, Param, Step, Var};
 use tensor::{DType, Rng, Tensor};
 
 struct Counting;
@@ -75,16 +75,15 @@ fn own_gemm() -> bool {
 }
 
 /// The W6 step (2-16-16-1 tanh MLP, batch 32, f32), compiled with its gradients.
-fn w6_step(params: &[Param]) -> impl FnMut(&[Tensor], &mut Step) + '_ {
-    let mut step = compile(move |xs: &[Var]| {
+fn w6_step(params: &[Param]) -> Compiled<impl Fn(&[Var]) -> autograd::Result<Var> + '_> {
+    compile(move |xs: &[Var]| {
         let tape = xs[0].tape();
         let w: Vec<Var> = params.iter().map(|p| tape.param(p)).collect();
         let h = xs[0].matmul(&w[0]).add(&w[1]).tanh();
         let h = h.matmul(&w[2]).add(&w[3]).tanh();
         Ok((h.matmul(&w[4]).add(&w[5]) - &xs[1]).square().mean_all())
     })
-    .with_grads();
-    move |batch, out| step.run_into(batch, out).unwrap()
+    .with_grads()
 }
 
 fn w6_params(rng: &mut Rng) -> Vec<Param> {
@@ -101,7 +100,8 @@ fn a_replayed_step_allocates_nothing() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = Rng::seed(6);
     let params = w6_params(&mut rng);
-    let mut run = w6_step(&params);
+    let mut step = w6_step(&params);
+    let mut run = |batch: &[Tensor], out: &mut Step| step.run_into(batch, out).unwrap();
     let batch = [Tensor::randn(&[32, 2], DType::F32, &mut rng), Tensor::randn(&[32, 1], DType::F32, &mut rng)];
     let mut out = Step::default();
     run(&batch, &mut out);
@@ -152,16 +152,7 @@ fn a_replayed_step_reuses_its_data_buffers() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = Rng::seed(6);
     let params = w6_params(&mut rng);
-    let shapes: [&[usize]; 6] = [&[2, 16], &[16], &[16, 16], &[16], &[16, 1], &[1]];
-    assert_eq!(params.len(), shapes.len());
-    let mut step = compile(|xs: &[Var]| {
-        let tape = xs[0].tape();
-        let w: Vec<Var> = params.iter().map(|p| tape.param(p)).collect();
-        let h = xs[0].matmul(&w[0]).add(&w[1]).tanh();
-        let h = h.matmul(&w[2]).add(&w[3]).tanh();
-        Ok((h.matmul(&w[4]).add(&w[5]) - &xs[1]).square().mean_all())
-    })
-    .with_grads();
+    let mut step = w6_step(&params);
     let batch = [Tensor::randn(&[32, 2], DType::F32, &mut rng), Tensor::randn(&[32, 1], DType::F32, &mut rng)];
     step.run(&batch).unwrap();
     step.run(&batch).unwrap();

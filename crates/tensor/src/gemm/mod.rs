@@ -23,6 +23,7 @@
 
 mod avx2;
 mod pack;
+#[cfg(target_arch = "x86_64")]
 mod small;
 
 use std::cell::RefCell;
@@ -141,36 +142,42 @@ pub(crate) unsafe fn gemm<T: Kernel>(
     rsc: isize,
     csc: isize,
 ) {
+    let product = Product { m, k, n, alpha, beta, a, rsa, csa, b, rsb, csb, c, rsc, csc };
     #[cfg(target_arch = "x86_64")]
     if small::fits::<T>(m, k, n) {
         // SAFETY: the caller's contract, and `fits` holds.
-        return unsafe { small::gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+        return unsafe { small::gemm(&product) };
     }
     // SAFETY: the caller's contract.
-    unsafe { packed(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    unsafe { packed(&product) }
+}
+
+/// One product `C = alpha A B + beta C` as [`gemm`] takes it: the sizes, the scalars, and each
+/// matrix as a pointer to its first element with its row and column strides.
+#[derive(Clone, Copy)]
+pub(super) struct Product<T> {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub alpha: T,
+    pub beta: T,
+    pub a: *const T,
+    pub rsa: isize,
+    pub csa: isize,
+    pub b: *const T,
+    pub rsb: isize,
+    pub csb: isize,
+    pub c: *mut T,
+    pub rsc: isize,
+    pub csc: isize,
 }
 
 /// [`gemm`] by packing and blocking, whatever the size.
 ///
 /// # Safety
 /// As [`gemm`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn packed<T: Kernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
+unsafe fn packed<T: Kernel>(p: &Product<T>) {
+    let Product { m, k, n, alpha, beta, a, rsa, csa, b, rsb, csb, c, rsc, csc } = *p;
     let at = |r: usize, s: isize, col: usize, t: isize| r as isize * s + col as isize * t;
     T::with_scratch(|apack, bpack| {
         let mut tile = [T::zero(); 96];
@@ -375,101 +382,58 @@ mod tests {
     /// order of the terms and the fused multiply-adds matter), for every layout and
     /// `alpha`/`beta` form: which one runs never shows.
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn the_small_path_equals_the_packed_one_bit_for_bit() {
         if !available() {
             return;
+        }
+        /// `C` after the product on each path, as bits.
+        fn both<T: Kernel + Into<f64>>(p: Product<T>, a: &[T], b: &[T], c: &[T]) -> [Vec<u64>; 2] {
+            let (mut small_c, mut packed_c) = (c.to_vec(), c.to_vec());
+            let bits = |v: &[T]| v.iter().map(|&x| x.into().to_bits()).collect::<Vec<_>>();
+            let with = |c: &mut Vec<T>| Product { a: a.as_ptr(), b: b.as_ptr(), c: c.as_mut_ptr(), ..p };
+            // SAFETY: every matrix is a dense buffer of its size with these strides.
+            unsafe {
+                small::gemm(&with(&mut small_c));
+                packed(&with(&mut packed_c));
+            }
+            [bits(&small_c), bits(&packed_c)]
         }
         let mut rng = crate::Rng::seed(11);
         for &(m, k, n) in &[(1, 1, 1), (32, 16, 16), (32, 2, 16), (16, 32, 1), (7, 45, 33), (48, 48, 48), (2, 256, 9)] {
             assert!(small::fits::<f32>(m, k, n) && small::fits::<f64>(m, k, n), "{m}x{k}x{n}");
             for layouts in [[false; 3], [true, false, false], [false, true, false], [true, true, true]] {
                 for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (0.5, -1.5)] {
-                    let a = crate::Tensor::randn(&[m * k], crate::DType::F64, &mut rng).to_vec::<f64>();
-                    let b = crate::Tensor::randn(&[k * n], crate::DType::F64, &mut rng).to_vec::<f64>();
-                    let c0 = crate::Tensor::randn(&[m * n], crate::DType::F64, &mut rng).to_vec::<f64>();
+                    let mut values =
+                        |len: usize| crate::Tensor::randn(&[len], crate::DType::F64, &mut rng).to_vec::<f64>();
+                    let (a, b, c) = (values(m * k), values(k * n), values(m * n));
                     let (rsa, csa) = if layouts[0] { (1, m as isize) } else { (k as isize, 1) };
                     let (rsb, csb) = if layouts[1] { (1, k as isize) } else { (n as isize, 1) };
                     let (rsc, csc) = if layouts[2] { (1, m as isize) } else { (n as isize, 1) };
-                    let (mut small_c, mut packed_c) = (c0.clone(), c0.clone());
-                    // SAFETY: every matrix is a dense buffer of its size with these strides.
-                    unsafe {
-                        let args = (a.as_ptr(), b.as_ptr());
-                        small::gemm(
-                            m,
-                            k,
-                            n,
-                            alpha,
-                            args.0,
-                            rsa,
-                            csa,
-                            args.1,
-                            rsb,
-                            csb,
-                            beta,
-                            small_c.as_mut_ptr(),
-                            rsc,
-                            csc,
-                        );
-                        packed(
-                            m,
-                            k,
-                            n,
-                            alpha,
-                            args.0,
-                            rsa,
-                            csa,
-                            args.1,
-                            rsb,
-                            csb,
-                            beta,
-                            packed_c.as_mut_ptr(),
-                            rsc,
-                            csc,
-                        );
-                    }
-                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&small_c), bits(&packed_c), "f64 {m}x{k}x{n} {layouts:?} {alpha} {beta}");
+                    let (a_ptr, b_ptr, c_ptr) = (std::ptr::null(), std::ptr::null(), std::ptr::null_mut());
+                    let p =
+                        Product { m, k, n, alpha, beta, a: a_ptr, rsa, csa, b: b_ptr, rsb, csb, c: c_ptr, rsc, csc };
+                    let [small_c, packed_c] = both(p, &a, &b, &c);
+                    assert_eq!(small_c, packed_c, "f64 {m}x{k}x{n} {layouts:?} {alpha} {beta}");
                     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-                    let (a, b, c0) = (f(&a), f(&b), f(&c0));
-                    let (mut small_c, mut packed_c) = (c0.clone(), c0);
-                    // SAFETY: as above.
-                    unsafe {
-                        let (al, be) = (alpha as f32, beta as f32);
-                        small::gemm(
-                            m,
-                            k,
-                            n,
-                            al,
-                            a.as_ptr(),
-                            rsa,
-                            csa,
-                            b.as_ptr(),
-                            rsb,
-                            csb,
-                            be,
-                            small_c.as_mut_ptr(),
-                            rsc,
-                            csc,
-                        );
-                        packed(
-                            m,
-                            k,
-                            n,
-                            al,
-                            a.as_ptr(),
-                            rsa,
-                            csa,
-                            b.as_ptr(),
-                            rsb,
-                            csb,
-                            be,
-                            packed_c.as_mut_ptr(),
-                            rsc,
-                            csc,
-                        );
-                    }
-                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&small_c), bits(&packed_c), "f32 {m}x{k}x{n} {layouts:?} {alpha} {beta}");
+                    let p = Product {
+                        alpha: alpha as f32,
+                        beta: beta as f32,
+                        a: std::ptr::null(),
+                        b: std::ptr::null(),
+                        c: std::ptr::null_mut(),
+                        m,
+                        k,
+                        n,
+                        rsa,
+                        csa,
+                        rsb,
+                        csb,
+                        rsc,
+                        csc,
+                    };
+                    let [small_c, packed_c] = both(p, &f(&a), &f(&b), &f(&c));
+                    assert_eq!(small_c, packed_c, "f32 {m}x{k}x{n} {layouts:?} {alpha} {beta}");
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! same bits, so which one runs (it depends on the block's size, hence on how matmul split `C`
 //! between threads) never shows in the results.
 
-use super::Kernel;
+use super::{Kernel, Product};
 
 /// The largest product (`m k n`) taken here; above it packing pays for itself.
 const MAX_WORK: usize = 48 * 48 * 48;
@@ -25,56 +25,20 @@ const WIDTH: usize = 16;
 /// multiply-adds in flight (one chain would wait on each add's latency).
 const ROWS: usize = 4;
 
-/// The matrices of one product, as [`super::gemm`] takes them.
-#[derive(Clone, Copy)]
-struct Operands<T> {
-    k: usize,
-    n: usize,
-    alpha: T,
-    beta: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-}
-
 /// `C = alpha A B + beta C`, `ROWS` rows of `C` at a time, then the rest one by one.
 ///
 /// # Safety
 /// As [`super::gemm`], and [`fits`] holds.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm<T: Kernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
-    let ops = Operands { k, n, alpha, beta, a, rsa, csa, b, rsb, csb, c, rsc, csc };
-    let grouped = m / ROWS * ROWS;
+pub(super) unsafe fn gemm<T: Kernel>(p: &Product<T>) {
+    let grouped = p.m / ROWS * ROWS;
     // SAFETY: forwarded; each call covers rows inside `0..m`.
     unsafe {
         for i in (0..grouped).step_by(ROWS) {
-            rows::<T, ROWS>(&ops, i);
+            rows::<T, ROWS>(p, i);
         }
-        for i in grouped..m {
-            rows::<T, 1>(&ops, i);
+        for i in grouped..p.m {
+            rows::<T, 1>(p, i);
         }
     }
 }
@@ -86,7 +50,7 @@ pub(super) unsafe fn gemm<T: Kernel>(
 /// # Safety
 /// As [`gemm`], and rows `i..i + R` are rows of `C`.
 #[inline(always)]
-unsafe fn rows<T: Kernel, const R: usize>(o: &Operands<T>, i: usize) {
+unsafe fn rows<T: Kernel, const R: usize>(o: &Product<T>, i: usize) {
     let full = o.n / WIDTH * WIDTH;
     // SAFETY (throughout): every index addresses an element of its matrix, per the contract.
     unsafe {
