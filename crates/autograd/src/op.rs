@@ -319,6 +319,26 @@ impl Op {
         }
     }
 
+    /// Whether the op's value may be a view of an input's buffer (or the input itself): the
+    /// movement ops, `stop_gradient`, dtype conversion, and custom ops, whose forward is the
+    /// user's. The value of any other op is a buffer of its own. (A memory plan keeps an input's
+    /// buffer alive while such a value lives.)
+    pub(crate) fn may_alias_input(&self) -> bool {
+        matches!(
+            self,
+            Op::Reshape { .. }
+                | Op::Permute { .. }
+                | Op::BroadcastTo { .. }
+                | Op::Slice { .. }
+                | Op::Pad { .. }
+                | Op::Repeat { .. }
+                | Op::Cat { .. }
+                | Op::StopGradient
+                | Op::ToDType { .. }
+                | Op::Custom(_)
+        )
+    }
+
     /// Whether this is a leaf (no inputs, no rule).
     pub fn is_leaf(&self) -> bool {
         matches!(self, Op::Leaf | Op::Param(_) | Op::Input | Op::Const)

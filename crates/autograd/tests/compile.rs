@@ -347,8 +347,9 @@ fn a_step_replayed_into_one_step_and_updated_in_place_equals_eager() {
                 let g = loss.backward().unwrap();
                 params.iter().map(|p| g.param(p).unwrap().clone()).collect()
             };
+            // In place: the run let go of the parameters' buffers, so nothing is copied.
             for (p, g) in params.iter().zip(grads) {
-                p.set(p.value() - g * 0.5);
+                p.update(|w| w.try_add_assign(&g.mul_scalar(-0.5)).unwrap());
             }
         }
         losses.push(params.iter().flat_map(|p| bits(&p.value())).collect());

@@ -70,24 +70,6 @@ fn single_program(f: &Function, j: usize) -> Option<ElementwiseProgram> {
     Some(ElementwiseProgram { inputs, instrs: vec![instr] })
 }
 
-/// Whether an op's output is always a new buffer, never a view of (or the same tensor as) an
-/// input. Any op not listed is assumed to possibly alias: that only keeps buffers alive longer.
-fn fresh_output(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::Reshape { .. }
-            | Op::Permute { .. }
-            | Op::BroadcastTo { .. }
-            | Op::Slice { .. }
-            | Op::Pad { .. }
-            | Op::Repeat { .. }
-            | Op::Cat { .. }
-            | Op::StopGradient
-            | Op::ToDType { .. }
-            | Op::Custom(_)
-    )
-}
-
 impl Executor {
     /// The memory plan of `f` (see the module documentation).
     pub(crate) fn new(f: &Function) -> Executor {
@@ -111,7 +93,7 @@ impl Executor {
         // Where each value is last read, directly or through a view of it (an output: never).
         let mut last = f.last_use.clone();
         for j in (0..n).rev() {
-            let aliases = matches!(produce[j], Produce::Eval) && !fresh_output(&f.nodes[j].op);
+            let aliases = matches!(produce[j], Produce::Eval) && f.nodes[j].op.may_alias_input();
             if aliases {
                 for id in &f.nodes[j].inputs {
                     last[id.index()] = last[id.index()].max(last[j]);
@@ -223,7 +205,7 @@ impl Executor {
     }
 
     /// How many planned buffers the plan has, and how many elementwise nodes share them.
-    pub(crate) fn planned_slots(&self) -> (usize, usize) {
+    pub(crate) fn planned_buffers(&self) -> (usize, usize) {
         let nodes = self.produce.iter().filter(|p| matches!(p, Produce::Elementwise(_))).count();
         (self.planned, nodes)
     }

@@ -233,32 +233,26 @@ unsafe fn write_tile<T: Float>(
 ) {
     for i in 0..mr {
         let row = &tile[i * width..i * width + nr];
-        // SAFETY: forwarded from the caller's contract.
-        unsafe {
-            let out = c.offset(i as isize * rsc);
-            if csc == 1 {
-                let out = std::slice::from_raw_parts_mut(out, nr);
-                if beta == T::zero() {
-                    for (o, &t) in out.iter_mut().zip(row) {
-                        *o = alpha * t;
-                    }
-                } else if beta == T::one() && alpha == T::one() {
-                    for (o, &t) in out.iter_mut().zip(row) {
-                        *o = t + *o;
-                    }
-                } else {
-                    for (o, &t) in out.iter_mut().zip(row) {
-                        *o = alpha * t + beta * *o;
-                    }
-                }
-            } else {
-                for (j, &t) in row.iter().enumerate() {
-                    let o = out.offset(j as isize * csc);
-                    *o = if beta == T::zero() { alpha * t } else { alpha * t + beta * *o };
-                }
-            }
+        for (j, &t) in row.iter().enumerate() {
+            // SAFETY: forwarded from the caller's contract.
+            write_back(unsafe { &mut *c.offset(i as isize * rsc + j as isize * csc) }, t, alpha, beta);
         }
     }
+}
+
+/// `o = alpha t + beta o`, one element of `C` written back from its sum `t`, as the
+/// micro-kernel's direct write does it lane by lane (`o` is not read when `beta` is 0, and
+/// `alpha = beta = 1` is one addition): the edge tiles and the small path call this, so every
+/// path gives an element the same bits.
+#[inline(always)]
+fn write_back<T: Float>(o: &mut T, t: T, alpha: T, beta: T) {
+    *o = if beta == T::zero() {
+        alpha * t
+    } else if beta == T::one() && alpha == T::one() {
+        t + *o
+    } else {
+        alpha * t + beta * *o
+    };
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! same bits, so which one runs (it depends on the block's size, hence on how matmul split `C`
 //! between threads) never shows in the results.
 
-use super::{Kernel, Product};
+use super::{write_back, Kernel, Product};
 
 /// The largest product (`m k n`) taken here; above it packing pays for itself.
 const MAX_WORK: usize = 48 * 48 * 48;
@@ -77,7 +77,7 @@ unsafe fn rows<T: Kernel, const R: usize>(o: &Product<T>, i: usize) {
             }
             for (r, acc) in acc.iter().enumerate() {
                 for (l, &t) in acc.iter().enumerate() {
-                    write(c_at(r, j + l), t, o.alpha, o.beta);
+                    write_back(c_at(r, j + l), t, o.alpha, o.beta);
                 }
             }
         }
@@ -91,20 +91,8 @@ unsafe fn rows<T: Kernel, const R: usize>(o: &Product<T>, i: usize) {
                 }
             }
             for (r, &t) in acc.iter().enumerate() {
-                write(c_at(r, j), t, o.alpha, o.beta);
+                write_back(c_at(r, j), t, o.alpha, o.beta);
             }
         }
     }
-}
-
-/// The micro-kernel's write-back (`write_tile`) of one element.
-#[inline(always)]
-fn write<T: Kernel>(o: &mut T, t: T, alpha: T, beta: T) {
-    *o = if beta == T::zero() {
-        alpha * t
-    } else if beta == T::one() && alpha == T::one() {
-        t + *o
-    } else {
-        alpha * t + beta * *o
-    };
 }

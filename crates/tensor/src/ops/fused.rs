@@ -227,30 +227,16 @@ impl Tensor {
     /// a malformed program, shapes that do not broadcast, or inputs that are not all of one
     /// float dtype.
     pub fn try_fused(inputs: &[&Tensor], program: &ElementwiseProgram) -> Result<Tensor> {
-        program.check(inputs.len())?;
-        let first = inputs[0];
-        let mut shape = Shape::from_slice(first.shape());
-        for t in &inputs[1..] {
-            first.same_dtype("fused", t)?;
-            shape = broadcast_shapes("fused", &shape, t.shape())?;
-        }
+        let shape = fused_shape("fused", inputs, program)?;
         let numel = crate::layout::checked_numel("fused", &shape)?;
-        crate::pool::ensure_alloc("fused", numel, first.dtype())?;
-        let strides = inputs
-            .iter()
-            .map(|t| t.layout.broadcast_strides("fused", &shape))
-            .collect::<Result<SmallVec<[Strides; 4]>>>()?;
-        float_dispatch!("fused", first.dtype(), T => {
+        crate::pool::ensure_alloc("fused", numel, inputs[0].dtype())?;
+        float_dispatch!("fused", inputs[0].dtype(), T => {
             let mut out = crate::pool::for_overwrite::<T>(numel);
-            let sources: SmallVec<[Source<T>; 4]> =
-                inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
-            run(&sources, &shape, program, &mut out);
+            write_fused("fused", inputs, program, &shape, &mut out)?;
             Ok(Tensor::from_data(out, &shape))
         })
     }
-}
 
-impl Tensor {
     /// [`try_fused`](Self::try_fused) written into `out` instead of a new buffer: what a
     /// compiled program's executor calls to reuse a value's buffer from one run to the next.
     /// `out` must have the broadcast shape and the inputs' dtype, and be
@@ -267,56 +253,69 @@ impl Tensor {
     /// assert_eq!(out.to_vec::<f32>(), vec![2.0; 3]);
     /// ```
     pub fn try_fused_into(inputs: &[&Tensor], program: &ElementwiseProgram, out: &mut Tensor) -> Result<()> {
-        program.check(inputs.len())?;
-        for t in inputs {
-            t.same_dtype("fused_into", out)?;
+        let shape = fused_shape("fused_into", inputs, program)?;
+        inputs[0].same_dtype("fused_into", out)?;
+        if shape.as_slice() != out.shape() {
+            return Err(TensorError::invalid(
+                "fused_into",
+                format!("the inputs broadcast to {:?} but the output is {:?}", shape.as_slice(), out.shape()),
+            ));
         }
-        // The common case in a compiled program: inputs of the output's shape.
-        let same_shape = inputs.iter().all(|t| t.shape() == out.shape());
-        let shape = if same_shape {
-            Shape::from_slice(out.shape())
-        } else {
-            let mut shape = Shape::from_slice(inputs[0].shape());
-            for t in &inputs[1..] {
-                shape = broadcast_shapes("fused_into", &shape, t.shape())?;
-            }
-            if shape.as_slice() != out.shape() {
-                return Err(TensorError::invalid(
-                    "fused_into",
-                    format!("the inputs broadcast to {:?} but the output is {:?}", shape.as_slice(), out.shape()),
-                ));
-            }
-            shape
-        };
         if !out.is_exclusive() {
             return Err(TensorError::invalid(
                 "fused_into",
                 "the output buffer is shared or not contiguous".to_string(),
             ));
         }
-        // One instruction (an unfused op) on contiguous inputs of the output's shape, or rows
-        // repeated along it (a bias): one loop straight from the inputs into the output.
-        let row = direct_row(inputs, program, out.shape());
         float_dispatch!("fused_into", out.dtype(), T => {
-            let dst = out.exclusive_slice_mut::<T>();
-            if let Some(row) = row {
-                let srcs: SmallVec<[Operand<T>; 2]> = inputs
-                    .iter()
-                    .map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != dst.len()))
-                    .collect();
-                single(program.instrs[0], &srcs, row, dst);
-                return Ok(());
-            }
-            let strides = inputs
-                .iter()
-                .map(|t| t.layout.broadcast_strides("fused_into", &shape))
-                .collect::<Result<SmallVec<[Strides; 4]>>>()?;
-            let sources: SmallVec<[Source<T>; 4]> =
-                inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
-            run(&sources, &shape, program, dst);
-            Ok(())
+            write_fused("fused_into", inputs, program, &shape, out.exclusive_slice_mut::<T>())
         })
     }
+}
+
+/// The shape `inputs` broadcast to, after checking the program against them and that they share
+/// one dtype.
+fn fused_shape(op: &'static str, inputs: &[&Tensor], program: &ElementwiseProgram) -> Result<Shape> {
+    program.check(inputs.len())?;
+    let first = inputs[0];
+    for t in &inputs[1..] {
+        first.same_dtype(op, t)?;
+    }
+    // The common case in a compiled program: inputs of one shape.
+    if inputs.iter().all(|t| t.shape() == first.shape()) {
+        return Ok(Shape::from_slice(first.shape()));
+    }
+    let mut shape = Shape::from_slice(first.shape());
+    for t in &inputs[1..] {
+        shape = broadcast_shapes(op, &shape, t.shape())?;
+    }
+    Ok(shape)
+}
+
+/// Writes the program's result over `inputs` broadcast to `shape` into `dst`: the direct loop
+/// when it applies (one instruction on contiguous inputs of the output's shape, or of a row
+/// repeated along it, such as a bias), else block by block with the inputs gathered.
+fn write_fused<T: Float>(
+    op: &'static str,
+    inputs: &[&Tensor],
+    program: &ElementwiseProgram,
+    shape: &[usize],
+    dst: &mut [T],
+) -> Result<()> {
+    if let Some(row) = direct_row(inputs, program, shape) {
+        let srcs: SmallVec<[Operand<T>; 2]> = inputs
+            .iter()
+            .map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != dst.len()))
+            .collect();
+        single(program.instrs[0], &srcs, row, dst);
+        return Ok(());
+    }
+    let strides =
+        inputs.iter().map(|t| t.layout.broadcast_strides(op, shape)).collect::<Result<SmallVec<[Strides; 4]>>>()?;
+    let sources: SmallVec<[Source<T>; 4]> =
+        inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
+    run(&sources, shape, program, dst);
+    Ok(())
 }
 
 /// An operand of the direct loop: its elements, and whether they are one row repeated along
@@ -387,41 +386,49 @@ fn single<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, out: &mut [T]
 #[inline(always)]
 fn single_plain<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, start: usize, dst: &mut [T]) {
     for (r, dst) in dst.chunks_mut(row.max(1)).enumerate() {
-        let at = start + r * row;
-        let src = |k: usize| match srcs[k] {
+        let (at, len) = (start + r * row, dst.len());
+        instr_into(instr, dst, |k| match srcs[k] {
             (s, true) => s,
-            (s, false) => &s[at..at + dst.len()],
-        };
-        match instr {
-            Instr::Unary(u, a) => {
-                let a = src(a);
-                per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
-                    |op| for (d, &x) in dst.iter_mut().zip(a) {
-                    *d = op.apply(x)
-                })
-            }
-            Instr::Scalar(s, v, a) => {
-                let (a, v) = (src(a), T::lit(v));
-                match s {
-                    ScalarFn::Add => {
-                        for (d, &x) in dst.iter_mut().zip(a) {
-                            *d = Numeric::num_add(x, v)
-                        }
+            (s, false) => &s[at..at + len],
+        });
+    }
+}
+
+/// One instruction over `dst`, each operand register `r` read as `operand(r)` (a slice of
+/// `dst`'s length): the loops of both kernels, one per op with the op a constant in it, so
+/// each vectorises as the op's own kernel does. (Plain `for` loops: with `Iterator::for_each`
+/// the bodies became functions LLVM did not inline into the SIMD builds.)
+#[inline(always)]
+fn instr_into<'a, T: Float>(instr: Instr, dst: &mut [T], operand: impl Fn(usize) -> &'a [T]) {
+    match instr {
+        Instr::Unary(u, a) => {
+            let a = operand(a);
+            per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
+                |op| for (d, &x) in dst.iter_mut().zip(a) {
+                *d = op.apply(x)
+            })
+        }
+        Instr::Scalar(s, v, a) => {
+            let (a, v) = (operand(a), T::lit(v));
+            match s {
+                ScalarFn::Add => {
+                    for (d, &x) in dst.iter_mut().zip(a) {
+                        *d = Numeric::num_add(x, v)
                     }
-                    ScalarFn::Mul => {
-                        for (d, &x) in dst.iter_mut().zip(a) {
-                            *d = Numeric::num_mul(x, v)
-                        }
+                }
+                ScalarFn::Mul => {
+                    for (d, &x) in dst.iter_mut().zip(a) {
+                        *d = Numeric::num_mul(x, v)
                     }
                 }
             }
-            Instr::Binary(b, x, y) => {
-                let (xs, ys) = (src(x), src(y));
-                per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
-                    |op| for (d, (&p, &q)) in dst.iter_mut().zip(xs.iter().zip(ys)) {
-                    *d = op.apply(p, q)
-                })
-            }
+        }
+        Instr::Binary(b, x, y) => {
+            let (xs, ys) = (operand(x), operand(y));
+            per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
+                |op| for (d, (&p, &q)) in dst.iter_mut().zip(xs.iter().zip(ys)) {
+                *d = op.apply(p, q)
+            })
         }
     }
 }
@@ -543,42 +550,11 @@ fn gather<T: Copy>(reg: &mut [T], src: &[T], offset: usize, shape: &[usize], str
 /// Runs every instruction over one block of registers.
 #[inline(always)]
 fn block_plain<T: Float>(bank: &mut [T], program: &ElementwiseProgram, len: usize) {
-    for (k, instr) in program.instrs.iter().enumerate() {
+    for (k, &instr) in program.instrs.iter().enumerate() {
         let out = program.inputs + k;
         // Registers below `out` are read, `out` is written: split the bank there.
         let (read, write) = bank.split_at_mut(out * BLOCK);
-        let dst = &mut write[..len];
-        let reg = |r: usize| &read[r * BLOCK..][..len];
-        match *instr {
-            Instr::Unary(u, a) => {
-                per_variant!(u, UnaryFn[Neg, Abs, Square, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Sin, Cos],
-                |op| for (d, &x) in dst.iter_mut().zip(reg(a)) {
-                    *d = op.apply(x)
-                })
-            }
-            Instr::Scalar(s, v, a) => {
-                let v = T::lit(v);
-                match s {
-                    ScalarFn::Add => {
-                        for (d, &x) in dst.iter_mut().zip(reg(a)) {
-                            *d = Numeric::num_add(x, v)
-                        }
-                    }
-                    ScalarFn::Mul => {
-                        for (d, &x) in dst.iter_mut().zip(reg(a)) {
-                            *d = Numeric::num_mul(x, v)
-                        }
-                    }
-                }
-            }
-            Instr::Binary(b, x, y) => {
-                let (xs, ys) = (reg(x), reg(y));
-                per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
-                        |op| for (d, (&p, &q)) in dst.iter_mut().zip(xs.iter().zip(ys)) {
-                    *d = op.apply(p, q)
-                })
-            }
-        }
+        instr_into(instr, &mut write[..len], |r| &read[r * BLOCK..][..len]);
     }
 }
 
