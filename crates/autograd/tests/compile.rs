@@ -357,3 +357,36 @@ fn a_step_replayed_into_one_step_and_updated_in_place_equals_eager() {
     };
     assert_eq!(train(true), train(false));
 }
+
+/// `run_updating` calls the update of each parameter during the run, once its gradient is
+/// complete and its value read for the last time: the last layer's first (backward reaches it
+/// first), and each on a buffer nothing else holds (so the update writes in place).
+#[test]
+fn updates_run_during_the_run_on_exclusive_parameters() {
+    let params = mlp_params(4);
+    let mut f = compile(|xs: &[Var]| mlp_loss(&params, &xs[0], &xs[1])).with_grads();
+    let (x, y) = (randn(&[8, 2], 5), randn(&[8, 1], 6));
+    let mut seen = Vec::new();
+    let mut step = autograd::Step::default();
+    for _ in 0..2 {
+        seen.clear();
+        let mut update = |id: autograd::ParamId, g: &Tensor| -> autograd::Result<()> {
+            let p = params.iter().find(|p| p.id() == id).unwrap();
+            seen.push((params.iter().position(|q| q.id() == id).unwrap(), p.is_exclusive(), g.shape() == p.shape()));
+            Ok(())
+        };
+        f.run_updating(&[x.clone(), y.clone()], &mut step, &mut update).unwrap();
+    }
+    let order: Vec<usize> = seen.iter().map(|s| s.0).collect();
+    assert_eq!(order.len(), params.len(), "{order:?}");
+    assert!(order.iter().position(|&k| k == params.len() - 1) < order.iter().position(|&k| k == 0), "{order:?}");
+    assert!(seen.iter().all(|&(_, exclusive, shape)| exclusive && shape), "{seen:?}");
+}
+
+#[test]
+fn run_updating_needs_gradients() {
+    let mut f = compile(|xs: &[Var]| Ok(xs[0].sum_all()));
+    let mut update = |_: autograd::ParamId, _: &Tensor| -> autograd::Result<()> { Ok(()) };
+    let err = f.run_updating(&[randn(&[2], 1)], &mut autograd::Step::default(), &mut update).unwrap_err();
+    assert_eq!(err.to_string(), "compile: run_updating needs the parameters' gradients: compile with with_grads()");
+}

@@ -32,6 +32,9 @@ pub enum OptimError {
     #[error("clip_grad_norm: the total {norm_type}-norm of the gradients is {norm}; pass error_if_nonfinite = false to clip anyway")]
     NonFiniteNorm { norm: f64, norm_type: f64 },
 
+    #[error("step_param: this optimizer cannot update parameter {param} alone (it needs every gradient at once); call step with all the gradients")]
+    NoParamStep { param: u64 },
+
     #[error("checkpoint: {msg}")]
     Checkpoint { msg: String },
 

@@ -16,6 +16,9 @@
 //!   parameter, its gradient and state once, write once), with scalars (bias corrections,
 //!   step sizes) computed in f64 and rounded once, as torch does.
 //! - [`clip_grad_norm`] and [`clip_grad_value`] transform gradients in place before a step.
+//! - [`WithOptimizer::with_optimizer`] joins the update to a training step compiled by
+//!   [`autograd::compile`]: each parameter is updated during the replay, as its gradient
+//!   completes.
 //!
 //! ```
 //! use autograd::{Param, Tape};
@@ -45,6 +48,7 @@ mod adam;
 mod adamax;
 pub mod checkpoint;
 mod clip;
+mod compiled;
 mod error;
 mod lbfgs;
 mod lion;
@@ -61,6 +65,7 @@ pub use adam::{Adam, AdamState};
 pub use adamax::{Adamax, AdamaxState};
 pub use checkpoint::Checkpoint;
 pub use clip::{clip_grad_norm, clip_grad_value};
+pub use compiled::{TrainStep, WithOptimizer};
 pub use error::{OptimError, Result};
 pub use lbfgs::{Closure, Lbfgs, LbfgsConfig};
 pub use lion::{Lion, LionState};

@@ -41,6 +41,21 @@ pub trait Optimizer {
 
     /// Sets group `group`'s momentum (what momentum-cycling schedulers drive).
     fn set_momentum(&mut self, group: usize, momentum: f64) -> Result<()>;
+
+    /// Checks every group's hyperparameters, as [`step`](Self::step) does before it changes
+    /// anything.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Updates one parameter from its gradient, as [`step`](Self::step) does with gradients of
+    /// that parameter alone; `Ok(false)` if the parameter is not in this optimizer (it is left
+    /// alone). A compiled training step with its optimizer
+    /// ([`with_optimizer`](crate::WithOptimizer::with_optimizer)) calls it as each gradient
+    /// completes. Optimizers that need every gradient at once do not implement it.
+    fn step_param(&mut self, param: ParamId, _grad: &Tensor) -> Result<bool> {
+        Err(OptimError::NoParamStep { param: param.0 })
+    }
 }
 
 /// One optimization algorithm: its hyperparameters are the value itself (torch.optim's names,
@@ -101,12 +116,14 @@ pub struct ParamGroup<A> {
 pub struct Optim<A: Algorithm> {
     groups: Vec<ParamGroup<A>>,
     state: IndexMap<ParamId, A::State>,
+    /// Where each parameter is: its group, and its place in the group.
+    group_of: IndexMap<ParamId, (usize, usize)>,
 }
 
 impl<A: Algorithm> Optim<A> {
     /// One group of `params` with hyperparameters `config`.
     pub fn new(params: impl IntoIterator<Item = Param>, config: A) -> Result<Optim<A>> {
-        let mut opt = Optim { groups: Vec::new(), state: IndexMap::new() };
+        let mut opt = Optim { groups: Vec::new(), state: IndexMap::new(), group_of: IndexMap::new() };
         opt.add_param_group(params, config)?;
         Ok(opt)
     }
@@ -116,13 +133,14 @@ impl<A: Algorithm> Optim<A> {
         config.validate()?;
         let params: Vec<Param> = params.into_iter().collect();
         for (k, p) in params.iter().enumerate() {
-            let earlier = self.groups.iter().position(|g| g.params.iter().any(|q| q.id() == p.id()));
+            let earlier = self.group_of.get(&p.id()).map(|&(group, _)| group);
             let here = params[..k].iter().any(|q| q.id() == p.id()).then_some(self.groups.len());
             if let Some(group) = earlier.or(here) {
                 return Err(OptimError::DuplicateParam { optimizer: A::NAME, param: p.id().0, group });
             }
             float_dtype::<A>(p, p.value().dtype())?;
         }
+        self.group_of.extend(params.iter().enumerate().map(|(k, p)| (p.id(), (self.groups.len(), k))));
         self.groups.push(ParamGroup { params, config, initial_lr: None });
         Ok(())
     }
@@ -152,6 +170,33 @@ impl<A: Algorithm> Optim<A> {
     }
 }
 
+/// `g` as a parameter's gradient: of its shape and dtype (else an error naming both), and
+/// contiguous (borrowed when it is already, as gradients from `backward` are).
+fn checked_grad<'g, A: Algorithm>(p: &Param, g: &'g Tensor) -> Result<Cow<'g, Tensor>> {
+    let (shape_ok, dtype) = p.read(|v| (v.shape() == g.shape(), v.dtype()));
+    float_dtype::<A>(p, dtype)?;
+    if !shape_ok || g.dtype() != dtype {
+        return Err(OptimError::GradientMismatch {
+            optimizer: A::NAME,
+            param: p.id().0,
+            shape: p.shape(),
+            param_dtype: dtype,
+            grad: g.shape().to_vec(),
+            grad_dtype: g.dtype(),
+        });
+    }
+    Ok(if g.is_contiguous() { Cow::Borrowed(g) } else { Cow::Owned(g.contiguous()) })
+}
+
+/// One parameter's update, creating its state at its first step.
+fn update_one<A: Algorithm>(state: &mut IndexMap<ParamId, A::State>, config: &A, p: &Param, g: &Tensor) -> Result<()> {
+    let state = match state.entry(p.id()) {
+        indexmap::map::Entry::Occupied(e) => e.into_mut(),
+        indexmap::map::Entry::Vacant(e) => e.insert(p.read(|v| config.init_state(v))?),
+    };
+    p.update(|v| config.update(state, v, g))
+}
+
 fn float_dtype<A: Algorithm>(p: &Param, dtype: DType) -> Result<()> {
     if dtype.is_float() {
         return Ok(());
@@ -168,21 +213,8 @@ impl<A: Algorithm> Optimizer for Optim<A> {
             group.config.validate()?;
             for p in &group.params {
                 let Some(g) = grads.param(p) else { continue };
-                let (shape_ok, dtype) = p.read(|v| (v.shape() == g.shape(), v.dtype()));
-                float_dtype::<A>(p, dtype)?;
-                if !shape_ok || g.dtype() != dtype {
-                    return Err(OptimError::GradientMismatch {
-                        optimizer: A::NAME,
-                        param: p.id().0,
-                        shape: p.shape(),
-                        param_dtype: dtype,
-                        grad: g.shape().to_vec(),
-                        grad_dtype: g.dtype(),
-                    });
-                }
+                let g = checked_grad::<A>(p, g)?;
                 elements += g.numel();
-                // Gradients from `backward` are contiguous already: borrow them.
-                let g = if g.is_contiguous() { Cow::Borrowed(g) } else { Cow::Owned(g.contiguous()) };
                 work.push((&group.config, p, g));
             }
         }
@@ -205,13 +237,22 @@ impl<A: Algorithm> Optimizer for Optim<A> {
             return results.into_iter().collect();
         }
         for (config, p, g) in work {
-            let state = match self.state.entry(p.id()) {
-                indexmap::map::Entry::Occupied(e) => e.into_mut(),
-                indexmap::map::Entry::Vacant(e) => e.insert(p.read(|v| config.init_state(v))?),
-            };
-            p.update(|v| config.update(state, v, &g))?;
+            update_one(&mut self.state, config, p, &g)?;
         }
         Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.groups.iter().try_for_each(|g| g.config.validate())
+    }
+
+    fn step_param(&mut self, param: ParamId, grad: &Tensor) -> Result<bool> {
+        let Some(&(group, k)) = self.group_of.get(&param) else { return Ok(false) };
+        let (group, p) = (&self.groups[group], &self.groups[group].params[k]);
+        group.config.validate()?;
+        let g = checked_grad::<A>(p, grad)?;
+        update_one(&mut self.state, &group.config, p, &g)?;
+        Ok(true)
     }
 
     fn num_groups(&self) -> usize {

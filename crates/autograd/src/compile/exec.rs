@@ -14,6 +14,12 @@
 //! parameters and constants, are let go of where they are read for the last time, so that a
 //! parameter's buffer is the parameter's alone again once a run is over.
 //!
+//! A training step compiled with its optimizer updates each parameter during the run, at the
+//! first point where its gradient is complete and its old value has been read for the last time
+//! (directly or through a view): the gradient is still in cache, and the parameter's buffer is
+//! its own again, so the update writes in place. The values are those of an update after the
+//! run, bit for bit, since nothing reads the parameter after that point.
+//!
 //! Correctness never rests on the plan: a kernel writes into a slot only when the slot's
 //! tensor is [exclusive](Tensor::is_exclusive) at that moment. A value the caller still holds
 //! (an output of the last run), or one a view still reads, is left alone and the node gets a
@@ -26,9 +32,10 @@ use tensor::ops::fused::{ElementwiseProgram, Instr};
 use tensor::{DType, Shape, Tensor};
 
 use super::fuse::{kind, Kind};
-use crate::error::Result;
+use crate::error::{AutogradError, Result};
 use crate::function::Function;
 use crate::op::Op;
+use crate::param::ParamId;
 
 /// How one node's value is produced.
 enum Produce {
@@ -56,7 +63,14 @@ pub(crate) struct Executor {
     /// only during a run.
     planned: usize,
     slots: Vec<Option<Tensor>>,
+    /// After each node runs, the parameters to update: indices into the plan's parameters,
+    /// whose gradient is output `first_grad + k`.
+    update_after: Vec<SmallVec<[usize; 1]>>,
+    first_grad: usize,
 }
+
+/// What a run calls to update parameter `k` of the plan from its complete gradient.
+pub(crate) type Update<'a, E> = &'a mut dyn FnMut(usize, &Tensor) -> std::result::Result<(), E>;
 
 /// The one-instruction program of an elementwise node (`None` for other nodes).
 fn single_program(f: &Function, j: usize) -> Option<ElementwiseProgram> {
@@ -71,8 +85,9 @@ fn single_program(f: &Function, j: usize) -> Option<ElementwiseProgram> {
 }
 
 impl Executor {
-    /// The memory plan of `f` (see the module documentation).
-    pub(crate) fn new(f: &Function) -> Executor {
+    /// The memory plan of `f` (see the module documentation), whose outputs from `first_grad`
+    /// on are the gradients of `params`, in order.
+    pub(crate) fn new(f: &Function, first_grad: usize, params: &[ParamId]) -> Executor {
         let n = f.nodes.len();
         let produce: Vec<Produce> = (0..n)
             .map(|j| {
@@ -144,13 +159,21 @@ impl Executor {
                 release[f.last_use[j].max(j)].push(slot_of[j]);
             }
         }
-        Executor { produce, slot_of, release, planned, slots: vec![None; next] }
+        let update_after = update_points(f, &last, first_grad, params);
+        Executor { produce, slot_of, release, planned, slots: vec![None; next], update_after, first_grad }
     }
 
     /// Runs `f` (the program this executor was planned for) on `inputs`, whose shapes and
-    /// dtypes the caller has checked, and appends its outputs to `outputs`.
-    pub(crate) fn run(&mut self, f: &Function, inputs: &[Tensor], outputs: &mut Vec<Tensor>) -> Result<()> {
-        let result = self.compute(f, inputs);
+    /// dtypes the caller has checked, and appends its outputs to `outputs`. With `update`, each
+    /// parameter is updated from its gradient at its update point.
+    pub(crate) fn run<E: From<AutogradError>>(
+        &mut self,
+        f: &Function,
+        inputs: &[Tensor],
+        outputs: &mut Vec<Tensor>,
+        update: Option<Update<'_, E>>,
+    ) -> std::result::Result<(), E> {
+        let result = self.compute(f, inputs, update);
         if result.is_ok() {
             outputs.extend(
                 f.outputs
@@ -166,34 +189,50 @@ impl Executor {
         result
     }
 
-    fn compute(&mut self, f: &Function, inputs: &[Tensor]) -> Result<()> {
-        for (j, node) in f.nodes.iter().enumerate() {
-            let s = self.slot_of[j];
-            match &self.produce[j] {
-                Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
-                Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
-                Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
-                Produce::Elementwise(program) => {
-                    let mut out = self.slots[s].take();
-                    let args = gather(&self.slots, &self.slot_of, node.inputs.as_slice());
-                    match out.as_mut() {
-                        Some(t)
-                            if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype =>
-                        {
-                            Tensor::try_fused_into(&args, program, t)?
-                        }
-                        _ => out = Some(Tensor::try_fused(&args, program)?),
-                    }
-                    drop(args);
-                    self.slots[s] = out;
-                }
-                Produce::Eval => {
-                    let value = node.op.eval(&gather(&self.slots, &self.slot_of, node.inputs.as_slice()))?;
-                    self.slots[s] = Some(value);
-                }
-            }
+    fn compute<E: From<AutogradError>>(
+        &mut self,
+        f: &Function,
+        inputs: &[Tensor],
+        mut update: Option<Update<'_, E>>,
+    ) -> std::result::Result<(), E> {
+        for j in 0..f.nodes.len() {
+            self.produce(f, j, inputs)?;
             for &r in &self.release[j] {
                 self.slots[r] = None;
+            }
+            if let Some(update) = update.as_mut() {
+                for &k in &self.update_after[j] {
+                    let grad = self.slots[self.slot_of[f.outputs[self.first_grad + k]]].as_ref();
+                    update(k, grad.expect("outputs are kept until the run ends"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Computes node `j`'s value into its slot.
+    fn produce(&mut self, f: &Function, j: usize, inputs: &[Tensor]) -> Result<()> {
+        let node = &f.nodes[j];
+        let s = self.slot_of[j];
+        match &self.produce[j] {
+            Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
+            Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
+            Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
+            Produce::Elementwise(program) => {
+                let mut out = self.slots[s].take();
+                let args = gather(&self.slots, &self.slot_of, node.inputs.as_slice());
+                match out.as_mut() {
+                    Some(t) if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype => {
+                        Tensor::try_fused_into(&args, program, t)?
+                    }
+                    _ => out = Some(Tensor::try_fused(&args, program)?),
+                }
+                drop(args);
+                self.slots[s] = out;
+            }
+            Produce::Eval => {
+                let value = node.op.eval(&gather(&self.slots, &self.slot_of, node.inputs.as_slice()))?;
+                self.slots[s] = Some(value);
             }
         }
         Ok(())
@@ -209,6 +248,28 @@ impl Executor {
         let nodes = self.produce.iter().filter(|p| matches!(p, Produce::Elementwise(_))).count();
         (self.planned, nodes)
     }
+}
+
+/// Where each parameter's update runs: after the later of the node computing its gradient and
+/// the last read of its value, directly or through a view (`last`). A parameter whose value is
+/// an output (or a view of one) is updated at the end, and copied first (copy-on-write), so the
+/// output keeps the old value.
+fn update_points(f: &Function, last: &[usize], first_grad: usize, params: &[ParamId]) -> Vec<SmallVec<[usize; 1]>> {
+    let n = f.nodes.len();
+    let mut after: Vec<SmallVec<[usize; 1]>> = vec![SmallVec::new(); n];
+    if n == 0 {
+        return after;
+    }
+    for (k, id) in params.iter().enumerate() {
+        let mut point = f.outputs[first_grad + k];
+        for (j, node) in f.nodes.iter().enumerate() {
+            if matches!(&node.op, Op::Param(p) if p.id() == *id) {
+                point = point.max(last[j].min(n - 1));
+            }
+        }
+        after[point].push(k);
+    }
+    after
 }
 
 /// The values of a node's inputs.

@@ -58,7 +58,7 @@ use tensor::{DType, Shape, Tensor};
 
 use self::exec::Executor;
 use crate::backward::{grad_with, BackwardOptions};
-use crate::error::Result;
+use crate::error::{AutogradError, Result};
 use crate::function::Function;
 use crate::gradients::Gradients;
 use crate::param::{Param, ParamId};
@@ -201,6 +201,52 @@ where
     /// }
     /// ```
     pub fn run_into(&mut self, inputs: &[Tensor], step: &mut Step) -> Result<()> {
+        self.run_plan::<AutogradError>(inputs, step, None)
+    }
+
+    /// [`run_into`](Self::run_into), updating each parameter during the run: `update(param,
+    /// grad)` is called once per parameter with a gradient, as soon as the gradient is complete
+    /// and the program has read the parameter's value for the last time, so the update reads a
+    /// gradient still in cache and writes in place. The parameters end as after
+    /// [`run_into`](Self::run_into) and then the same update, bit for bit. An optimizer's
+    /// `with_optimizer` (in `optim`) is built on it.
+    ///
+    /// Needs [`with_grads`](Self::with_grads). An error from `update` stops the run; parameters
+    /// updated before it stay updated, so an optimizer checks its hyperparameters before the run.
+    ///
+    /// ```
+    /// use autograd::{compile, AutogradError, Param, Step, Var};
+    /// use tensor::{DType, Tensor};
+    /// let w = Param::new(Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+    /// let mut f = compile(|xs: &[Var]| Ok((&xs[0] * &xs[0].tape().param(&w)).square().sum_all())).with_grads();
+    /// let mut step = Step::default();
+    /// let mut sgd = |_, g: &Tensor| -> Result<(), AutogradError> {
+    ///     w.try_set(w.value().try_sub(&(g * 0.25))?)
+    /// };
+    /// f.run_updating(&[Tensor::ones(&[2], DType::F64)], &mut step, &mut sgd).unwrap();
+    /// assert_eq!(w.value().to_vec::<f64>(), vec![0.5, 1.0]); // w - 0.25 * 2w
+    /// ```
+    pub fn run_updating<E: From<AutogradError>>(
+        &mut self,
+        inputs: &[Tensor],
+        step: &mut Step,
+        update: &mut dyn FnMut(ParamId, &Tensor) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        if !self.grads {
+            return Err(E::from(AutogradError::Invalid {
+                op: "compile",
+                msg: "run_updating needs the parameters' gradients: compile with with_grads()".into(),
+            }));
+        }
+        self.run_plan(inputs, step, Some(update))
+    }
+
+    fn run_plan<E: From<AutogradError>>(
+        &mut self,
+        inputs: &[Tensor],
+        step: &mut Step,
+        update: Option<&mut dyn FnMut(ParamId, &Tensor) -> std::result::Result<(), E>>,
+    ) -> std::result::Result<(), E> {
         let index = match self.find(inputs) {
             Some(i) => i,
             None => {
@@ -213,21 +259,22 @@ where
         let plan = &mut self.plans[index].1;
         let (exec, program, arena) = (&mut plan.exec, &plan.program, &mut plan.arena);
         let (outputs, params, input_grads) = (plan.outputs, &plan.params, &plan.input_grads);
+        let mut by_index = update.map(|update| move |k: usize, g: &Tensor| update(params[k], g));
         // Inside the arena: the last step's buffers go back to it, and the copies made below
         // come out of it.
         arena.enter(|| {
             step.clear();
-            exec.run(program, inputs, &mut step.outputs)?;
+            exec.run(program, inputs, &mut step.outputs, by_index.as_mut().map(|u| u as exec::Update<'_, E>))?;
             let mut rest = step.outputs.drain(outputs..);
             for (id, g) in params.iter().zip(rest.by_ref()) {
                 // Row-major, as eager backward hands them out (a weight's gradient may be a
                 // transposed view in the program).
-                step.grads.set_param(*id, g.try_contiguous()?);
+                step.grads.set_param(*id, g.try_contiguous().map_err(AutogradError::from)?);
             }
             step.input_grads.resize(inputs.len(), None);
             for (slot, &has) in step.input_grads.iter_mut().zip(input_grads) {
                 if has {
-                    *slot = rest.next().map(|g| g.try_contiguous()).transpose()?;
+                    *slot = rest.next().map(|g| g.try_contiguous()).transpose().map_err(AutogradError::from)?;
                 }
             }
             Ok(())
@@ -292,7 +339,7 @@ where
             }
             let program = tape.function(&args, &outputs)?;
             let (program, report) = optimize(program, self.fusion)?;
-            let exec = Executor::new(&program);
+            let exec = Executor::new(&program, returned, &params);
             Ok(Plan { program, outputs: returned, params, input_grads, report, exec, arena: Arena::new() })
         })
     }
@@ -338,7 +385,7 @@ fn param_grads(tape: &Tape, loss: Option<&Var>) -> Result<(Vec<ParamId>, Vec<Var
 
 /// The loss gradients are taken of: the closure's first output.
 fn first_output(loss: Option<&Var>) -> Result<&Var> {
-    loss.ok_or_else(|| crate::AutogradError::Invalid {
+    loss.ok_or_else(|| AutogradError::Invalid {
         op: "compile",
         msg: "gradients need the closure to return a loss as its first output".into(),
     })
