@@ -196,35 +196,45 @@ fn train<A: Algorithm>(args: &Args, config: A) -> AnyResult<Vec<Epoch>> {
         };
         let bar = progress_bar(loader.index_batches(epoch as u64).len(), epoch, args.epochs);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0.0, 0usize);
-        // The compiled step: traced on the first batch of each shape (the full batch and the
-        // last, shorter one), replayed on the rest. It borrows the model for the epoch.
+        // One batch's training step, which returns its loss and hits. The compiled one is
+        // traced on the first batch of each shape (the full batch and the last, shorter one)
+        // and replayed on the rest, each parameter updated during the replay as soon as its
+        // gradient is complete; it borrows the model and the optimizer for the epoch.
         let model = &net;
-        let mut compiled = compile(|xs: &[Var]| {
-            let logits = model.forward(&xs[0])?;
-            Ok((cross_entropy(&logits, &xs[1], Reduction::Mean)?, logits))
-        })
-        .with_grads();
+        type Step<'a> = Box<dyn FnMut(Tensor, &Tensor) -> AnyResult<(f64, f64)> + 'a>;
+        let mut train_batch: Step = if args.compile {
+            let mut step = compile(|xs: &[Var]| {
+                let logits = model.forward(&xs[0])?;
+                Ok((cross_entropy(&logits, &xs[1], Reduction::Mean)?, logits))
+            })
+            .with_optimizer(&mut opt);
+            Box::new(move |x, y| {
+                let out = step.run(&[x, y.clone()])?;
+                let hits = out.outputs[1].try_argmax(-1, false)?.try_eq(y)?.to_dtype(DType::F64).sum_all().item();
+                Ok((out.outputs[0].to_dtype(DType::F64).item(), hits))
+            })
+        } else {
+            let (tape, opt) = (&tape, &mut opt);
+            Box::new(move |x, y| {
+                tape.clear();
+                let logits = model.forward(&tape.constant(x))?;
+                let loss = cross_entropy(&logits, y, Reduction::Mean)?;
+                let hits = accuracy(&logits, y)? * y.shape()[0] as f64;
+                opt.step(&loss.backward()?)?;
+                Ok((loss.item(), hits))
+            })
+        };
         loader.for_each(epoch as u64, |(x, y)| -> AnyResult<()> {
             let n = y.shape()[0];
-            let (loss, batch_correct, grads) = if args.compile {
-                let step = compiled.run(&[x, y.clone()])?;
-                let hits = step.outputs[1].try_argmax(-1, false)?.try_eq(&y)?.to_dtype(DType::F64).sum_all().item();
-                (step.outputs[0].to_dtype(DType::F64).item(), hits, step.grads)
-            } else {
-                tape.clear();
-                let logits = net.forward(&tape.constant(x))?;
-                let loss = cross_entropy(&logits, &y, Reduction::Mean)?;
-                (loss.item(), accuracy(&logits, &y)? * n as f64, loss.backward()?)
-            };
+            let (loss, batch_correct) = train_batch(x, &y)?;
             loss_sum += loss * n as f64;
             correct += batch_correct;
             seen += n;
-            opt.step(&grads)?;
             bar.set_message(format!("loss {:.4}", loss_sum / seen as f64));
             bar.inc(1);
             Ok(())
         })?;
-        drop(compiled);
+        drop(train_batch);
         bar.finish_and_clear();
         net.set_training(false);
         let test_accuracy = evaluate(&net, &test_set, &tape)?;

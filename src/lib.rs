@@ -53,7 +53,7 @@ pub mod prelude {
     pub use nn::{init, Dropout, Gelu, Linear, Module, Relu, Sequential, Sigmoid, Tanh};
     pub use optim::{
         clip_grad_norm, clip_grad_value, Adagrad, Adam, Algorithm, Checkpoint, LrScheduler, Optim, Optimizer, RmsProp,
-        Scheduler, Sgd,
+        Scheduler, Sgd, WithOptimizer,
     };
     pub use tensor::{DType, Rng, Tensor, TensorError};
     pub use {autograd, nn, optim, tensor};

@@ -53,7 +53,7 @@ fn parse_args() -> Result<Args, String> {
 
 const HELP: &str = "optimizers: the same network trained on two spirals by seven optimizers
 
-USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N] [--plots DIR | --no-plots]
+USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--points N] [--plots DIR | --no-plots] [--compile]
 
   --steps N     full-batch training steps per optimizer (default 1500)
   --seed S      seed of the data and of the initial weights (default 0)
@@ -61,7 +61,7 @@ USAGE: cargo run --release --example optimizers -- [--steps N] [--seed S] [--poi
   --plots DIR   where to write the SVG plots (default optimizers-plots): the loss curves, and
                 each optimizer's path over three 2-D surfaces (a valley, a saddle, a ravine)
   --no-plots    skip the plots
-  --compile     trace the training step once and replay the optimised program (autograd::compile);
+  --compile     trace the training step (with the update) once and replay it (autograd::compile);
                 the same numbers, bit for bit";
 
 /// Two interleaved spirals with a little noise: inputs `[2n, 2]`, labels `[2n]`.
@@ -105,25 +105,31 @@ fn train<A: Algorithm>(config: A, args: &Args, data: &(Tensor, Tensor)) -> Resul
     let tape = Tape::new();
     let (x, y) = data;
     let (mut below, mut final_loss, mut losses) = (None, f64::NAN, Vec::with_capacity(args.steps));
-    let mut compiled = compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean)).with_grads();
+    let loss_of = |x: &Var, y: &Var| cross_entropy(&net.forward(x)?, y, Reduction::Mean);
     let start = Instant::now();
-    for step in 0..args.steps {
-        let (loss, grads) = if args.compile {
-            let out = compiled.run(&[x.clone(), y.clone()])?;
-            (out.outputs[0].to_dtype(DType::F64).item(), out.grads)
-        } else {
-            tape.clear();
-            let loss = cross_entropy(&net.forward(&tape.constant(x.clone()))?, y, Reduction::Mean)?;
-            (loss.item(), loss.backward()?)
-        };
+    let mut record = |step: usize, loss: f64| {
         final_loss = loss;
-        losses.push(final_loss);
-        if below.is_none() && final_loss < 0.1 {
+        losses.push(loss);
+        if below.is_none() && loss < 0.1 {
             below = Some(step);
         }
-        opt.step(&grads)?;
+    };
+    if args.compile {
+        // Forward, loss, backward and the update, traced once and replayed: each parameter
+        // is updated during the replay, as soon as its gradient is complete.
+        let mut train_step = compile(|xs: &[Var]| loss_of(&xs[0], &xs[1])).with_optimizer(&mut opt);
+        for step in 0..args.steps {
+            let out = train_step.run(&[x.clone(), y.clone()])?;
+            record(step, out.outputs[0].to_dtype(DType::F64).item());
+        }
+    } else {
+        for step in 0..args.steps {
+            tape.clear();
+            let loss = loss_of(&tape.constant(x.clone()), &tape.input(y.clone()))?;
+            record(step, loss.item());
+            opt.step(&loss.backward()?)?;
+        }
     }
-    drop(compiled);
     let seconds = start.elapsed().as_secs_f64();
     tape.clear();
     let accuracy = accuracy(&net.forward(&tape.constant(x.clone()))?, y)?;
