@@ -6,7 +6,9 @@
 //!   `Function::run`, the SGD update applied to the returned gradients; `1000_optim_sgd_steps`:
 //!   the eager step with `optim::Sgd` instead of the hand-written update;
 //!   `1000_compiled_sgd_steps`: the step through `autograd::compile(..).with_grads()`, replayed
-//!   with `run_into` (one `Step` reused, as a training loop does).
+//!   with `run_into` (one `Step` reused, as a training loop does), the hand-written update
+//!   after it; `1000_compiled_optim_sgd_steps`: compiled `with_optimizer` (`Optim<Sgd>`'s
+//!   update inside the replay).
 //!
 //! `cargo bench --bench autograd`; the PyTorch reference is `benches/pytorch/autograd.py`.
 
@@ -15,7 +17,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use backprop::autograd::{compile, grad, Function, Param, Step, Tape, Var};
 use backprop::nn::loss::{mse_loss, Reduction};
 use backprop::nn::{Linear, Module, Sequential, Tanh};
-use backprop::optim::{Optim, Optimizer, Sgd};
+use backprop::optim::{Optim, Optimizer, Sgd, WithOptimizer};
 use backprop::tensor::{DType, Rng, Tensor};
 
 fn w2(c: &mut Criterion) {
@@ -223,6 +225,22 @@ fn w6(c: &mut Criterion) {
                         }
                     });
                 }
+                black_box(out.outputs[0].to_scalar::<f32>());
+            }
+        })
+    });
+    // Compiled with its optimizer: the Optim<Sgd> update of each parameter runs inside the
+    // replay (against `1000_optim_sgd_steps`, the same update eagerly).
+    let mut opt = Optim::new(params.clone(), Sgd { lr: 0.1, ..Sgd::default() }).expect("valid SGD");
+    let mut train_step = compile(|xs: &[Var]| {
+        let pred = mlp.forward(xs[0].tape(), &xs[0]);
+        Ok((pred - &xs[1]).square().mean_all())
+    })
+    .with_optimizer(&mut opt);
+    g.bench_function("1000_compiled_optim_sgd_steps", |bench| {
+        bench.iter(|| {
+            for _ in 0..1000 {
+                let out = train_step.run(&batch).expect("shapes fit");
                 black_box(out.outputs[0].to_scalar::<f32>());
             }
         })

@@ -4,8 +4,8 @@
 //! - W5: conv 3x3 (1 -> 32) - ReLU - maxpool 2 - conv 3x3 (32 -> 64) - ReLU - maxpool 2 -
 //!   flatten - linear 1600 -> 10, cross-entropy, batch 64, SGD(lr = 0.01, momentum = 0.9).
 //!
-//! Each also runs compiled (`_compiled`: `autograd::compile(..).with_grads()`, the optimizer
-//! stepping on the replayed gradients).
+//! Each also runs compiled (`_compiled`: `autograd::compile(..).with_optimizer(..)`, the
+//! optimizer's update inside the replayed step).
 //!
 //! `cargo bench --bench training`; PyTorch: `python3 benches/pytorch/training.py`.
 
@@ -44,12 +44,12 @@ fn bench_steps<A: Algorithm + Clone>(
         p.set(v);
     }
     let mut opt = Optim::new(net.parameters(), config).expect("valid hyperparameters");
-    let mut step = compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean)).with_grads();
+    let mut step = compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean))
+        .with_optimizer(&mut opt);
     let batch = [x.clone(), y.clone()];
     c.bench_function(&format!("{name}_compiled"), |b| {
         b.iter(|| {
-            let out = step.run(&batch).expect("shapes fit");
-            opt.step(&out.grads).expect("gradients fit");
+            step.run(&batch).expect("shapes fit");
         })
     });
 }
