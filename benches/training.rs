@@ -44,8 +44,8 @@ fn bench_steps<A: Algorithm + Clone>(
         p.set(v);
     }
     let mut opt = Optim::new(net.parameters(), config).expect("valid hyperparameters");
-    let mut step = compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean))
-        .with_optimizer(&mut opt);
+    let mut step =
+        compile(|xs: &[Var]| cross_entropy(&net.forward(&xs[0])?, &xs[1], Reduction::Mean)).with_optimizer(&mut opt);
     let batch = [x.clone(), y.clone()];
     c.bench_function(&format!("{name}_compiled"), |b| {
         b.iter(|| {

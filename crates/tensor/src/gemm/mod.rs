@@ -394,7 +394,17 @@ mod tests {
             [bits(&small_c), bits(&packed_c)]
         }
         let mut rng = crate::Rng::seed(11);
-        for &(m, k, n) in &[(1, 1, 1), (32, 16, 16), (32, 2, 16), (16, 32, 1), (7, 45, 33), (48, 48, 48), (2, 256, 9)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (32, 16, 16),
+            (32, 2, 16),
+            (16, 32, 1),
+            (7, 45, 33),
+            (48, 48, 48),
+            (2, 256, 9),
+            (33, 7, 3),
+            (20, 5, 7),
+        ] {
             assert!(small::fits::<f32>(m, k, n) && small::fits::<f64>(m, k, n), "{m}x{k}x{n}");
             for layouts in [[false; 3], [true, false, false], [false, true, false], [true, true, true]] {
                 for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (0.5, -1.5)] {
