@@ -57,7 +57,7 @@ def backprop():
         r[f"W1 n={n} mm"] = 2 * n**3 / median_ns(f"gemm/{n}")
         r[f"W1 n={n}, B transposed mm"] = 2 * n**3 / median_ns(f"gemm/b_transposed/{n}")
     bench("tensor_ops", "^gemm/")
-    bench("autograd", "w2_tiny_graph|w6_tiny_mlp/1000_(sgd|nn_linear|compiled)")
+    bench("autograd", "w2_tiny_graph|w6_tiny_mlp/1000_(sgd|optim_sgd|nn_linear|compiled)")
     bench("optim", "w4a|w4b")
     bench("training", "w3|w5")
     for n in (256, 512, 1024):
@@ -75,6 +75,9 @@ def backprop():
     r["W3 compiled"] = median_ns("w3_mlp_adam_step_compiled") / 1e6
     r["W5 compiled"] = median_ns("w5_cnn_momentum_step_compiled") / 1e6
     r["W6 compiled"] = 1000 / (median_ns("w6_tiny_mlp/1000_compiled_sgd_steps") / 1e9)
+    # With Optim<Sgd>: stepping after backward, against with_optimizer (the update in the replay).
+    r["W6 optim"] = 1000 / (median_ns("w6_tiny_mlp/1000_optim_sgd_steps") / 1e9)
+    r["W6 optim compiled"] = 1000 / (median_ns("w6_tiny_mlp/1000_compiled_optim_sgd_steps") / 1e9)
     r["M1"] = peak_rss_mib([bench_exe("training"), "--bench", "w3", "--profile-time", "5"])
     return r
 
@@ -157,8 +160,9 @@ def table(b, t, when):
         ("W3 MLP Adam step, batch 128", "W3", "ms", True),
         ("W5 CNN momentum-SGD step, batch 64", "W5", "ms", True),
         ("W6 2-16-16-1 MLP, SGD (hand-written loop)", "W6", "steps/s", False),
+        ("W6 with Optim<Sgd> (compiled: with_optimizer)", "W6 optim", "steps/s", False),
     ):
-        eager, comp, theirs = b[key], b[key + " compiled"], T(key)
+        eager, comp, theirs = b[key], b[key + " compiled"], T(key.split()[0])
         which = "lower" if lower else "higher"
         vs_torch = "—" if theirs is None else f"{comp / theirs:.2f}"
         rows.append(
