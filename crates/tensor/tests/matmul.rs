@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use tensor::{DType, Rng, Tensor};
+use tensor::{DType, Rng, Tensor, TensorError};
 
 /// numpy.matmul by definition, on the Nd reference.
 fn naive_matmul(a: &Nd, b: &Nd) -> Nd {
@@ -112,4 +112,43 @@ fn linear_errors_name_the_shapes() {
         "linear: bias must be [5] for weight [5, 4], got [4]"
     );
     assert_eq!(err(x.try_linear(&w.to_dtype(DType::F64), None)), "linear: dtype mismatch: expected f32, got f64");
+}
+
+/// `try_matmul_into` writes `try_matmul`'s bits into the given buffer, for every layout of the
+/// operands (transposed, offset views), and refuses outputs it must not write.
+#[test]
+fn matmul_into_equals_matmul_and_checks_its_output() {
+    let mut rng = Rng::seed(21);
+    for &(m, k, n) in &[(1, 1, 1), (32, 16, 1), (5, 7, 3), (64, 33, 70), (3, 0, 2)] {
+        for dtype in [DType::F32, DType::F64] {
+            let a = Tensor::randn(&[m, k], dtype, &mut rng);
+            let bt = Tensor::randn(&[n + 1, k], dtype, &mut rng);
+            // B transposed and offset by one row: a view with strides (1, k) and an offset.
+            let b = bt.narrow(0, 1, n).t();
+            for (lhs, rhs) in [(a.clone(), b.contiguous()), (a.clone(), b.clone()), (a.t().contiguous().t(), b.clone())]
+            {
+                let mut out = Tensor::full(&[m, n], 7.0, dtype);
+                lhs.try_matmul_into(&rhs, &mut out).unwrap();
+                let expected = lhs.matmul(&rhs);
+                let bits =
+                    |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&expected), "{m}x{k}x{n} {dtype}");
+            }
+        }
+    }
+    let a = Tensor::ones(&[2, 3], DType::F32);
+    let err = |r: Result<(), TensorError>| r.unwrap_err().to_string();
+    let mut out = Tensor::zeros(&[2, 2], DType::F32);
+    let shared = out.clone();
+    assert_eq!(err(a.try_matmul_into(&a.t(), &mut out)), "matmul_into: the output buffer is shared or not contiguous");
+    drop(shared);
+    assert_eq!(err(a.try_matmul_into(&a, &mut out)), "matmul_into: [2, 3] @ [2, 3]: inner dimensions 3 and 2 differ");
+    assert_eq!(
+        err(a.try_matmul_into(&Tensor::ones(&[3], DType::F32), &mut out)),
+        "matmul_into: both operands must be matrices, got [2, 3] @ [3]"
+    );
+    assert_eq!(
+        err(a.try_matmul_into(&a.t(), &mut Tensor::zeros(&[2, 2], DType::F64))),
+        "matmul_into: dtype mismatch: expected f32, got f64"
+    );
 }

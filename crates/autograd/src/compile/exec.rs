@@ -47,6 +47,8 @@ enum Produce {
     Const,
     /// An elementwise program, written into the node's slot.
     Elementwise(Arc<ElementwiseProgram>),
+    /// A product of two matrices, written into the node's slot.
+    Matmul,
     /// `Op::eval`, into a new buffer.
     Eval,
 }
@@ -97,6 +99,11 @@ impl Executor {
                     (Op::Param(_), None) => Produce::Param,
                     (op, None) if op.is_leaf() => Produce::Const,
                     (Op::Fused { program }, None) if node.dtype.is_float() => Produce::Elementwise(program.clone()),
+                    (Op::Matmul, None)
+                        if node.dtype.is_float() && node.inputs.iter().all(|i| f.nodes[i.index()].shape.len() == 2) =>
+                    {
+                        Produce::Matmul
+                    }
                     _ => match single_program(f, j) {
                         Some(p) => Produce::Elementwise(Arc::new(p)),
                         None => Produce::Eval,
@@ -124,7 +131,7 @@ impl Executor {
         let mut dies_at: Vec<SmallVec<[usize; 2]>> = vec![SmallVec::new(); n];
         let mut planned = 0;
         for j in 0..n {
-            if matches!(produce[j], Produce::Elementwise(_)) {
+            if produce[j].is_planned() {
                 let key = (f.nodes[j].dtype, f.nodes[j].shape.clone());
                 slot_of[j] = match free.iter_mut().find(|(k, _)| *k == key).and_then(|(_, s)| s.pop()) {
                     Some(s) => s,
@@ -150,7 +157,7 @@ impl Executor {
         let mut release: Vec<SmallVec<[usize; 2]>> = vec![SmallVec::new(); n];
         let mut next = planned;
         for j in 0..n {
-            if matches!(produce[j], Produce::Elementwise(_)) {
+            if produce[j].is_planned() {
                 continue;
             }
             slot_of[j] = next;
@@ -218,18 +225,20 @@ impl Executor {
             Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
             Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
             Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
-            Produce::Elementwise(program) => {
-                let mut out = self.slots[s].take();
-                let args = gather(&self.slots, &self.slot_of, node.inputs.as_slice());
-                match out.as_mut() {
-                    Some(t) if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype => {
-                        Tensor::try_fused_into(&args, program, t)?
-                    }
-                    _ => out = Some(Tensor::try_fused(&args, program)?),
-                }
-                drop(args);
-                self.slots[s] = out;
-            }
+            Produce::Elementwise(program) => write_planned(
+                (&mut self.slots, &self.slot_of),
+                j,
+                node,
+                |args, out| Ok(Tensor::try_fused_into(args, program, out)?),
+                |args| Ok(Tensor::try_fused(args, program)?),
+            )?,
+            Produce::Matmul => write_planned(
+                (&mut self.slots, &self.slot_of),
+                j,
+                node,
+                |args, out| Ok(args[0].try_matmul_into(args[1], out)?),
+                |args| Ok(args[0].try_matmul(args[1])?),
+            )?,
             Produce::Eval => {
                 let value = node.op.eval(&gather(&self.slots, &self.slot_of, node.inputs.as_slice()))?;
                 self.slots[s] = Some(value);
@@ -245,7 +254,7 @@ impl Executor {
 
     /// How many planned buffers the plan has, and how many elementwise nodes share them.
     pub(crate) fn planned_buffers(&self) -> (usize, usize) {
-        let nodes = self.produce.iter().filter(|p| matches!(p, Produce::Elementwise(_))).count();
+        let nodes = self.produce.iter().filter(|p| p.is_planned()).count();
         (self.planned, nodes)
     }
 }
@@ -270,6 +279,34 @@ fn update_points(f: &Function, last: &[usize], first_grad: usize, params: &[Para
         after[point].push(k);
     }
     after
+}
+
+impl Produce {
+    /// Whether the node writes into a planned buffer.
+    fn is_planned(&self) -> bool {
+        matches!(self, Produce::Elementwise(_) | Produce::Matmul)
+    }
+}
+
+/// Computes a planned node `j` into its slot: into last run's buffer when nothing else
+/// holds it now (`into`), else into a fresh buffer (`fresh`), which becomes the slot's.
+fn write_planned(
+    (slots, slot_of): (&mut [Option<Tensor>], &[usize]),
+    j: usize,
+    node: &crate::tape::Node,
+    into: impl FnOnce(&[&Tensor], &mut Tensor) -> Result<()>,
+    fresh: impl FnOnce(&[&Tensor]) -> Result<Tensor>,
+) -> Result<()> {
+    let s = slot_of[j];
+    let mut out = slots[s].take();
+    let args = gather(slots, slot_of, node.inputs.as_slice());
+    match out.as_mut() {
+        Some(t) if t.is_exclusive() && t.shape() == node.shape.as_slice() && t.dtype() == node.dtype => into(&args, t)?,
+        _ => out = Some(fresh(&args)?),
+    }
+    drop(args);
+    slots[s] = out;
+    Ok(())
 }
 
 /// The values of a node's inputs.

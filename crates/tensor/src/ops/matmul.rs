@@ -306,6 +306,62 @@ impl Tensor {
         matmul => try_matmul(rhs: &Tensor) -> Tensor
     );
 
+    /// The product of two matrices (`[m, k] @ [k, n]`, any strides) written into `out`, an
+    /// [exclusive](Self::is_exclusive) `[m, n]` tensor of their dtype whose buffer is reused:
+    /// what a compiled program's planned buffers take. The values are those of
+    /// [`try_matmul`](Self::try_matmul), bit for bit.
+    ///
+    /// ```
+    /// use tensor::{DType, Tensor};
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let mut out = Tensor::zeros(&[2, 2], DType::F32);
+    /// a.try_matmul_into(&a.t(), &mut out).unwrap();
+    /// assert_eq!(out.to_vec::<f32>(), vec![5.0, 11.0, 11.0, 25.0]);
+    /// assert_eq!(a.try_matmul_into(&a, &mut Tensor::zeros(&[2, 3], DType::F32)).unwrap_err().to_string(),
+    ///            "matmul_into: [2, 2] @ [2, 2] is [2, 2], but the output is [2, 3]");
+    /// ```
+    pub fn try_matmul_into(&self, rhs: &Tensor, out: &mut Tensor) -> Result<()> {
+        let op = "matmul_into";
+        self.same_dtype(op, rhs)?;
+        self.same_dtype(op, out)?;
+        let (&[m, k], &[k2, n]) = (self.shape(), rhs.shape()) else {
+            return Err(TensorError::invalid(
+                op,
+                format!("both operands must be matrices, got {:?} @ {:?}", self.shape(), rhs.shape()),
+            ));
+        };
+        if k != k2 {
+            return Err(TensorError::MatmulInner {
+                op,
+                lhs: self.shape_vec(),
+                rhs: rhs.shape_vec(),
+                lhs_inner: k,
+                rhs_inner: k2,
+            });
+        }
+        if out.shape() != [m, n] {
+            return Err(TensorError::invalid(
+                op,
+                format!("{:?} @ {:?} is [{m}, {n}], but the output is {:?}", self.shape(), rhs.shape(), out.shape()),
+            ));
+        }
+        if !out.is_exclusive() {
+            return Err(TensorError::invalid(op, "the output buffer is shared or not contiguous".to_string()));
+        }
+        let matrix = |t: &Tensor, rows, cols| MatRef {
+            rows,
+            cols,
+            offset: t.layout.offset,
+            row_stride: t.strides()[0],
+            col_stride: t.strides()[1],
+        };
+        let (am, bm) = (matrix(self, m, k), matrix(rhs, k, n));
+        float_dispatch!(op, out.dtype(), T => {
+            gemm_into::<T>(self, am, rhs, bm, out.exclusive_slice_mut::<T>());
+            Ok(())
+        })
+    }
+
     /// `x Wᵀ + b` (`torch.nn.functional.linear`): `self [.., in]`, `weight [out, in]` (torch's
     /// layout), `bias [out]`; the result is `[.., out]`. The transpose is read in place and the
     /// bias added into the product's fresh buffer.
@@ -353,6 +409,16 @@ impl Tensor {
         /// `x Wᵀ + b` (`torch.nn.functional.linear`).
         linear => try_linear(weight: &Tensor, bias: Option<&Tensor>) -> Tensor
     );
+}
+
+/// `c = a @ b` for matrices `a` and `b` inside their tensors' buffers, `c` row-major.
+fn gemm_into<T: Gemm>(a: &Tensor, am: MatRef, b: &Tensor, bm: MatRef, c: &mut [T]) {
+    if am.cols == 0 {
+        c.fill(T::ZERO);
+        return;
+    }
+    let cm = MatRef::contiguous(am.rows, bm.cols, 0);
+    T::gemm(T::ONE, a.storage_slice::<T>(), am, b.storage_slice::<T>(), bm, T::ZERO, c, cm);
 }
 
 /// Runs one GEMM per batch element of `a: [batch.., m, k]` and `b: [batch.., k, n]` (already
