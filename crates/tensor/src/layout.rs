@@ -142,6 +142,14 @@ pub fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Resu
     Ok(out)
 }
 
+/// Whether two shapes are equal, compared inline: `==` on slices calls `memcmp`, which costs
+/// more than the comparison for the few dimensions a shape has (it showed in the per-node
+/// overhead of small compiled programs).
+#[inline(always)]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(true, |same, (x, y)| same & (x == y))
+}
+
 /// NumPy broadcasting: align trailing dimensions; each pair must be equal or contain a 1.
 pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Shape> {
     let rank = lhs.len().max(rhs.len());

@@ -24,7 +24,7 @@ use crate::dtype::{Float, Numeric};
 use crate::error::{Result, TensorError};
 use smallvec::SmallVec;
 
-use crate::layout::{broadcast_shapes, Shape, Strides};
+use crate::layout::{broadcast_shapes, same_shape, Shape, Strides};
 use crate::macros::float_dispatch;
 use crate::Tensor;
 
@@ -255,7 +255,7 @@ impl Tensor {
     pub fn try_fused_into(inputs: &[&Tensor], program: &ElementwiseProgram, out: &mut Tensor) -> Result<()> {
         let shape = fused_shape("fused_into", inputs, program)?;
         inputs[0].same_dtype("fused_into", out)?;
-        if shape.as_slice() != out.shape() {
+        if !same_shape(&shape, out.shape()) {
             return Err(TensorError::invalid(
                 "fused_into",
                 format!("the inputs broadcast to {:?} but the output is {:?}", shape.as_slice(), out.shape()),
@@ -282,7 +282,7 @@ fn fused_shape(op: &'static str, inputs: &[&Tensor], program: &ElementwiseProgra
         first.same_dtype(op, t)?;
     }
     // The common case in a compiled program: inputs of one shape.
-    if inputs.iter().all(|t| t.shape() == first.shape()) {
+    if inputs.iter().all(|t| same_shape(t.shape(), first.shape())) {
         return Ok(Shape::from_slice(first.shape()));
     }
     let mut shape = Shape::from_slice(first.shape());
@@ -340,7 +340,7 @@ fn direct_row(inputs: &[&Tensor], program: &ElementwiseProgram, out: &[usize]) -
         if !t.is_contiguous() {
             return None;
         }
-        if t.shape() == out {
+        if same_shape(t.shape(), out) {
             continue;
         }
         let shape = t.shape();
