@@ -73,7 +73,7 @@ mod tape;
 mod var;
 
 pub use backward::{grad, grad_with, BackwardOptions};
-pub use compile::{compile, Compiled, Outputs, PassReport, Plan, Step};
+pub use compile::{compile, Compiled, Outputs, ParamUpdate, PassReport, Plan, Step};
 pub use custom::CustomOp;
 pub use error::{AutogradError, Result};
 pub use function::Function;

@@ -108,6 +108,9 @@ pub struct Compiled<F> {
     plans: Vec<(Signature, Plan)>,
 }
 
+/// What [`Compiled::run_updating`] calls to update one parameter from its complete gradient.
+pub type ParamUpdate<'a, E> = dyn FnMut(ParamId, &Tensor) -> std::result::Result<(), E> + 'a;
+
 /// The shapes and dtypes of a call's inputs: what a plan was traced for.
 type Signature = Vec<(Shape, DType)>;
 
@@ -230,7 +233,7 @@ where
         &mut self,
         inputs: &[Tensor],
         step: &mut Step,
-        update: &mut dyn FnMut(ParamId, &Tensor) -> std::result::Result<(), E>,
+        update: &mut ParamUpdate<'_, E>,
     ) -> std::result::Result<(), E> {
         if !self.grads {
             return Err(E::from(AutogradError::Invalid {
@@ -245,7 +248,7 @@ where
         &mut self,
         inputs: &[Tensor],
         step: &mut Step,
-        update: Option<&mut dyn FnMut(ParamId, &Tensor) -> std::result::Result<(), E>>,
+        update: Option<&mut ParamUpdate<'_, E>>,
     ) -> std::result::Result<(), E> {
         let index = match self.find(inputs) {
             Some(i) => i,

@@ -89,7 +89,7 @@ fn transposed<T: Copy>(p: &Product<T>) -> Product<T> {
 /// `B`'s elements are readable as [`super::gemm`] says.
 #[inline(always)]
 unsafe fn tiled_b<T: Kernel, const W: usize>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T, isize) {
-    if p.csb == 1 && p.n % W == 0 {
+    if p.csb == 1 && p.n.is_multiple_of(W) {
         return (p.b, p.rsb);
     }
     let padded = p.n.div_ceil(W) * W;
