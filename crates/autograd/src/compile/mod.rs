@@ -88,7 +88,8 @@ impl Outputs for (Var, Var) {
     }
 }
 
-/// Compiles `f`: see the [module documentation](self).
+/// Compiles `f`: traced once per input signature, optimised, and replayed on later calls (see
+/// [`Compiled::run`], [`Compiled::with_grads`] and [`Plan`]).
 pub fn compile<F, O>(f: F) -> Compiled<F>
 where
     F: Fn(&[Var]) -> Result<O>,
