@@ -390,3 +390,30 @@ fn run_updating_needs_gradients() {
     let err = f.run_updating(&[randn(&[2], 1)], &mut autograd::Step::default(), &mut update).unwrap_err();
     assert_eq!(err.to_string(), "compile: run_updating needs the parameters' gradients: compile with with_grads()");
 }
+
+/// An update that fails stops the run with its error; the plan is left clean, and the next run
+/// gives the same outputs as a run that never failed.
+#[test]
+fn a_failing_update_stops_the_run_and_the_next_run_is_whole() {
+    let params = mlp_params(4);
+    let mut f = compile(|xs: &[Var]| mlp_loss(&params, &xs[0], &xs[1])).with_grads();
+    let (x, y) = (randn(&[8, 2], 5), randn(&[8, 1], 6));
+    let mut step = autograd::Step::default();
+    let mut calls = 0;
+    let mut failing = |_: autograd::ParamId, _: &Tensor| -> autograd::Result<()> {
+        calls += 1;
+        if calls == 2 {
+            return Err(autograd::AutogradError::Invalid { op: "update", msg: "refused".into() });
+        }
+        Ok(())
+    };
+    let err = f.run_updating(&[x.clone(), y.clone()], &mut step, &mut failing).unwrap_err();
+    assert_eq!(err.to_string(), "update: refused");
+    assert_eq!(calls, 2, "the run stopped at the failing update");
+    let out = f.run(&[x.clone(), y.clone()]).unwrap();
+    let eager = compile(|xs: &[Var]| mlp_loss(&params, &xs[0], &xs[1])).with_grads().run(&[x, y]).unwrap();
+    assert_eq!(bits(&out.outputs[0]), bits(&eager.outputs[0]));
+    for p in &params {
+        assert_eq!(bits(out.grads.param(p).unwrap()), bits(eager.grads.param(p).unwrap()));
+    }
+}

@@ -71,7 +71,9 @@ where
 {
     /// One training step on `inputs`: the function's outputs (the loss first) and the
     /// gradients the update used, until the next run. The optimizer's hyperparameters are
-    /// checked first, so an error there changes nothing.
+    /// checked first ([`Optimizer::validate`]), so an error there changes nothing. An error
+    /// during the run (a kernel's, or the optimizer's own for one parameter) stops it where it
+    /// is: the parameters updated before it stay updated, as their optimizer state does.
     pub fn run(&mut self, inputs: &[Tensor]) -> Result<&Step> {
         self.optimizer.validate()?;
         let optimizer = &mut *self.optimizer;

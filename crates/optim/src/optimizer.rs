@@ -43,7 +43,9 @@ pub trait Optimizer {
     fn set_momentum(&mut self, group: usize, momentum: f64) -> Result<()>;
 
     /// Checks every group's hyperparameters, as [`step`](Self::step) does before it changes
-    /// anything.
+    /// anything. A compiled step calls it before its run, then [`step_param`](Self::step_param)
+    /// once per parameter during it: an optimizer that implements `step_param` implements this
+    /// too, so that a bad hyperparameter is refused before the first parameter changes.
     fn validate(&self) -> Result<()> {
         Ok(())
     }

@@ -224,3 +224,76 @@ fn step_param_checks_like_step() {
     assert!(opt.step_param(a.id(), &Tensor::ones(&[2], DType::F64)).unwrap());
     assert_eq!(a.value().to_vec::<f64>(), vec![0.0, 1.0]);
 }
+
+/// Freezing a parameter after the step was traced: the plan is traced again, so the frozen
+/// parameter is neither differentiated nor updated, as in the eager loop; unfreezing brings it
+/// back.
+#[test]
+fn freezing_a_parameter_after_tracing_stops_its_updates() {
+    let run = |compiled: bool| {
+        let (a, b) = (
+            Param::new(Tensor::from_vec(vec![1.0f64, 2.0], &[2])),
+            Param::new(Tensor::from_vec(vec![3.0f64, -1.0], &[2])),
+        );
+        let mut opt = Optim::new([a.clone(), b.clone()], Sgd { lr: 0.1, momentum: 0.5, ..Sgd::default() }).unwrap();
+        let loss = |x: &Var, a: &Var, b: &Var| -> autograd::Result<Var> { Ok((x * a * b).tanh().sum_all()) };
+        let x = Tensor::from_vec(vec![0.5f64, -0.25], &[2]);
+        let mut seen = Vec::new();
+        let mut step = compile(|xs: &[Var]| {
+            let t = xs[0].tape();
+            loss(&xs[0], &t.param(&a), &t.param(&b))
+        })
+        .with_optimizer(&mut opt);
+        let tape = Tape::new();
+        let mut eager_opt =
+            Optim::new([a.clone(), b.clone()], Sgd { lr: 0.1, momentum: 0.5, ..Sgd::default() }).unwrap();
+        for k in 0..9 {
+            b.set_requires_grad(!(3..6).contains(&k));
+            if compiled {
+                let out = step.run(std::slice::from_ref(&x)).unwrap();
+                seen.push(out.grads.param(&b).is_some());
+            } else {
+                tape.clear();
+                let grads = loss(&tape.input(x.clone()), &tape.param(&a), &tape.param(&b)).unwrap().backward().unwrap();
+                seen.push(grads.param(&b).is_some());
+                eager_opt.step(&grads).unwrap();
+            }
+        }
+        assert_eq!(step.compiled().plans(), usize::from(compiled), "a retraced plan replaces the old one");
+        (seen, bits(&a.value()), bits(&b.value()))
+    };
+    let (eager, compiled) = (run(false), run(true));
+    assert_eq!(eager.0, vec![true, true, true, false, false, false, true, true, true]);
+    assert_eq!(eager, compiled);
+}
+
+/// Gradients that are other parameters' values (`d/da sum(a * b) = b`): each update reads the
+/// gradient as it was, though the parameter it aliases is updated in the same run.
+#[test]
+fn gradients_that_alias_parameters_are_read_before_they_change() {
+    let run = |compiled: bool| {
+        let (a, b) = (
+            Param::new(Tensor::from_vec(vec![1.0f64, 2.0], &[2])),
+            Param::new(Tensor::from_vec(vec![3.0f64, -1.0], &[2])),
+        );
+        let mut opt = Optim::new([a.clone(), b.clone()], Sgd { lr: 0.1, ..Sgd::default() }).unwrap();
+        if compiled {
+            let mut step = compile(|xs: &[Var]| {
+                let t = xs[0].tape();
+                Ok((t.param(&a) * t.param(&b)).sum_all())
+            })
+            .with_optimizer(&mut opt);
+            for _ in 0..5 {
+                step.run(&[Tensor::zeros(&[1], DType::F64)]).unwrap();
+            }
+        } else {
+            let tape = Tape::new();
+            for _ in 0..5 {
+                tape.clear();
+                opt.step(&(tape.param(&a) * tape.param(&b)).sum_all().backward().unwrap()).unwrap();
+            }
+        }
+        (bits(&a.value()), bits(&b.value()))
+    };
+    assert_eq!(run(false), run(true));
+}

@@ -1,15 +1,15 @@
-//! The executor of a compiled plan: a static memory plan, and elementwise kernels that write
-//! into it.
+//! The executor of a compiled plan: a static memory plan, and the kernels that write into it.
 //!
 //! When a plan is built, every elementwise node of a float dtype (an unfused op, or a `fused`
-//! group) gets a buffer of its own: a *slot*. Slots are assigned from the values' lifetimes,
+//! group) and every product of two float matrices gets a buffer of its own: a *slot*. Slots are assigned from the values' lifetimes,
 //! as a register allocator assigns registers: a node takes the slot of an earlier value of the
 //! same shape and dtype that is dead by then (read for the last time, by itself and by any view
 //! of it), or a new one. Slots live in the executor from one run to the next, so after the
 //! first run those nodes neither allocate nor build tensor headers: their kernels
-//! ([`Tensor::try_fused_into`]) write straight into last run's buffer.
+//! ([`Tensor::try_fused_into`], [`Tensor::try_matmul_into`]) write straight into last run's
+//! buffer.
 //!
-//! The other nodes (matmul, reductions, views...) are evaluated by [`Op::eval`] as in eager
+//! The other nodes (batched products, reductions, views...) are evaluated by [`Op::eval`] as in eager
 //! mode, their buffers recycled by the plan's arena; their values, and those of arguments,
 //! parameters and constants, are let go of where they are read for the last time, so that a
 //! parameter's buffer is the parameter's alone again once a run is over.
@@ -252,7 +252,8 @@ impl Executor {
         self.slots[..self.planned].iter().flatten().map(|t| t.numel() * t.dtype().size_in_bytes()).sum()
     }
 
-    /// How many planned buffers the plan has, and how many elementwise nodes share them.
+    /// How many planned buffers the plan has, and how many nodes (elementwise, products) share
+    /// them.
     pub(crate) fn planned_buffers(&self) -> (usize, usize) {
         let nodes = self.produce.iter().filter(|p| p.is_planned()).count();
         (self.planned, nodes)

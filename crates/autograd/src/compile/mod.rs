@@ -16,11 +16,12 @@
 //!
 //! The plan is cached under the input signature (the guard): a call with other shapes (the
 //! last, shorter batch) traces and caches a second plan; [`plans`](Compiled::plans) says how
-//! many there are. No pass reorders floating-point operations, so a compiled run gives the
+//! many there are. With gradients, freezing or unfreezing a parameter the program reads traces
+//! its plan again. No pass reorders floating-point operations, so a compiled run gives the
 //! eager results bit for bit.
 //!
-//! Each plan has a static memory plan ([`exec`]): its elementwise nodes write into buffers kept
-//! between runs, shared by values that are never alive at once. The other nodes take their
+//! Each plan has a static memory plan ([`exec`]): its elementwise nodes and matrix products
+//! write into buffers kept between runs, shared by values that are never alive at once. The other nodes take their
 //! buffers and tensor headers from the plan's [`Arena`], into which the previous run released
 //! them. With [`run_into`](Compiled::run_into), which refills the caller's [`Step`], a replayed
 //! step of the built-in ops allocates nothing (tested where the CPU has AVX2 and FMA).
@@ -124,6 +125,10 @@ pub struct Plan {
     params: Vec<ParamId>,
     /// Which inputs have a gradient output (after the parameters'), in order.
     input_grads: Vec<bool>,
+    /// With gradients: every parameter the program reads, and whether it required grad when
+    /// traced. Freezing or unfreezing one changes which gradients the program must compute, so
+    /// the plan is traced again (a guard, as the input signature is).
+    grad_flags: Vec<(Param, bool)>,
     report: Vec<PassReport>,
     /// The memory plan and the planned buffers, kept between runs.
     exec: Executor,
@@ -252,6 +257,10 @@ where
         update: Option<&mut ParamUpdate<'_, E>>,
     ) -> std::result::Result<(), E> {
         let index = match self.find(inputs) {
+            Some(i) if self.plans[i].1.grad_flags.iter().any(|(p, traced)| p.requires_grad() != *traced) => {
+                self.plans[i].1 = self.trace(inputs)?;
+                i
+            }
             Some(i) => i,
             None => {
                 let plan = self.trace(inputs)?;
@@ -319,7 +328,9 @@ where
             let mut outputs = (self.f)(&args)?.into_vars();
             let returned = outputs.len();
             let mut params = Vec::new();
+            let mut grad_flags = Vec::new();
             if self.grads {
+                grad_flags = tape.params_read().into_iter().map(|(_, p)| (p.clone(), p.requires_grad())).collect();
                 let (ids, grads) = param_grads(&tape, outputs.first())?;
                 params = ids;
                 outputs.extend(grads);
@@ -344,7 +355,7 @@ where
             let program = tape.function(&args, &outputs)?;
             let (program, report) = optimize(program, self.fusion)?;
             let exec = Executor::new(&program, returned, &params);
-            Ok(Plan { program, outputs: returned, params, input_grads, report, exec, arena: Arena::new() })
+            Ok(Plan { program, outputs: returned, params, input_grads, grad_flags, report, exec, arena: Arena::new() })
         })
     }
 }
