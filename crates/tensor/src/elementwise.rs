@@ -93,6 +93,31 @@ fn zip_plain<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut 
     }
 }
 
+/// `dst[i] = f(a[i], b[i], c[i])`, compiled three times and dispatched at run time as
+/// [`map_slice`].
+#[inline(always)]
+fn zip3_slices<A: Copy, B: Copy, C: Copy, U, F: Fn(A, B, C) -> U>(a: &[A], b: &[B], c: &[C], dst: &mut [U], f: &F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { simd::zip3_avx512(a, b, c, dst, f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { simd::zip3_avx2(a, b, c, dst, f) };
+        }
+    }
+    zip3_plain(a, b, c, dst, f)
+}
+
+#[inline(always)]
+fn zip3_plain<A: Copy, B: Copy, C: Copy, U, F: Fn(A, B, C) -> U>(a: &[A], b: &[B], c: &[C], dst: &mut [U], f: &F) {
+    for (((o, &x), &y), &z) in dst.iter_mut().zip(a).zip(b).zip(c) {
+        *o = f(x, y, z);
+    }
+}
+
 /// One contiguous run of a binary op: both operands contiguous, or one of them a broadcast
 /// scalar (stride 0), each vectorised; anything else element by element.
 #[allow(clippy::too_many_arguments)] // two operands, each a (slice, offset, stride)
@@ -144,6 +169,28 @@ mod simd {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn zip_avx2<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut [U], f: &F) {
         super::zip_plain(a, b, dst, f)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn zip3_avx512<A: Copy, B: Copy, C: Copy, U, F: Fn(A, B, C) -> U>(
+        a: &[A],
+        b: &[B],
+        c: &[C],
+        dst: &mut [U],
+        f: &F,
+    ) {
+        super::zip3_plain(a, b, c, dst, f)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn zip3_avx2<A: Copy, B: Copy, C: Copy, U, F: Fn(A, B, C) -> U>(
+        a: &[A],
+        b: &[B],
+        c: &[C],
+        dst: &mut [U],
+        f: &F,
+    ) {
+        super::zip3_plain(a, b, c, dst, f)
     }
 }
 
@@ -205,7 +252,12 @@ pub(crate) fn zip3<A: Element, B: Element, C: Element, U: Element>(
     let base = [a.layout.offset, b.layout.offset, c.layout.offset];
     fill_chunks(&mut out, |start, chunk| {
         for_each_run(&shape, &st, base, start, chunk.len(), |pos, [xa, xb, xc], run, [ia, ib, ic]| {
-            for (i, d) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
+            let dst = &mut chunk[pos - start..pos - start + run];
+            if (ia, ib, ic) == (1, 1, 1) {
+                // All three contiguous (`where` on same-shape tensors): vectorised.
+                return zip3_slices(&sa[xa..xa + run], &sb[xb..xb + run], &sc[xc..xc + run], dst, &f);
+            }
+            for (i, d) in dst.iter_mut().enumerate() {
                 *d = f(sa[xa + i * ia], sb[xb + i * ib], sc[xc + i * ic]);
             }
         });

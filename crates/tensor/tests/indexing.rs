@@ -201,3 +201,27 @@ fn index_select_edge_cases() {
     let thin = Tensor::zeros(&[3, 0], DType::F32);
     assert_eq!(thin.index_select(0, &ids).shape(), &[2, 0]);
 }
+
+/// The vectorised path of `where_cond` (all three operands contiguous, here also offset into
+/// their buffers) selects exactly what a plain loop does, NaN and -0 included, on lengths with
+/// a vector tail.
+#[test]
+fn where_cond_on_contiguous_operands_matches_a_loop() {
+    let mut rng = tensor::Rng::seed(8);
+    for n in [1usize, 7, 33, 1000, 4099] {
+        for dtype in [DType::F32, DType::F64] {
+            let a = Tensor::randn(&[n + 3], dtype, &mut rng).narrow(0, 3, n);
+            let mut b_vals = Tensor::randn(&[n], DType::F64, &mut rng).to_vec::<f64>();
+            b_vals[0] = f64::NAN;
+            b_vals[n - 1] = -0.0;
+            let b = Tensor::from_vec(b_vals, &[n]).to_dtype(dtype);
+            let cond = Tensor::randn(&[n + 1], DType::F64, &mut rng).narrow(0, 1, n).try_gt_scalar(0.0).unwrap();
+            let got = cond.where_cond(&a, &b).to_dtype(DType::F64).to_vec::<f64>();
+            let (c, av, bv) =
+                (cond.to_vec::<bool>(), a.to_dtype(DType::F64).to_vec::<f64>(), b.to_dtype(DType::F64).to_vec::<f64>());
+            let want: Vec<f64> = (0..n).map(|i| if c[i] { av[i] } else { bv[i] }).collect();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "n = {n}, {dtype}");
+        }
+    }
+}
