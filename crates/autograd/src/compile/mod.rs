@@ -21,9 +21,9 @@
 //! eager results bit for bit.
 //!
 //! Each plan has a static memory plan ([`exec`]): its elementwise nodes and matrix products
-//! write into buffers kept between runs, shared by values that are never alive at once. The other nodes take their
-//! buffers and tensor headers from the plan's [`Arena`], into which the previous run released
-//! them. With [`run_into`](Compiled::run_into), which refills the caller's [`Step`], a replayed
+//! write into buffers kept between runs, shared by values that are never alive at once. The
+//! other nodes take their buffers and tensor headers from the plan's [`Arena`], into which the
+//! previous run released them. With [`run_into`](Compiled::run_into), which refills the caller's [`Step`], a replayed
 //! step of the built-in ops allocates nothing (tested where the CPU has AVX2 and FMA).
 //!
 //! ```

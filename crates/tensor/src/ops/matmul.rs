@@ -357,7 +357,7 @@ impl Tensor {
         };
         let (am, bm) = (matrix(self, m, k), matrix(rhs, k, n));
         float_dispatch!(op, out.dtype(), T => {
-            gemm_into::<T>(self, am, rhs, bm, out.exclusive_slice_mut::<T>());
+            gemm_into::<T>(self.storage_slice::<T>(), am, rhs.storage_slice::<T>(), bm, out.exclusive_slice_mut::<T>());
             Ok(())
         })
     }
@@ -411,14 +411,13 @@ impl Tensor {
     );
 }
 
-/// `c = a @ b` for matrices `a` and `b` inside their tensors' buffers, `c` row-major.
-fn gemm_into<T: Gemm>(a: &Tensor, am: MatRef, b: &Tensor, bm: MatRef, c: &mut [T]) {
+/// `c = a @ b` for matrices `a` and `b` inside their buffers, `c` a row-major buffer of its own.
+fn gemm_into<T: Gemm>(a: &[T], am: MatRef, b: &[T], bm: MatRef, c: &mut [T]) {
     if am.cols == 0 {
         c.fill(T::ZERO);
         return;
     }
-    let cm = MatRef::contiguous(am.rows, bm.cols, 0);
-    T::gemm(T::ONE, a.storage_slice::<T>(), am, b.storage_slice::<T>(), bm, T::ZERO, c, cm);
+    T::gemm(T::ONE, a, am, b, bm, T::ZERO, c, MatRef::contiguous(am.rows, bm.cols, 0));
 }
 
 /// Runs one GEMM per batch element of `a: [batch.., m, k]` and `b: [batch.., k, n]` (already
@@ -429,12 +428,9 @@ fn batched_gemm<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: u
     if nb * m * n == 0 {
         return Vec::new();
     }
-    // GEMM with beta = 0 writes every element of C without reading it.
+    // GEMM with beta = 0 writes every element of C without reading it (`gemm_into` fills it
+    // with zeros when `k` is 0).
     let mut out = crate::pool::for_overwrite::<T>(nb * m * n);
-    if k == 0 {
-        out.fill(T::ZERO);
-        return out;
-    }
     let r = a.rank();
     let am =
         |off| MatRef { rows: m, cols: k, offset: off, row_stride: a.strides()[r - 2], col_stride: a.strides()[r - 1] };
@@ -450,9 +446,7 @@ fn batched_gemm<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: u
             offsets.extend((0..run).map(|i| (oa + i * ia, ob + i * ib)));
         });
     }
-    let run_one = |(oa, ob): (usize, usize), c: &mut [T]| {
-        T::gemm(T::ONE, sa, am(oa), sb, bm(ob), T::ZERO, c, MatRef::contiguous(m, n, 0));
-    };
+    let run_one = |(oa, ob): (usize, usize), c: &mut [T]| gemm_into(sa, am(oa), sb, bm(ob), c);
     if nb > 1 && m * n * k < SMALL_GEMM && crate::parallel::should_parallelize(nb * m * n * k) {
         out.par_chunks_mut(m * n).zip(offsets.par_iter()).for_each(|(c, &o)| run_one(o, c));
     } else {
