@@ -16,6 +16,8 @@
 //! too), the two paths give the same bits, so which one runs (it depends on the block's size,
 //! hence on how matmul split `C` between threads) never shows in the results.
 
+use std::arch::x86_64::*;
+
 use super::{write_back, Kernel, Product};
 
 /// The largest product (`m k n`) taken here; above it packing pays for itself.
@@ -27,8 +29,8 @@ pub(super) fn fits<T: Kernel>(m: usize, k: usize, n: usize) -> bool {
 }
 
 /// Rows of `C` computed together: with two vectors of columns each, eight independent chains
-/// of multiply-adds in flight (one chain would wait on each add's latency), and all sixteen
-/// vector registers of AVX2 between the sums, a row of `B` and `A`'s broadcast element.
+/// of multiply-adds in flight (one chain would wait on each add's latency), and eleven of the
+/// sixteen vector registers of AVX2 busy (the sums, a row of `B` and `A`'s broadcast element).
 const ROWS: usize = 4;
 
 /// Columns of `C` computed together: two 256-bit vectors of `T`.
@@ -46,21 +48,20 @@ pub(super) unsafe fn gemm<T: Kernel>(p: &Product<T>) {
     T::with_scratch(|_, scratch| unsafe { compute(&p, scratch) })
 }
 
-/// [`gemm`] with this thread's scratch, compiled for AVX2 and FMA (a closure would not be).
+/// [`gemm`] with this thread's scratch.
 ///
 /// # Safety
 /// As [`gemm`].
-#[target_feature(enable = "avx2,fma")]
 unsafe fn compute<T: Kernel>(p: &Product<T>, scratch: &mut Vec<T>) {
-    // SAFETY (both arms): the caller's contract; `b` holds `k` rows of whole tiles (the copy),
-    // or is `B` itself when its rows are contiguous and whole tiles.
+    let (b, rsb) = tiled_b(p, scratch);
+    // SAFETY (both arms): the caller's contract; `T` is `f32` or `f64` (the two `Kernel`
+    // types), told apart by size, so the casts name the same type; `b` holds `k` rows of whole
+    // tiles (see `tiled_b`).
     unsafe {
         if std::mem::size_of::<T>() == 4 {
-            let (b, rsb) = tiled_b::<T, 16>(p, scratch);
-            tiles::<T, 16>(p, b, rsb);
+            tiles_f32(&*(p as *const Product<T> as *const Product<f32>), b as *const f32, rsb);
         } else {
-            let (b, rsb) = tiled_b::<T, 8>(p, scratch);
-            tiles::<T, 8>(p, b, rsb);
+            tiles_f64(&*(p as *const Product<T> as *const Product<f64>), b as *const f64, rsb);
         }
     }
 }
@@ -82,77 +83,149 @@ fn transposed<T: Copy>(p: &Product<T>) -> Product<T> {
     }
 }
 
-/// `B` as `k` row-major rows of whole `W`-column tiles, and its row stride: `B` itself when it
-/// is already, else a copy in `scratch`, zero-padded.
+/// `B` as `k` row-major rows of whole tiles (`width` columns), and its row stride: `B` itself
+/// when it is already, else a copy in `scratch`, zero-padded.
 ///
 /// # Safety
 /// `B`'s elements are readable as [`super::gemm`] says.
-#[inline(always)]
-unsafe fn tiled_b<T: Kernel, const W: usize>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T, isize) {
-    if p.csb == 1 && p.n.is_multiple_of(W) {
+unsafe fn tiled_b<T: Kernel>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T, isize) {
+    if p.csb == 1 && p.n.is_multiple_of(width::<T>()) {
         return (p.b, p.rsb);
     }
-    let padded = p.n.div_ceil(W) * W;
+    let padded = p.n.div_ceil(width::<T>()) * width::<T>();
     if scratch.len() < p.k * padded {
         scratch.resize(p.k * padded, T::zero()); // grown, never shrunk: no allocation per call
     }
-    for (row, dst) in scratch.chunks_exact_mut(padded).take(p.k).enumerate() {
-        for (j, d) in dst.iter_mut().enumerate() {
-            // SAFETY: `row < k` and `j < n` address an element of `B`.
-            *d = if j < p.n { unsafe { *p.b.offset(row as isize * p.rsb + j as isize * p.csb) } } else { T::zero() };
+    let rows = &mut scratch[..p.k * padded];
+    // SAFETY (both arms): `row < k` and `j < n` address an element of `B`.
+    if p.csb.unsigned_abs() <= p.rsb.unsigned_abs() {
+        for (row, dst) in rows.chunks_exact_mut(padded).enumerate() {
+            let src = unsafe { p.b.offset(row as isize * p.rsb) };
+            for (j, d) in dst[..p.n].iter_mut().enumerate() {
+                *d = unsafe { *src.offset(j as isize * p.csb) };
+            }
+            dst[p.n..].fill(T::zero());
+        }
+    } else {
+        // A column-major `B` (a transposed operand): read along its columns, write across.
+        for j in 0..p.n {
+            let src = unsafe { p.b.offset(j as isize * p.csb) };
+            for (row, d) in rows.iter_mut().skip(j).step_by(padded).enumerate() {
+                *d = unsafe { *src.offset(row as isize * p.rsb) };
+            }
+        }
+        for dst in rows.chunks_exact_mut(padded) {
+            dst[p.n..].fill(T::zero());
         }
     }
     (scratch.as_ptr(), padded as isize)
 }
 
-/// Every row of `C`: `ROWS` at a time, then the rest one by one.
-///
-/// # Safety
-/// As [`gemm`]; `b` holds `k` rows, `rsb` apart, of `n` columns rounded up to whole `W` tiles.
-#[inline(always)]
-unsafe fn tiles<T: Kernel, const W: usize>(p: &Product<T>, b: *const T, rsb: isize) {
-    let grouped = p.m / ROWS * ROWS;
-    // SAFETY: forwarded; each call covers rows inside `0..m`.
-    unsafe {
-        for i in (0..grouped).step_by(ROWS) {
-            rows::<T, ROWS, W>(p, b, rsb, i);
+/// Every row of `C`, `ROWS` at a time, then the rest one by one; each group of rows `2 * LANES`
+/// columns at a time: each term `A[i, p] B[p, j..]` added with one fused multiply-add per
+/// element (`p` ascending, from zero), the sums in registers over the whole `k` loop, then
+/// written back as the packed micro-kernel writes a tile (`alpha`, `beta`; scalar for the
+/// columns of a ragged edge or a strided `C`, as `write_back`).
+macro_rules! small_tiles {
+    ($tiles:ident, $rows:ident, $t:ty, $vec:ty, $lanes:expr, $zero:ident, $load:ident, $bcast:ident,
+     $fma:ident, $mul:ident, $add:ident, $set1:ident, $store:ident) => {
+        /// # Safety
+        /// As [`gemm`]; `b` holds `k` rows, `rsb` apart, of `n` columns rounded up to whole tiles.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $tiles(p: &Product<$t>, b: *const $t, rsb: isize) {
+            let grouped = p.m / ROWS * ROWS;
+            // SAFETY: forwarded; each call covers rows inside `0..m`.
+            unsafe {
+                for i in (0..grouped).step_by(ROWS) {
+                    $rows::<ROWS>(p, b, rsb, i);
+                }
+                for i in grouped..p.m {
+                    $rows::<1>(p, b, rsb, i);
+                }
+            }
         }
-        for i in grouped..p.m {
-            rows::<T, 1, W>(p, b, rsb, i);
-        }
-    }
-}
 
-/// Rows `i..i + R` of `C`, `W` columns at a time: each term `A[i, p] B[p, j..j + W]` added with
-/// one fused multiply-add per element (`p` ascending, from zero), then the columns inside `C`
-/// written back.
-///
-/// # Safety
-/// As [`tiles`], and rows `i..i + R` are rows of `C`.
-#[inline(always)]
-unsafe fn rows<T: Kernel, const R: usize, const W: usize>(o: &Product<T>, b: *const T, rsb: isize, i: usize) {
-    // SAFETY (throughout): every index addresses an element of its matrix, per the contract;
-    // `[T; W]` has `T`'s alignment.
-    unsafe {
-        let a_at = |r: usize, p: usize| *o.a.offset((i + r) as isize * o.rsa + p as isize * o.csa);
-        for j in (0..o.n).step_by(W) {
-            let mut acc = [[T::zero(); W]; R];
-            for p in 0..o.k {
-                let b_row: [T; W] = *(b.offset(p as isize * rsb + j as isize) as *const [T; W]);
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let arp = a_at(r, p);
-                    for (s, &bpj) in acc.iter_mut().zip(&b_row) {
-                        *s = arp.mul_add(bpj, *s);
+        /// Rows `i..i + R` of `C`.
+        ///
+        /// # Safety
+        /// As the tiles function, and rows `i..i + R` are rows of `C`.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $rows<const R: usize>(o: &Product<$t>, b: *const $t, rsb: isize, i: usize) {
+            const W: usize = 2 * $lanes;
+            // SAFETY (throughout): every offset addresses an element of its matrix (or of the
+            // padded copy of `B`), per the contract.
+            unsafe {
+                let a: [*const $t; R] = std::array::from_fn(|r| o.a.offset((i + r) as isize * o.rsa));
+                for j in (0..o.n).step_by(W) {
+                    let mut acc = [[$zero(); 2]; R];
+                    let mut b_row = b.add(j);
+                    for p in 0..o.k {
+                        let (b0, b1) = ($load(b_row), $load(b_row.add($lanes)));
+                        for r in 0..R {
+                            let arp = $bcast(&*a[r].offset(p as isize * o.csa));
+                            acc[r][0] = $fma(arp, b0, acc[r][0]);
+                            acc[r][1] = $fma(arp, b1, acc[r][1]);
+                        }
+                        b_row = b_row.offset(rsb);
+                    }
+                    let columns = W.min(o.n - j);
+                    for (r, halves) in acc.iter().enumerate() {
+                        let c = o.c.offset((i + r) as isize * o.rsc + j as isize * o.csc);
+                        if columns == W && o.csc == 1 {
+                            let (va, vb) = ($set1(o.alpha), $set1(o.beta));
+                            for (h, &v) in halves.iter().enumerate() {
+                                let dst = c.add(h * $lanes);
+                                let value = if o.beta == 0.0 {
+                                    $mul(va, v)
+                                } else if o.alpha == 1.0 && o.beta == 1.0 {
+                                    $add(v, $load(dst))
+                                } else {
+                                    $add($mul(va, v), $mul(vb, $load(dst)))
+                                };
+                                $store(dst, value);
+                            }
+                        } else {
+                            let mut sums = [0.0 as $t; W];
+                            $store(sums.as_mut_ptr(), halves[0]);
+                            $store(sums.as_mut_ptr().add($lanes), halves[1]);
+                            for (l, &t) in sums[..columns].iter().enumerate() {
+                                write_back(&mut *c.offset(l as isize * o.csc), t, o.alpha, o.beta);
+                            }
+                        }
                     }
                 }
             }
-            let columns = W.min(o.n - j);
-            for (r, acc) in acc.iter().enumerate() {
-                for (l, &t) in acc[..columns].iter().enumerate() {
-                    let c = &mut *o.c.offset((i + r) as isize * o.rsc + (j + l) as isize * o.csc);
-                    write_back(c, t, o.alpha, o.beta);
-                }
-            }
         }
-    }
+    };
 }
+
+small_tiles!(
+    tiles_f32,
+    rows_f32,
+    f32,
+    __m256,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_broadcast_ss,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    _mm256_add_ps,
+    _mm256_set1_ps,
+    _mm256_storeu_ps
+);
+small_tiles!(
+    tiles_f64,
+    rows_f64,
+    f64,
+    __m256d,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_broadcast_sd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    _mm256_add_pd,
+    _mm256_set1_pd,
+    _mm256_storeu_pd
+);
