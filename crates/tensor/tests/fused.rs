@@ -133,6 +133,25 @@ fn writing_into_a_buffer_equals_a_new_buffer() {
                 into(&[&x, &y], &ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(b, 0, 1)] });
             }
         }
+        // A row repeated along the output (a bias), first or second, for every binary op: rows
+        // of whole vectors, a ragged row, a row with leading ones, and enough rows to be split
+        // between threads.
+        for (out_shape, row_shape) in
+            [(&[32, 16][..], &[16][..]), (&[7, 9], &[9]), (&[5, 3, 24], &[1, 1, 24]), (&[4096, 16], &[16])]
+        {
+            let (x, row) = (awkward(out_shape, dtype, 6), awkward(row_shape, dtype, 7));
+            use BinaryFn as B;
+            for b in [B::Add, B::Sub, B::Mul, B::Div, B::Maximum, B::Minimum, B::TanhBackward] {
+                let p = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(b, 0, 1)] };
+                into(&[&x, &row], &p);
+                into(&[&row, &x], &p);
+                let (mut xr, mut rx) = (Tensor::zeros(out_shape, dtype), Tensor::zeros(out_shape, dtype));
+                Tensor::try_fused_into(&[&x, &row], &p, &mut xr).unwrap();
+                Tensor::try_fused_into(&[&row, &x], &p, &mut rx).unwrap();
+                assert_eq!(bits(&xr), bits(&binary(b, &x, &row)), "{b:?} {out_shape:?}");
+                assert_eq!(bits(&rx), bits(&binary(b, &row, &x)), "{b:?} {out_shape:?}");
+            }
+        }
         // An offset view, a transpose and a broadcast row: the general path.
         let x = awkward(&[6, 5], dtype, 3).try_slice(0, 1, 6, 1).unwrap();
         let xt = awkward(&[5, 5], dtype, 4).t();
@@ -164,6 +183,13 @@ fn writing_into_a_shared_or_misshaped_buffer_is_an_error() {
     assert_eq!(
         Tensor::try_fused_into(&[&x], &exp, &mut four).unwrap_err().to_string(),
         "fused_into: the inputs broadcast to [3] but the output is [4]"
+    );
+    // Two rows broadcast to a row, not to the output's shape.
+    let (row, mut rows) = (Tensor::ones(&[16], DType::F32), Tensor::zeros(&[2, 16], DType::F32));
+    let add = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1)] };
+    assert_eq!(
+        Tensor::try_fused_into(&[&row, &row], &add, &mut rows).unwrap_err().to_string(),
+        "fused_into: the inputs broadcast to [16] but the output is [2, 16]"
     );
     let mut f64s = Tensor::zeros(&[3], DType::F64);
     assert!(Tensor::try_fused_into(&[&x], &exp, &mut f64s).unwrap_err().to_string().contains("fused_into"));

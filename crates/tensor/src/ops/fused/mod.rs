@@ -256,6 +256,13 @@ impl Tensor {
     /// assert_eq!(out.to_vec::<f32>(), vec![2.0; 3]);
     /// ```
     pub fn try_fused_into(inputs: &[&Tensor], program: &ElementwiseProgram, out: &mut Tensor) -> Result<()> {
+        if let Some((instr, row)) = direct_into(inputs, program, out) {
+            float_dispatch!("fused_into", out.dtype(), T => {
+                let dst = out.exclusive_slice_mut::<T>();
+                single(instr, &operands(inputs, dst.len()), row, dst);
+                return Ok(());
+            })
+        }
         let shape = fused_shape("fused_into", inputs, program)?;
         inputs[0].same_dtype("fused_into", out)?;
         if !same_shape(&shape, out.shape()) {
@@ -274,6 +281,31 @@ impl Tensor {
             write_fused("fused_into", inputs, program, &shape, out.exclusive_slice_mut::<T>())
         })
     }
+}
+
+/// The direct loop's instruction and row (see [`direct_row`]) for a one-instruction program
+/// whose inputs have `out`'s dtype and either its shape (one at least) or that of a row repeated
+/// along it, all contiguous, `out` being exclusive: the common case of a compiled program's
+/// node, checked without building the broadcast shape.
+fn direct_into(inputs: &[&Tensor], program: &ElementwiseProgram, out: &Tensor) -> Option<(Instr, usize)> {
+    let &[instr] = program.instrs.as_slice() else {
+        return None;
+    };
+    if program.check(inputs.len()).is_err() || !out.is_exclusive() {
+        return None;
+    }
+    let (mut row, mut whole) = (0, false);
+    for t in inputs {
+        if t.dtype() != out.dtype() || !t.is_contiguous() {
+            return None;
+        }
+        if same_shape(t.shape(), out.shape()) {
+            whole = true;
+        } else {
+            row = repeated_row(t, out.shape(), out.numel(), row)?;
+        }
+    }
+    whole.then_some((instr, row))
 }
 
 /// The shape `inputs` broadcast to, after checking the program against them and that they share
@@ -306,11 +338,7 @@ fn write_fused<T: Float>(
     dst: &mut [T],
 ) -> Result<()> {
     if let Some(row) = direct_row(inputs, program, shape) {
-        let srcs: SmallVec<[Operand<T>; 2]> = inputs
-            .iter()
-            .map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != dst.len()))
-            .collect();
-        single(program.instrs[0], &srcs, row, dst);
+        single(program.instrs[0], &operands(inputs, dst.len()), row, dst);
         return Ok(());
     }
     let strides =
@@ -319,6 +347,11 @@ fn write_fused<T: Float>(
         inputs.iter().zip(&strides).map(|(t, s)| (t.storage_slice::<T>(), t.layout.offset, &s[..])).collect();
     run(&sources, shape, program, dst);
     Ok(())
+}
+
+/// The direct loop's operands (contiguous inputs) for an output of `len` elements.
+fn operands<'a, T: Float>(inputs: &[&'a Tensor], len: usize) -> SmallVec<[Operand<'a, T>; 2]> {
+    inputs.iter().map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != len)).collect()
 }
 
 /// An operand of the direct loop: its elements, and whether they are one row repeated along
@@ -343,19 +376,22 @@ fn direct_row(inputs: &[&Tensor], program: &ElementwiseProgram, out: &[usize]) -
         if !t.is_contiguous() {
             return None;
         }
-        if same_shape(t.shape(), out) {
-            continue;
+        if !same_shape(t.shape(), out) {
+            row = repeated_row(t, out, n, row)?;
         }
-        let shape = t.shape();
-        let trailing = &shape[shape.iter().position(|&d| d != 1).unwrap_or(shape.len())..];
-        let len = t.numel();
-        let repeats = len >= MIN_DIRECT_ROW && len < n && out.ends_with(trailing) && (row == 0 || row == len);
-        if !repeats {
-            return None;
-        }
-        row = len;
     }
     Some(row)
+}
+
+/// The length of the row `t` repeats along an output of shape `out` (`n` elements), when it is
+/// one the direct loop takes (see [`direct_row`]) and of the length `row` of the other repeated
+/// operands (0: none yet).
+fn repeated_row(t: &Tensor, out: &[usize], n: usize, row: usize) -> Option<usize> {
+    let shape = t.shape();
+    let trailing = &shape[shape.iter().position(|&d| d != 1).unwrap_or(shape.len())..];
+    let len = t.numel();
+    let repeats = len >= MIN_DIRECT_ROW && len < n && out.ends_with(trailing) && (row == 0 || row == len);
+    repeats.then_some(len)
 }
 
 /// One instruction over contiguous operands (see [`Operand`]), in parallel chunks of whole rows
@@ -388,14 +424,67 @@ fn single<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, out: &mut [T]
 /// each row, the others from the row's position.
 #[inline(always)]
 fn single_plain<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, start: usize, dst: &mut [T]) {
+    if let Instr::Binary(b, x, y) = instr {
+        // A repeated operand (a bias): the op chosen once, outside the loop over rows (a short
+        // row would otherwise pay for the choice on each).
+        let ((xs, x_repeats), (ys, y_repeats)) = (srcs[x], srcs[y]);
+        if row.is_multiple_of(LANES) && row < dst.len() {
+            // Rows of whole vectors: one flat loop of fixed-length chunks, which LLVM turns
+            // into one vector operation each (a loop per row of 16 would run its scalar
+            // remainder loop, the vector one taking 32 at a time).
+            per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
+            |op| for (r, dst) in dst.chunks_exact_mut(row).enumerate() {
+                let at = start + r * row;
+                let (xs, ys) = (row_of(xs, x_repeats, at, row), row_of(ys, y_repeats, at, row));
+                let chunks = dst.chunks_exact_mut(LANES).zip(xs.chunks_exact(LANES).zip(ys.chunks_exact(LANES)));
+                for (dst, (p, q)) in chunks {
+                    let (p, q): ([T; LANES], [T; LANES]) = (to_array(p), to_array(q));
+                    let mut r = [T::zero(); LANES];
+                    for i in 0..LANES {
+                        r[i] = op.apply(p[i], q[i]);
+                    }
+                    dst.copy_from_slice(&r);
+                }
+            });
+            return;
+        }
+        per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward],
+        |op| for (r, dst) in dst.chunks_mut(row.max(1)).enumerate() {
+            let (at, len) = (start + r * row, dst.len());
+            let (xs, ys) = (row_of(xs, x_repeats, at, len), row_of(ys, y_repeats, at, len));
+            for (d, (&p, &q)) in dst.iter_mut().zip(xs.iter().zip(ys)) {
+                *d = op.apply(p, q)
+            }
+        });
+        return;
+    }
     for (r, dst) in dst.chunks_mut(row.max(1)).enumerate() {
         let (at, len) = (start + r * row, dst.len());
-        instr_into(instr, dst, |k| match srcs[k] {
-            (s, true) => s,
-            (s, false) => &s[at..at + len],
-        });
+        instr_into(instr, dst, |k| row_of(srcs[k].0, srcs[k].1, at, len));
     }
 }
+
+/// The elements of an operand for output positions `at..at + len` (the whole of a repeated
+/// one, whose length is a row's).
+#[inline(always)]
+fn row_of<T>(s: &[T], repeats: bool, at: usize, len: usize) -> &[T] {
+    if repeats {
+        s
+    } else {
+        &s[at..at + len]
+    }
+}
+
+#[inline(always)]
+fn to_array<T: Copy + Default>(s: &[T]) -> [T; LANES] {
+    let mut a = [T::default(); LANES];
+    a.copy_from_slice(s);
+    a
+}
+
+/// Elements per chunk of the flat loop over rows of a repeated operand: one 256-bit vector of
+/// f32.
+const LANES: usize = 8;
 
 /// One instruction over `dst`, each operand register `r` read as `operand(r)` (a slice of
 /// `dst`'s length): the loops of both kernels, one per op with the op a constant in it, so
