@@ -312,7 +312,8 @@ fn write_planned(
     Ok(())
 }
 
-/// The values of a node's inputs.
+/// The values of a node's inputs (inlined, as `tensor`'s `operands` is, for the same reason).
+#[inline(always)]
 fn gather<'a>(
     slots: &'a [Option<Tensor>],
     slot_of: &[usize],

@@ -349,7 +349,10 @@ fn write_fused<T: Float>(
     Ok(())
 }
 
-/// The direct loop's operands (contiguous inputs) for an output of `len` elements.
+/// The direct loop's operands (contiguous inputs) for an output of `len` elements. (Inlined:
+/// returned from a call, the vector was copied through the stack in pieces too small to
+/// forward, a stall that showed in small programs.)
+#[inline(always)]
 fn operands<'a, T: Float>(inputs: &[&'a Tensor], len: usize) -> SmallVec<[Operand<'a, T>; 2]> {
     inputs.iter().map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != len)).collect()
 }
