@@ -61,6 +61,45 @@ fn exact_identities_are_removed_and_views_merged() {
     assert_eq!(bits(&out.outputs[0]), bits(&x.exp().tanh()));
 }
 
+/// A keepdim reduction reshaped to drop its kept axes is the reduction without keepdim (what
+/// a bias gradient's `sum_to` records); not when the keepdim result is read elsewhere, when the
+/// reshape is to another shape, or for logsumexp.
+#[test]
+fn a_reshaped_keepdim_reduction_is_one_reduction() {
+    let x = randn(&[6, 5, 4], 5);
+    let eager = |x: &Tensor| {
+        let a = x.sum(&[0], true).reshape(&[5, 4]);
+        let b = x.max(&[-1, 1], true).reshape(&[6]);
+        let c = x.mean(&[], true).reshape(&[]);
+        (a, b, c)
+    };
+    let mut f = compile(|xs: &[Var]| {
+        let a = xs[0].sum(&[0], true).reshape(&[5, 4]);
+        let b = xs[0].max(&[-1, 1], true).reshape(&[6]);
+        let c = xs[0].mean(&[], true).reshape(&[]);
+        Ok(vec![a, b, c])
+    });
+    let out = f.run(std::slice::from_ref(&x)).unwrap();
+    let plan = f.plan(std::slice::from_ref(&x)).unwrap();
+    assert_eq!((plan.count("reshape"), plan.program().len()), (0, 4), "{plan}");
+    let (a, b, c) = eager(&x);
+    assert_eq!([bits(&out.outputs[0]), bits(&out.outputs[1]), bits(&out.outputs[2])], [bits(&a), bits(&b), bits(&c)]);
+    assert_eq!(out.outputs[1].shape(), &[6]);
+
+    let mut kept = compile(|xs: &[Var]| {
+        let s = xs[0].sum(&[0], true);
+        Ok(vec![
+            s.reshape(&[5, 4]),
+            s.exp(),
+            xs[0].sum(&[2], true).reshape(&[6, 1, 5]),
+            xs[0].logsumexp(&[0], true).reshape(&[5, 4]),
+        ])
+    });
+    let out = kept.run(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(kept.plan(std::slice::from_ref(&x)).unwrap().count("reshape"), 3);
+    assert_eq!(bits(&out.outputs[2]), bits(&x.sum(&[2], true).reshape(&[6, 1, 5])));
+}
+
 /// `x * 1` on a transposed input is a row-major copy in eager execution; a later row sum runs
 /// another path over it than over the strided `x`. Removing the multiply would change the
 /// rounding, so it stays; so does a reshape of a reshape, whose inner copy has a layout of its

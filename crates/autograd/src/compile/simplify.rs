@@ -10,13 +10,17 @@
 //! - `permute(permute(x))` is one `permute` (and nothing when the two cancel, as a transpose
 //!   of a transpose does): the same view either way. (A reshape of a reshape is not merged:
 //!   the inner one may copy, and the copy's layout can change how a later reduction rounds.)
+//! - `reshape(reduce(x, axes, keepdim = true))` to the shape without the kept ones is
+//!   `reduce(x, axes, keepdim = false)` (sum, mean, prod, max, min), when nothing else reads the
+//!   keepdim result: the same values, in a fresh buffer either way. (Backward passes end a bias
+//!   gradient this way: `sum_to` is a keepdim sum and a reshape.)
 //!
 //! Every rule gives the same values in the same layout, so nothing downstream rounds
 //! differently; they save nodes, copies and dispatch.
 
 use super::rewrite::{remove_dead, Redirect};
 use crate::function::Function;
-use crate::op::{Axes, Op, ScalarOp};
+use crate::op::{Axes, Op, ReduceOp, ScalarOp};
 
 /// Applies the rules until none fires; returns how many nodes were removed or merged.
 pub(crate) fn run(f: &mut Function) -> usize {
@@ -47,7 +51,56 @@ pub(crate) fn run(f: &mut Function) -> usize {
     }
     redirect.apply(f);
     remove_dead(f);
+    let squeezed = squeeze_reductions(f);
+    if squeezed > 0 {
+        remove_dead(f);
+    }
+    changed + squeezed
+}
+
+/// Rewrites each `reshape` of a keepdim reduction read by nothing else into the reduction
+/// without keepdim (see the module documentation); returns how many.
+fn squeeze_reductions(f: &mut Function) -> usize {
+    let mut readers = vec![0usize; f.nodes.len()];
+    for id in f.nodes.iter().flat_map(|n| n.inputs.iter()) {
+        readers[id.index()] += 1;
+    }
+    for &o in &f.outputs {
+        readers[o] += 1;
+    }
+    let mut changed = 0;
+    for i in 0..f.nodes.len() {
+        if !matches!(f.nodes[i].op, Op::Reshape { .. }) {
+            continue;
+        }
+        let r = f.nodes[i].inputs[0].index();
+        let Op::Reduce { op, axes, keepdim: true } = &f.nodes[r].op else { continue };
+        let squeezable = matches!(op, ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min);
+        let x = f.nodes[r].inputs[0];
+        if !squeezable || readers[r] != 1 || without_axes(&f.nodes[x.index()].shape, axes) != *f.nodes[i].shape {
+            continue;
+        }
+        let op = Op::Reduce { op: *op, axes: axes.clone(), keepdim: false };
+        let node = &mut f.nodes[i];
+        node.op = op;
+        node.inputs[0] = x;
+        changed += 1;
+    }
     changed
+}
+
+/// `shape` without `axes` (empty: all; negative ones count from the end): a reduction's shape
+/// without keepdim. An axis out of range keeps everything (no rewrite then).
+fn without_axes(shape: &[usize], axes: &[isize]) -> Vec<usize> {
+    let rank = shape.len() as isize;
+    let norm: Option<Vec<isize>> =
+        axes.iter().map(|&a| if a < 0 { a + rank } else { a }).map(|a| (0..rank).contains(&a).then_some(a)).collect();
+    match norm {
+        Some(norm) => {
+            (0..shape.len()).filter(|&d| !axes.is_empty() && !norm.contains(&(d as isize))).map(|d| shape[d]).collect()
+        }
+        None => shape.to_vec(),
+    }
 }
 
 /// Whether node `i` returns its input `x` unchanged, bit for bit, with its shape and dtype.
