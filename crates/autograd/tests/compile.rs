@@ -100,6 +100,39 @@ fn a_reshaped_keepdim_reduction_is_one_reduction() {
     assert_eq!(bits(&out.outputs[2]), bits(&x.sum(&[2], true).reshape(&[6, 1, 5])));
 }
 
+/// Products read transposed operands in place (the executor folds the transpose in): the
+/// values are those of the eager products bit for bit, whether the transpose is of an argument
+/// (itself strided here), of a computed value, read by something else too (then still
+/// computed), or an output.
+#[test]
+fn transposes_read_by_products_are_folded_into_them() {
+    let (x, w, z) = (randn(&[6, 4], 8).t(), randn(&[6, 5], 9), randn(&[4, 6], 10).t());
+    let eager = |x: &Tensor, w: &Tensor, z: &Tensor| {
+        let h = x.matmul(w).tanh(); // [4, 5]
+        let g = h.t().matmul(&z.t()); // [5, 6]: both operands transposes
+        let wt = w.t();
+        vec![g.matmul(w), wt.exp(), h.t(), wt.matmul(z)]
+    };
+    let mut f = compile(|xs: &[Var]| {
+        let h = xs[0].matmul(&xs[1]).tanh();
+        let g = h.transpose(0, 1).matmul(&xs[2].transpose(0, 1));
+        let wt = xs[1].transpose(0, 1);
+        Ok(vec![g.matmul(&xs[1]), wt.exp(), h.transpose(0, 1), wt.matmul(&xs[2])])
+    });
+    let inputs = [x.clone(), w.clone(), z.clone()];
+    for _ in 0..2 {
+        let out = f.run(&inputs).unwrap();
+        for (got, want) in out.outputs.iter().zip(eager(&x, &w, &z)) {
+            assert_eq!(bits(got), bits(&want));
+        }
+    }
+    let plan = f.plan(&inputs).unwrap();
+    // Three operands are read in place: h's and z's transposes in g, w's in the last product.
+    // Only z's transpose is not computed: h's is an output (one node, after CSE), w's is read
+    // by exp too.
+    assert_eq!(plan.folded_transposes(), (3, 1), "{plan}");
+}
+
 /// `x * 1` on a transposed input is a row-major copy in eager execution; a later row sum runs
 /// another path over it than over the strided `x`. Removing the multiply would change the
 /// rounding, so it stays; so does a reshape of a reshape, whose inner copy has a layout of its

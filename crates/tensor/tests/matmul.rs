@@ -152,3 +152,46 @@ fn matmul_into_equals_matmul_and_checks_its_output() {
         "matmul_into: dtype mismatch: expected f32, got f64"
     );
 }
+
+/// `try_matmul_t_into` with a transpose flag gives the product of the transposed view bit for
+/// bit, for each flag and operand layout; its errors show the shapes as transposed.
+#[test]
+fn matmul_t_into_equals_the_product_of_the_transposed_views() {
+    let mut rng = Rng::seed(22);
+    let bits = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for &(m, k, n) in &[(1, 1, 1), (32, 16, 1), (16, 32, 16), (5, 7, 3), (64, 33, 70)] {
+        for dtype in [DType::F32, DType::F64] {
+            // Each operand stored either way round, the stored one contiguous or itself a view.
+            let a = Tensor::randn(&[m, k], dtype, &mut rng);
+            let b = Tensor::randn(&[k, n], dtype, &mut rng);
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                for strided in [false, true] {
+                    let stored = |x: &Tensor, t: bool| {
+                        let s = if t { x.t().contiguous() } else { x.clone() };
+                        if strided {
+                            s.t().contiguous().t()
+                        } else {
+                            s
+                        }
+                    };
+                    let (sa, sb) = (stored(&a, ta), stored(&b, tb));
+                    let mut out = Tensor::full(&[m, n], 7.0, dtype);
+                    sa.try_matmul_t_into(ta, &sb, tb, &mut out).unwrap();
+                    let view = |s: &Tensor, t: bool| if t { s.t() } else { s.clone() };
+                    let expected = view(&sa, ta).matmul(&view(&sb, tb));
+                    assert_eq!(bits(&out), bits(&expected), "{m}x{k}x{n} {dtype} {ta} {tb} {strided}");
+                }
+            }
+        }
+    }
+    let a = Tensor::ones(&[2, 3], DType::F32);
+    let mut out = Tensor::zeros(&[2, 2], DType::F32);
+    assert_eq!(
+        a.try_matmul_t_into(true, &a, true, &mut out).unwrap_err().to_string(),
+        "matmul_into: [3, 2] @ [3, 2]: inner dimensions 2 and 3 differ"
+    );
+    assert_eq!(
+        a.try_matmul_t_into(true, &a, false, &mut out).unwrap_err().to_string(),
+        "matmul_into: [3, 2] @ [2, 3] is [3, 3], but the output is [2, 2]"
+    );
+}

@@ -36,6 +36,7 @@ use crate::error::{AutogradError, Result};
 use crate::function::Function;
 use crate::op::Op;
 use crate::param::ParamId;
+use crate::tape::NodeId;
 
 /// How one node's value is produced.
 enum Produce {
@@ -47,10 +48,14 @@ enum Produce {
     Const,
     /// An elementwise program, written into the node's slot.
     Elementwise(Arc<ElementwiseProgram>),
-    /// A product of two matrices, written into the node's slot.
-    Matmul,
+    /// A product of two matrices, written into the node's slot: `op(a) @ op(b)` for the values
+    /// of these nodes, `op` transposing where the flag is set (a transpose folded into the
+    /// product).
+    Matmul { operands: [NodeId; 2], transposed: [bool; 2] },
     /// `Op::eval`, into a new buffer.
     Eval,
+    /// Not computed: a transpose every reader of which reads it folded into a product.
+    Folded,
 }
 
 /// A plan's executor: how each node is produced, where its value lives, and the slots.
@@ -102,7 +107,7 @@ impl Executor {
                     (Op::Matmul, None)
                         if node.dtype.is_float() && node.inputs.iter().all(|i| f.nodes[i.index()].shape.len() == 2) =>
                     {
-                        Produce::Matmul
+                        Produce::Matmul { operands: [node.inputs[0], node.inputs[1]], transposed: [false; 2] }
                     }
                     _ => match single_program(f, j) {
                         Some(p) => Produce::Elementwise(Arc::new(p)),
@@ -111,11 +116,12 @@ impl Executor {
                 }
             })
             .collect();
+        let produce = fold_transposes(f, produce);
 
         // Where each value is last read, directly or through a view of it (an output: never).
         let mut last = f.last_use.clone();
         for j in (0..n).rev() {
-            let aliases = matches!(produce[j], Produce::Eval) && f.nodes[j].op.may_alias_input();
+            let aliases = matches!(produce[j], Produce::Eval | Produce::Folded) && f.nodes[j].op.may_alias_input();
             if aliases {
                 for id in &f.nodes[j].inputs {
                     last[id.index()] = last[id.index()].max(last[j]);
@@ -153,7 +159,17 @@ impl Executor {
             }
         }
 
-        // Transient values: a slot each, emptied after their last read.
+        // Transient values: a slot each, emptied after their last read (a folded transpose's
+        // input is read by the products instead).
+        let mut read_last: Vec<usize> = (0..n).collect();
+        for (j, p) in produce.iter().enumerate() {
+            for id in p.reads(&f.nodes[j]) {
+                read_last[id.index()] = j;
+            }
+        }
+        for &o in &f.outputs {
+            read_last[o] = usize::MAX;
+        }
         let mut release: Vec<SmallVec<[usize; 2]>> = vec![SmallVec::new(); n];
         let mut next = planned;
         for j in 0..n {
@@ -162,8 +178,8 @@ impl Executor {
             }
             slot_of[j] = next;
             next += 1;
-            if f.last_use[j] != usize::MAX {
-                release[f.last_use[j].max(j)].push(slot_of[j]);
+            if read_last[j] != usize::MAX {
+                release[read_last[j].max(j)].push(slot_of[j]);
             }
         }
         let update_after = update_points(f, &last, first_grad, params);
@@ -228,21 +244,26 @@ impl Executor {
             Produce::Elementwise(program) => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
-                node,
+                &node.inputs,
                 |args, out| Ok(Tensor::try_fused_into(args, program, out)?),
                 |args| Ok(Tensor::try_fused(args, program)?),
             )?,
-            Produce::Matmul => write_planned(
+            &Produce::Matmul { operands, transposed: [ta, tb] } => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
-                node,
-                |args, out| Ok(args[0].try_matmul_into(args[1], out)?),
-                |args| Ok(args[0].try_matmul(args[1])?),
+                &operands,
+                |args, out| Ok(args[0].try_matmul_t_into(ta, args[1], tb, out)?),
+                |args| {
+                    let mut out = Tensor::zeros(&node.shape, node.dtype);
+                    args[0].try_matmul_t_into(ta, args[1], tb, &mut out)?;
+                    Ok(out)
+                },
             )?,
             Produce::Eval => {
                 let value = node.op.eval(&gather(&self.slots, &self.slot_of, node.inputs.as_slice()))?;
                 self.slots[s] = Some(value);
             }
+            Produce::Folded => {}
         }
         Ok(())
     }
@@ -250,6 +271,16 @@ impl Executor {
     /// Bytes held in planned buffers between runs.
     pub(crate) fn planned_bytes(&self) -> usize {
         self.slots[..self.planned].iter().flatten().map(|t| t.numel() * t.dtype().size_in_bytes()).sum()
+    }
+
+    /// How many operands of products are transposes read in place, and how many transposes are
+    /// not computed.
+    pub(crate) fn folded_transposes(&self) -> (usize, usize) {
+        let reads = self.produce.iter().map(|p| match p {
+            Produce::Matmul { transposed, .. } => transposed.iter().filter(|&&t| t).count(),
+            _ => 0,
+        });
+        (reads.sum(), self.produce.iter().filter(|p| matches!(p, Produce::Folded)).count())
     }
 
     /// How many planned buffers the plan has, and how many nodes (elementwise, products) share
@@ -285,22 +316,71 @@ fn update_points(f: &Function, last: &[usize], first_grad: usize, params: &[Para
 impl Produce {
     /// Whether the node writes into a planned buffer.
     fn is_planned(&self) -> bool {
-        matches!(self, Produce::Elementwise(_) | Produce::Matmul)
+        matches!(self, Produce::Elementwise(_) | Produce::Matmul { .. })
+    }
+
+    /// The nodes whose values producing `node` this way reads.
+    fn reads<'a>(&'a self, node: &'a crate::tape::Node) -> &'a [NodeId] {
+        match self {
+            Produce::Matmul { operands, .. } => operands,
+            Produce::Arg(_) | Produce::Param | Produce::Const | Produce::Folded => &[],
+            Produce::Elementwise(_) | Produce::Eval => &node.inputs,
+        }
     }
 }
 
-/// Computes a planned node `j` into its slot: into last run's buffer when nothing else
+/// Folds each transpose of a matrix (a `permute` of a 2-D value, computed by `Op::eval` as a
+/// view) into the products that read it: they read the transpose's input with swapped strides,
+/// which is what the view would have handed them, so the values are the same bit for bit. A
+/// transpose nothing else reads (and that is no output) is then not computed at all.
+fn fold_transposes(f: &Function, mut produce: Vec<Produce>) -> Vec<Produce> {
+    let transpose: Vec<bool> = (f.nodes.iter().zip(&produce))
+        .map(|(node, p)| {
+            let swaps = matches!(&node.op, Op::Permute { axes } if axes.len() == 2 && (axes[0] == 1 || axes[0] == -1));
+            swaps && matches!(p, Produce::Eval)
+        })
+        .collect();
+    let mut readers = vec![0usize; f.nodes.len()];
+    for id in f.nodes.iter().flat_map(|node| node.inputs.iter()) {
+        readers[id.index()] += 1;
+    }
+    for &o in &f.outputs {
+        readers[o] += 1;
+    }
+    let mut folded = vec![0usize; f.nodes.len()];
+    for j in 0..f.nodes.len() {
+        let Produce::Matmul { operands, .. } = produce[j] else { continue };
+        let fold = operands.map(|id| transpose[id.index()]);
+        if let Produce::Matmul { operands, transposed } = &mut produce[j] {
+            for k in 0..2 {
+                if fold[k] {
+                    folded[operands[k].index()] += 1;
+                    operands[k] = f.nodes[operands[k].index()].inputs[0];
+                    transposed[k] = true;
+                }
+            }
+        }
+    }
+    for (j, p) in produce.iter_mut().enumerate() {
+        if folded[j] > 0 && folded[j] == readers[j] {
+            *p = Produce::Folded;
+        }
+    }
+    produce
+}
+
+/// Computes a planned node `j` from the values of `inputs` into its slot: into last run's buffer when nothing else
 /// holds it now (`into`), else into a fresh buffer (`fresh`), which becomes the slot's.
 fn write_planned(
     (slots, slot_of): (&mut [Option<Tensor>], &[usize]),
     j: usize,
-    node: &crate::tape::Node,
+    inputs: &[NodeId],
     into: impl FnOnce(&[&Tensor], &mut Tensor) -> Result<()>,
     fresh: impl FnOnce(&[&Tensor]) -> Result<Tensor>,
 ) -> Result<()> {
     let s = slot_of[j];
     let mut out = slots[s].take();
-    let args = gather(slots, slot_of, node.inputs.as_slice());
+    let args = gather(slots, slot_of, inputs);
     match out.as_mut() {
         // The slot's tensor has the node's shape and dtype (slots are shared by values of one
         // shape and dtype); the kernel checks them again.
@@ -314,11 +394,7 @@ fn write_planned(
 
 /// The values of a node's inputs (inlined, as `tensor`'s `operands` is, for the same reason).
 #[inline(always)]
-fn gather<'a>(
-    slots: &'a [Option<Tensor>],
-    slot_of: &[usize],
-    inputs: &[crate::tape::NodeId],
-) -> SmallVec<[&'a Tensor; 4]> {
+fn gather<'a>(slots: &'a [Option<Tensor>], slot_of: &[usize], inputs: &[NodeId]) -> SmallVec<[&'a Tensor; 4]> {
     inputs
         .iter()
         .map(|id| slots[slot_of[id.index()]].as_ref().expect("inputs are computed before their consumers"))

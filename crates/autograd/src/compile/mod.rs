@@ -447,6 +447,12 @@ impl Plan {
         self.exec.planned_buffers()
     }
 
+    /// How many transposes the executor reads in place inside the products that take them,
+    /// and how many of those it then never computes (nothing else reads them).
+    pub fn folded_transposes(&self) -> (usize, usize) {
+        self.exec.folded_transposes()
+    }
+
     /// The optimised program (it prints like a tape's listing).
     pub fn program(&self) -> &Function {
         &self.program

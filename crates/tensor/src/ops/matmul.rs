@@ -321,20 +321,59 @@ impl Tensor {
     ///            "matmul_into: [2, 2] @ [2, 2] is [2, 2], but the output is [2, 3]");
     /// ```
     pub fn try_matmul_into(&self, rhs: &Tensor, out: &mut Tensor) -> Result<()> {
+        self.try_matmul_t_into(false, rhs, false, out)
+    }
+
+    /// [`try_matmul_into`](Self::try_matmul_into) of `op(self) @ op(rhs)`, where `op` transposes
+    /// the matrices whose flag is set (BLAS's `transa`, `transb`): the transpose is read in
+    /// place, without building its view, with the values of the product of the views bit for
+    /// bit.
+    ///
+    /// ```
+    /// use tensor::{DType, Tensor};
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// let mut out = Tensor::zeros(&[3, 3], DType::F32);
+    /// a.try_matmul_t_into(true, &a, false, &mut out).unwrap();
+    /// assert_eq!(out.to_vec::<f32>(), a.t().matmul(&a).to_vec::<f32>());
+    /// assert_eq!(a.try_matmul_t_into(false, &a, false, &mut out).unwrap_err().to_string(),
+    ///            "matmul_into: [2, 3] @ [2, 3]: inner dimensions 3 and 2 differ");
+    /// ```
+    pub fn try_matmul_t_into(
+        &self,
+        transpose_self: bool,
+        rhs: &Tensor,
+        transpose_rhs: bool,
+        out: &mut Tensor,
+    ) -> Result<()> {
         let op = "matmul_into";
         self.same_dtype(op, rhs)?;
         self.same_dtype(op, out)?;
-        let (&[m, k], &[k2, n]) = (self.shape(), rhs.shape()) else {
+        let matrix = |t: &Tensor, transposed: bool| match (t.shape(), t.strides()) {
+            (&[r, c], &[rs, cs]) if !transposed => Some((r, c, rs, cs)),
+            (&[r, c], &[rs, cs]) => Some((c, r, cs, rs)),
+            _ => None,
+        };
+        let (Some((m, k, rsa, csa)), Some((k2, n, rsb, csb))) =
+            (matrix(self, transpose_self), matrix(rhs, transpose_rhs))
+        else {
             return Err(TensorError::invalid(
                 op,
                 format!("both operands must be matrices, got {:?} @ {:?}", self.shape(), rhs.shape()),
             ));
         };
+        let shown = |t: &Tensor, transposed: bool| {
+            let s = t.shape_vec();
+            if transposed {
+                s.into_iter().rev().collect()
+            } else {
+                s
+            }
+        };
         if k != k2 {
             return Err(TensorError::MatmulInner {
                 op,
-                lhs: self.shape_vec(),
-                rhs: rhs.shape_vec(),
+                lhs: shown(self, transpose_self),
+                rhs: shown(rhs, transpose_rhs),
                 lhs_inner: k,
                 rhs_inner: k2,
             });
@@ -342,20 +381,19 @@ impl Tensor {
         if out.shape() != [m, n] {
             return Err(TensorError::invalid(
                 op,
-                format!("{:?} @ {:?} is [{m}, {n}], but the output is {:?}", self.shape(), rhs.shape(), out.shape()),
+                format!(
+                    "{:?} @ {:?} is [{m}, {n}], but the output is {:?}",
+                    shown(self, transpose_self),
+                    shown(rhs, transpose_rhs),
+                    out.shape()
+                ),
             ));
         }
         if !out.is_exclusive() {
             return Err(TensorError::invalid(op, "the output buffer is shared or not contiguous".to_string()));
         }
-        let matrix = |t: &Tensor, rows, cols| MatRef {
-            rows,
-            cols,
-            offset: t.layout.offset,
-            row_stride: t.strides()[0],
-            col_stride: t.strides()[1],
-        };
-        let (am, bm) = (matrix(self, m, k), matrix(rhs, k, n));
+        let am = MatRef { rows: m, cols: k, offset: self.layout.offset, row_stride: rsa, col_stride: csa };
+        let bm = MatRef { rows: k, cols: n, offset: rhs.layout.offset, row_stride: rsb, col_stride: csb };
         float_dispatch!(op, out.dtype(), T => {
             gemm_into::<T>(self.storage_slice::<T>(), am, rhs.storage_slice::<T>(), bm, out.exclusive_slice_mut::<T>());
             Ok(())

@@ -276,9 +276,11 @@ fn contiguous_fold<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_nu
     if numel == 0 || axes.is_empty() || !consecutive || should_parallelize(numel) {
         return None;
     }
-    let mut out = crate::pool::for_overwrite::<T>(out_numel);
+    // (`out` is made only once a branch is taken: a buffer from the plan's arena dropped as a
+    // `Vec` would not go back to it.)
     if axes[axes.len() - 1] == rank - 1 && numel <= FOLD_CHUNK {
         // Trailing axes: each output folds its contiguous run (`inner_contiguous` below).
+        let mut out = crate::pool::for_overwrite::<T>(out_numel);
         for (o, run) in out.iter_mut().zip(data.chunks_exact(numel / out_numel)) {
             *o = r.fold(r.init(), run);
         }
@@ -287,6 +289,7 @@ fn contiguous_fold<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_nu
     if axes[0] == 0 && out_numel > 1 && numel / out_numel > 1 && numel <= STREAM_PART.max(out_numel * 4) {
         // Leading axes: rows streamed into one accumulator row (the matrix case below; a
         // single row, or a single output, takes the branches above there).
+        let mut out = crate::pool::for_overwrite::<T>(out_numel);
         out.fill(r.init());
         for row in data.chunks_exact(out_numel) {
             for (a, &v) in out.iter_mut().zip(row) {
