@@ -348,16 +348,13 @@ fn fold_transposes(f: &Function, mut produce: Vec<Produce>) -> Vec<Produce> {
         readers[o] += 1;
     }
     let mut folded = vec![0usize; f.nodes.len()];
-    for j in 0..f.nodes.len() {
-        let Produce::Matmul { operands, .. } = produce[j] else { continue };
-        let fold = operands.map(|id| transpose[id.index()]);
-        if let Produce::Matmul { operands, transposed } = &mut produce[j] {
-            for k in 0..2 {
-                if fold[k] {
-                    folded[operands[k].index()] += 1;
-                    operands[k] = f.nodes[operands[k].index()].inputs[0];
-                    transposed[k] = true;
-                }
+    for p in produce.iter_mut() {
+        let Produce::Matmul { operands, transposed } = p else { continue };
+        for k in 0..2 {
+            if transpose[operands[k].index()] {
+                folded[operands[k].index()] += 1;
+                operands[k] = f.nodes[operands[k].index()].inputs[0];
+                transposed[k] = true;
             }
         }
     }
