@@ -254,9 +254,9 @@ impl Executor {
                 &operands,
                 |args, out| Ok(args[0].try_matmul_t_into(ta, args[1], tb, out)?),
                 |args| {
-                    let mut out = Tensor::zeros(&node.shape, node.dtype);
-                    args[0].try_matmul_t_into(ta, args[1], tb, &mut out)?;
-                    Ok(out)
+                    let view =
+                        |t: &Tensor, transposed: bool| if transposed { t.try_permute(&[1, 0]) } else { Ok(t.clone()) };
+                    Ok(view(args[0], ta)?.try_matmul(&view(args[1], tb)?)?)
                 },
             )?,
             Produce::Eval => {
