@@ -134,10 +134,13 @@ fn writing_into_a_buffer_equals_a_new_buffer() {
             }
         }
         // A row repeated along the output (a bias), first or second, for every binary op: rows
-        // of whole vectors, a ragged row, a row with leading ones, and enough rows to be split
-        // between threads.
+        // of whole vectors, a ragged row, a row with leading ones, enough rows to be split
+        // between threads, and a single element.
         for (out_shape, row_shape) in
             [(&[32, 16][..], &[16][..]), (&[7, 9], &[9]), (&[5, 3, 24], &[1, 1, 24]), (&[4096, 16], &[16])]
+                .into_iter()
+                // One element repeated (a scalar broadcast), also over enough elements to split.
+                .chain([(&[32, 1][..], &[1][..]), (&[7, 5], &[1, 1]), (&[1 << 17], &[1])])
         {
             let (x, row) = (awkward(out_shape, dtype, 6), awkward(row_shape, dtype, 7));
             use BinaryFn as B;

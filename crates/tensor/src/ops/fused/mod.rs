@@ -361,8 +361,9 @@ fn operands<'a, T: Float>(inputs: &[&'a Tensor], len: usize) -> SmallVec<[Operan
 /// the output (a broadcast bias) rather than the whole output.
 type Operand<'a, T> = (&'a [T], bool);
 
-/// Shortest repeated row the direct loop takes: below it, the general path's gather is faster
-/// than a loop per row.
+/// Shortest repeated row the direct loop takes (but for a single element, a scalar broadcast,
+/// which it runs as one loop): below it, the general path's gather is faster than a loop per
+/// row.
 const MIN_DIRECT_ROW: usize = 8;
 
 /// Whether the direct loop applies: one instruction, every input contiguous and either of the
@@ -393,7 +394,7 @@ fn repeated_row(t: &Tensor, out: &[usize], n: usize, row: usize) -> Option<usize
     let shape = t.shape();
     let trailing = &shape[shape.iter().position(|&d| d != 1).unwrap_or(shape.len())..];
     let len = t.numel();
-    let repeats = len >= MIN_DIRECT_ROW && len < n && out.ends_with(trailing) && (row == 0 || row == len);
+    let repeats = (len == 1 || len >= MIN_DIRECT_ROW) && len < n && out.ends_with(trailing) && (row == 0 || row == len);
     repeats.then_some(len)
 }
 
@@ -431,6 +432,24 @@ fn single_plain<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, start: 
         // A repeated operand (a bias): the op chosen once, outside the loop over rows (a short
         // row would otherwise pay for the choice on each).
         let ((xs, x_repeats), (ys, y_repeats)) = (srcs[x], srcs[y]);
+        if row == 1 && x_repeats != y_repeats {
+            // One element repeated (a scalar broadcast, a bias of one): one loop over the whole
+            // chunk, the scalar in a register.
+            let len = dst.len();
+            let (xs, ys) = (row_of(xs, x_repeats, start, len), row_of(ys, y_repeats, start, len));
+            per_variant!(b, BinaryFn[Add, Sub, Mul, Div, Maximum, Minimum, TanhBackward], |op| if x_repeats {
+                let p = xs[0];
+                for (d, &q) in dst.iter_mut().zip(ys) {
+                    *d = op.apply(p, q)
+                }
+            } else {
+                let q = ys[0];
+                for (d, &p) in dst.iter_mut().zip(xs) {
+                    *d = op.apply(p, q)
+                }
+            });
+            return;
+        }
         if row.is_multiple_of(LANES) && row < dst.len() {
             // Rows of whole vectors: one flat loop of fixed-length chunks, which LLVM turns
             // into one vector operation each (a loop per row of 16 would run its scalar
