@@ -273,13 +273,14 @@ fn contiguous_fold<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_nu
     let data = &x.storage_slice::<T>()[x.layout.contiguous_range()?];
     let (rank, numel) = (x.rank(), data.len());
     let consecutive = axes.windows(2).all(|w| w[1] == w[0] + 1);
-    if numel == 0 || axes.is_empty() || !consecutive || should_parallelize(numel) {
+    if numel == 0 || axes.is_empty() || (!consecutive && out_numel != 1) || should_parallelize(numel) {
         return None;
     }
     // (`out` is made only once a branch is taken: a buffer from the plan's arena dropped as a
     // `Vec` would not go back to it.)
-    if axes[axes.len() - 1] == rank - 1 && numel <= FOLD_CHUNK {
-        // Trailing axes: each output folds its contiguous run (`inner_contiguous` below).
+    if (axes[axes.len() - 1] == rank - 1 || out_numel == 1) && numel <= FOLD_CHUNK {
+        // Trailing axes, or every axis but ones of size 1: each output folds its contiguous
+        // run (`inner_contiguous` below).
         let mut out = crate::pool::for_overwrite::<T>(out_numel);
         for (o, run) in out.iter_mut().zip(data.chunks_exact(numel / out_numel)) {
             *o = r.fold(r.init(), run);
@@ -340,6 +341,8 @@ mod tests {
             (&[3, 5, 7], &[1, 2]),
             (&[2, 1, 9], &[2]),
             (&[1000, 3], &[0]),
+            (&[32, 1], &[0]),
+            (&[4, 1, 8], &[0, 2]),
         ] {
             let x = Tensor::randn(shape, DType::F64, &mut rng);
             check::<f64>(&x, axes);
