@@ -1,18 +1,21 @@
 //! The executor of a compiled plan: a static memory plan, and the kernels that write into it.
 //!
 //! When a plan is built, every elementwise node of a float dtype (an unfused op, or a `fused`
-//! group) and every product of two float matrices gets a buffer of its own: a *slot*. Slots are assigned from the values' lifetimes,
-//! as a register allocator assigns registers: a node takes the slot of an earlier value of the
-//! same shape and dtype that is dead by then (read for the last time, by itself and by any view
-//! of it), or a new one. Slots live in the executor from one run to the next, so after the
-//! first run those nodes neither allocate nor build tensor headers: their kernels
-//! ([`Tensor::try_fused_into`], [`Tensor::try_matmul_into`]) write straight into last run's
-//! buffer.
+//! group) and every product of two float matrices gets a buffer of its own: a *slot*. Slots
+//! are assigned from the values' lifetimes, as a register allocator assigns registers: a node
+//! takes the slot of an earlier value of the same shape and dtype that is dead by then (read
+//! for the last time, by itself and by any view of it), or a new one. Slots live in the
+//! executor from one run to the next, so after the first run those nodes neither allocate nor
+//! build tensor headers: their kernels ([`Tensor::try_fused_into`],
+//! [`Tensor::try_matmul_t_into`]) write straight into last run's buffer.
 //!
-//! The other nodes (batched products, reductions, views...) are evaluated by [`Op::eval`] as in eager
-//! mode, their buffers recycled by the plan's arena; their values, and those of arguments,
-//! parameters and constants, are let go of where they are read for the last time, so that a
-//! parameter's buffer is the parameter's alone again once a run is over.
+//! A product reads a transposed operand in place, with swapped strides, instead of the
+//! transpose's view; a transpose only products read is not computed at all.
+//!
+//! The other nodes (batched products, reductions, views...) are evaluated by [`Op::eval`] as
+//! in eager mode, their buffers recycled by the plan's arena; their values, and those of
+//! arguments, parameters and constants, are let go of where they are read for the last time,
+//! so that a parameter's buffer is the parameter's alone again once a run is over.
 //!
 //! A training step compiled with its optimizer updates each parameter during the run, at the
 //! first point where its gradient is complete and its old value has been read for the last time
@@ -366,8 +369,9 @@ fn fold_transposes(f: &Function, mut produce: Vec<Produce>) -> Vec<Produce> {
     produce
 }
 
-/// Computes a planned node `j` from the values of `inputs` into its slot: into last run's buffer when nothing else
-/// holds it now (`into`), else into a fresh buffer (`fresh`), which becomes the slot's.
+/// Computes a planned node `j` from the values of `inputs` into its slot: into last run's
+/// buffer when nothing else holds it now (`into`), else into a fresh buffer (`fresh`), which
+/// becomes the slot's.
 fn write_planned(
     (slots, slot_of): (&mut [Option<Tensor>], &[usize]),
     j: usize,
