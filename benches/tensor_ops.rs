@@ -103,6 +103,7 @@ fn in_cache(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new("sum", n), |bench| bench.iter(|| black_box(x.sum_all())));
+        g.bench_function(BenchmarkId::new("max", n), |bench| bench.iter(|| black_box(x.max(&[], false))));
     }
     g.finish();
 }
