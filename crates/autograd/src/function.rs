@@ -199,6 +199,18 @@ impl Function {
         self.last_use = last_use;
     }
 
+    /// How many times each value is read: by nodes (once per input slot) and as an output.
+    pub(crate) fn readers(&self) -> Vec<usize> {
+        let mut readers = vec![0usize; self.nodes.len()];
+        for id in self.nodes.iter().flat_map(|node| node.inputs.iter()) {
+            readers[id.index()] += 1;
+        }
+        for &o in &self.outputs {
+            readers[o] += 1;
+        }
+        readers
+    }
+
     /// Runs the program on `inputs` (one per argument, in order), returning the outputs.
     /// Shapes and dtypes must be the recorded ones: a mismatch is an
     /// [`AutogradError::InputMismatch`] naming the argument (record again for new shapes).

@@ -343,13 +343,7 @@ fn fold_transposes(f: &Function, mut produce: Vec<Produce>) -> Vec<Produce> {
             swaps && matches!(p, Produce::Eval)
         })
         .collect();
-    let mut readers = vec![0usize; f.nodes.len()];
-    for id in f.nodes.iter().flat_map(|node| node.inputs.iter()) {
-        readers[id.index()] += 1;
-    }
-    for &o in &f.outputs {
-        readers[o] += 1;
-    }
+    let readers = f.readers();
     let mut folded = vec![0usize; f.nodes.len()];
     for p in produce.iter_mut() {
         let Produce::Matmul { operands, transposed } = p else { continue };

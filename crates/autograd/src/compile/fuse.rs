@@ -134,15 +134,7 @@ pub(crate) fn kind(node: &Node) -> Option<Kind> {
 /// Fuses elementwise groups; returns how many nodes were absorbed into others.
 pub(crate) fn run(f: &mut Function) -> usize {
     let n = f.nodes.len();
-    let mut readers = vec![0usize; n];
-    for node in &f.nodes {
-        for id in &node.inputs {
-            readers[id.index()] += 1;
-        }
-    }
-    for &o in &f.outputs {
-        readers[o] += 1;
-    }
+    let readers = f.readers();
     let mut groups: Vec<Option<Group>> = vec![None; n];
     let mut absorbed = 0;
     for i in 0..n {

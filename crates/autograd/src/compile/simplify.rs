@@ -61,13 +61,7 @@ pub(crate) fn run(f: &mut Function) -> usize {
 /// Rewrites each `reshape` of a keepdim reduction read by nothing else into the reduction
 /// without keepdim (see the module documentation); returns how many.
 fn squeeze_reductions(f: &mut Function) -> usize {
-    let mut readers = vec![0usize; f.nodes.len()];
-    for id in f.nodes.iter().flat_map(|n| n.inputs.iter()) {
-        readers[id.index()] += 1;
-    }
-    for &o in &f.outputs {
-        readers[o] += 1;
-    }
+    let readers = f.readers();
     let mut changed = 0;
     for i in 0..f.nodes.len() {
         if !matches!(f.nodes[i].op, Op::Reshape { .. }) {
@@ -77,7 +71,10 @@ fn squeeze_reductions(f: &mut Function) -> usize {
         let Op::Reduce { op, axes, keepdim: true } = &f.nodes[r].op else { continue };
         let squeezable = matches!(op, ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min);
         let x = f.nodes[r].inputs[0];
-        if !squeezable || readers[r] != 1 || without_axes(&f.nodes[x.index()].shape, axes) != *f.nodes[i].shape {
+        if !squeezable
+            || readers[r] != 1
+            || without_axes(&f.nodes[x.index()].shape, axes).as_deref() != Some(&f.nodes[i].shape[..])
+        {
             continue;
         }
         let op = Op::Reduce { op: *op, axes: axes.clone(), keepdim: false };
@@ -90,17 +87,10 @@ fn squeeze_reductions(f: &mut Function) -> usize {
 }
 
 /// `shape` without `axes` (empty: all; negative ones count from the end): a reduction's shape
-/// without keepdim. An axis out of range keeps everything (no rewrite then).
-fn without_axes(shape: &[usize], axes: &[isize]) -> Vec<usize> {
-    let rank = shape.len() as isize;
-    let norm: Option<Vec<isize>> =
-        axes.iter().map(|&a| if a < 0 { a + rank } else { a }).map(|a| (0..rank).contains(&a).then_some(a)).collect();
-    match norm {
-        Some(norm) => {
-            (0..shape.len()).filter(|&d| !axes.is_empty() && !norm.contains(&(d as isize))).map(|d| shape[d]).collect()
-        }
-        None => shape.to_vec(),
-    }
+/// without keepdim (`None` for axes the shape does not have).
+fn without_axes(shape: &[usize], axes: &[isize]) -> Option<Vec<usize>> {
+    let axes = tensor::normalize_axes("simplify", axes, shape).ok()?;
+    Some((0..shape.len()).filter(|d| !axes.contains(d)).map(|d| shape[d]).collect())
 }
 
 /// Whether node `i` returns its input `x` unchanged, bit for bit, with its shape and dtype.
