@@ -56,6 +56,7 @@
 
 mod macros;
 
+mod anomaly;
 mod backward;
 mod compile;
 mod custom;

@@ -329,24 +329,6 @@ impl Tape {
         });
         Ok((id, g.generation))
     }
-
-    /// Checks a freshly computed value in anomaly mode.
-    pub(crate) fn check_anomaly(&self, what: &'static str, id: NodeId, value: &Tensor) -> Result<()> {
-        if !self.anomaly() || !value.dtype().is_float() {
-            return Ok(());
-        }
-        let kind = if value.ne(value).sum_all().item() > 0.0 {
-            "NaN"
-        } else if value.abs().eq_scalar(f64::INFINITY).sum_all().item() > 0.0 {
-            "infinity"
-        } else {
-            return Ok(());
-        };
-        let g = self.0.borrow();
-        let op = g.nodes[id.index()].op.to_string();
-        let (line, equation) = crate::print::equation_line(&g.nodes, id);
-        Err(AutogradError::Anomaly { what, op, kind, line, equation })
-    }
 }
 
 impl Node {
