@@ -4,7 +4,7 @@
 //! contributions and sums broadcast dimensions back to each input's shape, in one place.
 
 use smallvec::SmallVec;
-use tensor::{Shape, Tensor};
+use tensor::Tensor;
 
 use crate::error::{AutogradError, Result};
 use crate::gradients::{Gradients, LeafKey};
@@ -17,10 +17,10 @@ use crate::var::Var;
 /// One gradient per input of a node (`None`: no gradient flows to that input).
 pub(crate) type Grads = SmallVec<[Option<Var>; 3]>;
 
-/// What a rule sees of an input.
+/// What a rule sees of an input (its shape is `Ctx::shapes[shape.0..shape.1]`).
 pub(crate) struct InputInfo {
     var: Option<Var>,
-    pub shape: Shape,
+    shape: (u32, u32),
     pub dtype: tensor::DType,
     pub requires_grad: bool,
     id: NodeId,
@@ -31,6 +31,8 @@ pub(crate) struct Ctx {
     pub op: Op,
     pub grad: Var,
     inputs: SmallVec<[InputInfo; 3]>,
+    /// The inputs' shapes end to end: one small copy instead of a `Shape` per input.
+    shapes: SmallVec<[usize; 8]>,
     output: Option<Var>,
     pub extra: Option<Tensor>,
 }
@@ -52,7 +54,8 @@ impl Ctx {
     }
 
     pub fn shape(&self, k: usize) -> &[usize] {
-        &self.inputs[k].shape
+        let (start, end) = self.inputs[k].shape;
+        &self.shapes[start as usize..end as usize]
     }
 
     /// Number of inputs.
@@ -143,25 +146,26 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
                     }
                 })
             };
-            let inputs = node
-                .inputs
-                .iter()
-                .map(|&id| {
-                    let input = &graph.nodes[id.index()];
-                    InputInfo {
-                        var: as_var(&input.value, id, input.requires_grad),
-                        shape: input.shape.clone(),
-                        dtype: input.dtype,
-                        requires_grad: input.requires_grad,
-                        id,
-                    }
-                })
-                .collect();
+            let mut shapes = SmallVec::new();
+            let mut inputs = SmallVec::new();
+            for &id in &node.inputs {
+                let input = &graph.nodes[id.index()];
+                let start = shapes.len() as u32;
+                shapes.extend_from_slice(&input.shape);
+                inputs.push(InputInfo {
+                    var: as_var(&input.value, id, input.requires_grad),
+                    shape: (start, shapes.len() as u32),
+                    dtype: input.dtype,
+                    requires_grad: input.requires_grad,
+                    id,
+                });
+            }
             Ctx {
                 op: node.op.clone(),
                 output: as_var(&node.value, NodeId(i as u32), node.requires_grad),
                 extra: node.extra.clone(),
                 inputs,
+                shapes,
                 grad: g,
             }
         };
@@ -171,7 +175,7 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
             if !input.requires_grad {
                 continue;
             }
-            let gk = checked_gradient(&ctx.op, k, input, gk)?;
+            let gk = checked_gradient(&ctx, k, gk)?;
             tape.check_anomaly("gradient", NodeId(i as u32), gk.value())?;
             let slot = &mut grads[input.id.index()];
             *slot = Some(match slot.take() {
@@ -196,22 +200,23 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
 /// A rule's gradient for input `k`, summed down to the input's shape where it broadcast; a
 /// gradient of another dtype, or of a shape that does not sum to the input's, is an error
 /// naming the op (a custom op's backward is user code, so this is where its mistakes surface).
-fn checked_gradient(op: &Op, k: usize, input: &InputInfo, gk: Var) -> Result<Var> {
+fn checked_gradient(ctx: &Ctx, k: usize, gk: Var) -> Result<Var> {
+    let (shape, dtype) = (ctx.shape(k), ctx.input_dtype(k));
     let bad = |gk: &Var| AutogradError::BadGradient {
-        op: op.name().to_string(),
+        op: ctx.op.name().to_string(),
         index: k,
-        expected: input.shape.to_vec(),
-        expected_dtype: input.dtype,
+        expected: shape.to_vec(),
+        expected_dtype: dtype,
         got: gk.shape().to_vec(),
         got_dtype: gk.dtype(),
     };
-    if gk.dtype() != input.dtype {
+    if gk.dtype() != dtype {
         return Err(bad(&gk));
     }
-    if gk.shape() == input.shape.as_slice() {
+    if gk.shape() == shape {
         return Ok(gk);
     }
-    gk.try_sum_to(&input.shape).map_err(|_| bad(&gk))
+    gk.try_sum_to(shape).map_err(|_| bad(&gk))
 }
 
 /// Drops a node's saved tensors once the sweep has passed it: every consumer (all later in

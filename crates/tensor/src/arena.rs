@@ -59,7 +59,7 @@ thread_local! {
     static CURRENT: RefCell<Option<Arena>> = const { RefCell::new(None) };
     /// Whether an arena is in force on this thread: the one check every tensor drop makes.
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    /// What a kept tensor's handle points to once its header has gone to the arena.
+    /// The empty storage a kept view header points to.
     static PLACEHOLDER: Arc<TensorInner> = Arc::new(TensorInner {
         storage: Arc::new(Storage::F32(Vec::new())),
         layout: Layout::contiguous(&[0]),
@@ -80,9 +80,14 @@ pub(crate) fn unshared(header: &mut Arc<TensorInner>) -> bool {
     }
 }
 
-/// A handle to the shared empty placeholder.
-pub(crate) fn placeholder() -> Arc<TensorInner> {
-    PLACEHOLDER.with(Arc::clone)
+/// Takes a dropped tensor's header: an unshared one with its buffer ([`keep_header`]), a
+/// view's alone ([`keep_view_header`]); a shared one is just released.
+pub(crate) fn keep_dropped(mut header: Arc<TensorInner>) {
+    if unshared(&mut header) {
+        keep_header(header);
+    } else if Arc::get_mut(&mut header).is_some() {
+        keep_view_header(header);
+    }
 }
 
 /// Takes an unshared tensor header: its buffer into the free lists, the emptied header into
@@ -213,7 +218,7 @@ impl Arena {
 
 /// A free buffer of `n` elements of `T` from the arena in force on this thread, if any.
 pub(crate) fn take<T: Element>(n: usize) -> Option<Vec<T>> {
-    if n == 0 {
+    if n == 0 || !is_active() {
         return None;
     }
     CURRENT

@@ -29,6 +29,23 @@ impl Layout {
         Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
+    /// Makes this layout [`contiguous`](Self::contiguous) over `shape`, in place (a recycled
+    /// tensor header's layout is rewritten, not rebuilt and moved in).
+    pub(crate) fn set_contiguous(&mut self, shape: &[usize]) {
+        // A recycled header usually held a tensor of the same shape.
+        if self.shape.as_slice() != shape {
+            self.shape.clear();
+            self.shape.extend_from_slice(shape);
+        }
+        self.strides.resize(shape.len(), 0);
+        let mut acc = 1;
+        for (stride, &d) in self.strides.iter_mut().zip(shape).rev() {
+            *stride = acc;
+            acc *= d;
+        }
+        self.offset = 0;
+    }
+
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

@@ -46,6 +46,7 @@ pub mod ops;
 pub mod parallel;
 pub mod pool;
 mod random;
+pub mod spares;
 mod tensor;
 
 pub use dtype::{DType, Element, Float, Numeric, Storage};

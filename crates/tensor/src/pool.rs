@@ -57,7 +57,7 @@ fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
 /// A `Vec<T>` of length `n` whose contents are unspecified (but valid `T`s): for kernels that
 /// write every element. Reuses a cached buffer of the same dtype and length when there is one.
 pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
-    if let Some(v) = crate::arena::take::<T>(n) {
+    if let Some(v) = crate::arena::take::<T>(n).or_else(|| crate::spares::take::<T>(n)) {
         return v;
     }
     let bytes = n * T::DTYPE.size_in_bytes();
@@ -77,7 +77,15 @@ pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
             }
         }
     }
-    vec![T::default(); n]
+    if bytes >= MIN_POOLED_BYTES {
+        // Fresh zeroed pages from the OS (`calloc` skips the memset for them).
+        return vec![T::default(); n];
+    }
+    // `calloc` takes glibc's slow path even for a few bytes; `malloc` serves small sizes from
+    // its per-thread cache.
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, T::default());
+    v
 }
 
 /// Requests at least this large are probed with `try_reserve` before a kernel allocates them.
@@ -101,7 +109,7 @@ pub(crate) fn ensure_alloc(op: &'static str, numel: usize, dtype: DType) -> Resu
 
 /// `vec![value; n]`, or [`TensorError::OutOfMemory`] instead of an abort.
 pub(crate) fn try_filled<T: Element>(op: &'static str, n: usize, value: T) -> Result<Vec<T>> {
-    if let Some(mut v) = crate::arena::take::<T>(n) {
+    if let Some(mut v) = crate::arena::take::<T>(n).or_else(|| crate::spares::take::<T>(n)) {
         v.fill(value);
         return Ok(v);
     }
@@ -154,7 +162,7 @@ pub fn clear() {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        if !crate::arena::keep(self) {
+        if !(crate::arena::is_active() && crate::arena::keep(self)) {
             recycle(self);
         }
     }

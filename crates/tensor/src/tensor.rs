@@ -1,5 +1,6 @@
 //! The `Tensor` type: shared storage plus a strided layout.
 
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::dtype::{Element, Storage};
@@ -23,8 +24,14 @@ use crate::DType;
 /// let b = a.transpose(0, 1); // a view: no copy
 /// assert_eq!((&a + &b).to_vec::<f32>(), vec![2.0, 5.0, 5.0, 8.0]);
 /// ```
-#[derive(Clone)]
-pub struct Tensor(Arc<TensorInner>);
+pub struct Tensor(ManuallyDrop<Arc<TensorInner>>);
+
+impl Clone for Tensor {
+    #[inline]
+    fn clone(&self) -> Tensor {
+        Tensor(ManuallyDrop::new(Arc::clone(&self.0)))
+    }
+}
 
 impl std::ops::Deref for Tensor {
     type Target = TensorInner;
@@ -34,19 +41,18 @@ impl std::ops::Deref for Tensor {
     }
 }
 
-/// Inside an [`Arena`](crate::arena::Arena), a tensor dropped as the only handle on its own
-/// storage gives the arena its buffer and its two reference-counted headers, which the next
-/// kernel's output reuses: a replayed program then allocates neither.
+/// A tensor dropped as the only handle on its header goes to the [`Arena`](crate::arena::Arena)
+/// in force on this thread, which the next kernel's output reuses (a replayed program then
+/// allocates nothing); with no arena, a small one goes to this thread's
+/// [`spares`](crate::spares).
 impl Drop for Tensor {
     fn drop(&mut self) {
-        if !crate::arena::is_active() {
-            return;
-        }
-        if crate::arena::unshared(&mut self.0) {
-            crate::arena::keep_header(std::mem::replace(&mut self.0, crate::arena::placeholder()));
-        } else if Arc::get_mut(&mut self.0).is_some() {
-            // A view (or a tensor whose buffer another tensor shares): its header alone.
-            crate::arena::keep_view_header(std::mem::replace(&mut self.0, crate::arena::placeholder()));
+        // SAFETY: `self.0` is taken once, here, and never used again.
+        let header = unsafe { ManuallyDrop::take(&mut self.0) };
+        if crate::arena::is_active() {
+            crate::arena::keep_dropped(header);
+        } else {
+            crate::spares::keep(header);
         }
     }
 }
@@ -55,18 +61,23 @@ impl Tensor {
     /// Wraps a buffer that already holds `shape`'s elements in row-major order.
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
-        if let Some(mut header) = crate::arena::take_header() {
-            // A header an arena kept: both of its counts are 1, its storage empty.
+        let spare = if crate::arena::is_active() { crate::arena::take_header() } else { crate::spares::take_header() };
+        if let Some(mut header) = spare {
+            // A kept header: both of its counts are 1, its storage empty.
             if let Some(inner) = Arc::get_mut(&mut header) {
                 if let Some(slot) = Arc::get_mut(&mut inner.storage) {
                     *slot = storage;
-                    inner.layout = Layout::contiguous(shape);
-                    return Tensor(header);
+                    inner.layout.set_contiguous(shape);
+                    return Tensor(ManuallyDrop::new(header));
                 }
             }
-            unreachable!("the arena keeps only unshared headers");
+            unreachable!("only unshared headers are kept");
         }
-        Tensor(Arc::new(TensorInner { storage: Arc::new(storage), layout: Layout::contiguous(shape) }))
+        Tensor::from_inner(TensorInner { storage: Arc::new(storage), layout: Layout::contiguous(shape) })
+    }
+
+    fn from_inner(inner: TensorInner) -> Tensor {
+        Tensor(ManuallyDrop::new(Arc::new(inner)))
     }
 
     /// Wraps a row-major buffer of `shape`'s size (internal: lengths are the caller's invariant).
@@ -86,10 +97,10 @@ impl Tensor {
             if let Some(inner) = Arc::get_mut(&mut header) {
                 inner.storage = Arc::clone(&self.storage);
                 inner.layout = layout;
-                return Tensor(header);
+                return Tensor(ManuallyDrop::new(header));
             }
         }
-        Tensor(Arc::new(TensorInner { storage: Arc::clone(&self.storage), layout }))
+        Tensor::from_inner(TensorInner { storage: Arc::clone(&self.storage), layout })
     }
 
     /// The whole storage buffer as `&[T]` (internal: callers dispatch on dtype first).
