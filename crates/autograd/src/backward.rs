@@ -107,6 +107,8 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
         });
     }
     let mut out = Swept { leaves: Vec::new(), wanted: vec![None; wanted.len()] };
+    // Read once: a rule never turns anomaly mode on or off.
+    let anomaly = tape.anomaly();
     for i in (0..n).rev() {
         let Some(g) = grads[i].take() else {
             if !retain {
@@ -120,29 +122,33 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
             }
         }
         let ctx = {
-            let graph = tape.0.borrow();
-            let node = &graph.nodes[i];
+            let mut graph = tape.0.borrow_mut();
+            let generation = graph.generation;
+            let node = &mut graph.nodes[i];
             if node.op.is_leaf() {
                 if node.requires_grad {
                     let param = if let Op::Param(p) = &node.op { Some(p.id()) } else { None };
                     out.leaves.push((NodeId(i as u32), param, g));
                 }
-                drop(graph);
                 if !retain {
-                    release(tape, i);
+                    (node.value, node.extra) = (None, None);
                 }
                 continue;
             }
+            // The node's own saved tensors: this is their last use unless the graph is kept.
+            let (value, extra) =
+                if retain { (node.value.clone(), node.extra.clone()) } else { (node.value.take(), node.extra.take()) };
+            let (op, requires_grad) = (node.op.clone(), node.requires_grad);
+            let node = &graph.nodes[i];
             // A recorded backward pass refers to the forward's nodes (gradient or not: a mask
             // built from a placeholder must follow the placeholder in a replay); a plain one
             // works on the values alone.
-            let generation = graph.generation;
-            let as_var = |value: &Option<Tensor>, id: NodeId, requires_grad: bool| {
-                value.as_ref().map(|v| {
+            let as_var = |value: Option<Tensor>, id: NodeId, requires_grad: bool| {
+                value.map(|v| {
                     if opts.create_graph {
-                        Var::recorded(v.clone(), tape.clone(), id, generation, requires_grad)
+                        Var::recorded(v, tape.clone(), id, generation, requires_grad)
                     } else {
-                        Var::untracked(v.clone(), tape.clone())
+                        Var::untracked(v, tape.clone())
                     }
                 })
             };
@@ -153,21 +159,14 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
                 let start = shapes.len() as u32;
                 shapes.extend_from_slice(&input.shape);
                 inputs.push(InputInfo {
-                    var: as_var(&input.value, id, input.requires_grad),
+                    var: as_var(input.value.clone(), id, input.requires_grad),
                     shape: (start, shapes.len() as u32),
                     dtype: input.dtype,
                     requires_grad: input.requires_grad,
                     id,
                 });
             }
-            Ctx {
-                op: node.op.clone(),
-                output: as_var(&node.value, NodeId(i as u32), node.requires_grad),
-                extra: node.extra.clone(),
-                inputs,
-                shapes,
-                grad: g,
-            }
+            Ctx { op, output: as_var(value, NodeId(i as u32), requires_grad), extra, inputs, shapes, grad: g }
         };
         let input_grads = rule(&ctx)?;
         for (k, gk) in input_grads.into_iter().enumerate() {
@@ -176,7 +175,9 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
                 continue;
             }
             let gk = checked_gradient(&ctx, k, gk)?;
-            tape.check_anomaly("gradient", NodeId(i as u32), gk.value())?;
+            if anomaly {
+                tape.check_anomaly("gradient", NodeId(i as u32), gk.value())?;
+            }
             let slot = &mut grads[input.id.index()];
             *slot = Some(match slot.take() {
                 // A recorded sum, so the gradient stays differentiable.
@@ -189,9 +190,6 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
                 }
                 None => gk,
             });
-        }
-        if !retain {
-            release(tape, i);
         }
     }
     Ok(out)
