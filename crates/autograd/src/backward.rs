@@ -270,9 +270,9 @@ fn rule(ctx: &Ctx) -> Result<Grads> {
         Op::Matmul => matmul::d_matmul(ctx),
         Op::Linear => matmul::d_linear(ctx),
         Op::Conv2d { params } => conv::d_conv2d(ctx, *params),
-        Op::ConvTranspose2d { params, .. } => conv::d_conv_transpose2d(ctx, *params),
-        Op::Conv2dBackwardInput { params, .. } => conv::d_conv2d_backward_input(ctx, *params),
-        Op::Conv2dBackwardWeight { params, .. } => conv::d_conv2d_backward_weight(ctx, *params),
+        Op::ConvTranspose2d { params, .. } => conv::d_conv_transpose2d(ctx, **params),
+        Op::Conv2dBackwardInput { params, .. } => conv::d_conv2d_backward_input(ctx, **params),
+        Op::Conv2dBackwardWeight { params, .. } => conv::d_conv2d_backward_weight(ctx, **params),
         Op::MaxPool2d { kernel, stride, padding } => pool::d_max_pool2d(ctx, *kernel, *stride, *padding),
         Op::MaxPool2dBackward { .. } => pool::d_max_pool2d_backward(ctx),
         Op::AvgPool2d { kernel, stride, padding, count_include_pad } => {

@@ -149,10 +149,10 @@ impl Op {
                 x[0].try_avg_pool2d(*kernel, *stride, *padding, *count_include_pad)
             }
             Op::Conv2dBackwardInput { params, input_shape } => {
-                Tensor::try_conv2d_backward_input(x[0], x[1], input_shape, *params)
+                Tensor::try_conv2d_backward_input(x[0], x[1], input_shape, **params)
             }
             Op::Conv2dBackwardWeight { params, weight_shape } => {
-                Tensor::try_conv2d_backward_weight(x[0], x[1], weight_shape, *params)
+                Tensor::try_conv2d_backward_weight(x[0], x[1], weight_shape, **params)
             }
             Op::MaxPool2dBackward { input_shape } => Tensor::try_max_pool2d_backward(x[0], x[1], input_shape),
             Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, input_shape } => {

@@ -132,7 +132,7 @@ pub enum Op {
         step: usize,
     },
     Pad {
-        pads: SmallVec<[(usize, usize); 6]>,
+        pads: Box<[(usize, usize)]>,
         value: f64,
     },
     Repeat {
@@ -170,7 +170,7 @@ pub enum Op {
         params: Conv2dParams,
     },
     ConvTranspose2d {
-        params: Conv2dParams,
+        params: Box<Conv2dParams>,
         output_padding: [usize; 2],
     },
     MaxPool2d {
@@ -193,12 +193,12 @@ pub enum Op {
 
     // Fused backward kernels, primitives with rules of their own so higher order works.
     Conv2dBackwardInput {
-        params: Conv2dParams,
-        input_shape: Shape,
+        params: Box<Conv2dParams>,
+        input_shape: Box<[usize]>,
     },
     Conv2dBackwardWeight {
-        params: Conv2dParams,
-        weight_shape: Shape,
+        params: Box<Conv2dParams>,
+        weight_shape: Box<[usize]>,
     },
     MaxPool2dBackward {
         input_shape: Shape,
@@ -208,7 +208,7 @@ pub enum Op {
         stride: [usize; 2],
         padding: [usize; 2],
         count_include_pad: bool,
-        input_shape: Shape,
+        input_shape: Box<Shape>,
     },
 
     // Losses.
@@ -222,7 +222,7 @@ pub enum Op {
     /// Dropout's keep-mask of `shape` (0 or `1 / (1 - p)`), drawn from the i64 seed input.
     DropoutMask {
         p: f64,
-        shape: Shape,
+        shape: Box<[usize]>,
         dtype: DType,
     },
 

@@ -59,7 +59,7 @@ impl Var {
         let params = Conv2dParams { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups };
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Var::apply(&inputs, Op::ConvTranspose2d { params, output_padding: p.output_padding })
+        Var::apply(&inputs, Op::ConvTranspose2d { params: Box::new(params), output_padding: p.output_padding })
     }
 
     /// Transposed 2-D convolution.
@@ -73,12 +73,12 @@ impl Var {
 
     /// The gradient of conv2d with respect to its input (`self` is the output gradient).
     pub fn try_conv2d_backward_input(&self, weight: &Var, input_shape: &[usize], p: Conv2dParams) -> Result<Var> {
-        Var::apply(&[self, weight], Op::Conv2dBackwardInput { params: p, input_shape: input_shape.into() })
+        Var::apply(&[self, weight], Op::Conv2dBackwardInput { params: Box::new(p), input_shape: input_shape.into() })
     }
 
     /// The gradient of conv2d with respect to its weight (`self` is the output gradient).
     pub fn try_conv2d_backward_weight(&self, input: &Var, weight_shape: &[usize], p: Conv2dParams) -> Result<Var> {
-        Var::apply(&[self, input], Op::Conv2dBackwardWeight { params: p, weight_shape: weight_shape.into() })
+        Var::apply(&[self, input], Op::Conv2dBackwardWeight { params: Box::new(p), weight_shape: weight_shape.into() })
     }
 }
 

@@ -80,7 +80,13 @@ impl Var {
         padding: [usize; 2],
         count_include_pad: bool,
     ) -> Result<Var> {
-        let op = Op::AvgPool2dBackward { kernel, stride, padding, count_include_pad, input_shape: input_shape.into() };
+        let op = Op::AvgPool2dBackward {
+            kernel,
+            stride,
+            padding,
+            count_include_pad,
+            input_shape: Box::new(input_shape.into()),
+        };
         Var::apply(&[self], op)
     }
 }

@@ -1,8 +1,6 @@
 //! Random ops on `Var`: dropout, with its seed an input of the graph so that a replay draws a
 //! new mask for each new seed (and the same mask for the same seed).
 
-use tensor::Shape;
-
 use crate::error::Result;
 use crate::macros::panicking;
 use crate::op::Op;
@@ -15,7 +13,7 @@ impl Var {
     /// gradient, drawn anew by each replay; with a constant seed it is a constant of the graph,
     /// the same in every replay.
     pub fn try_dropout_mask(&self, p: f64, seed: &impl AsVar) -> Result<Var> {
-        let op = Op::DropoutMask { p, shape: Shape::from_slice(self.shape()), dtype: self.dtype() };
+        let op = Op::DropoutMask { p, shape: self.shape().into(), dtype: self.dtype() };
         Var::apply(&[&seed.as_var(self)], op)
     }
     panicking!(
