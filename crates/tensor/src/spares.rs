@@ -1,13 +1,16 @@
-//! Spare small tensors, kept per thread so eager code that makes and drops many little tensors
-//! (a micrograd-sized graph, a bias, a scalar loss and its gradient) rarely calls the allocator.
+//! Spare small and medium tensors, kept per thread so eager code that makes and drops many
+//! tensors (a micrograd-sized graph, a bias, a loss and its gradient, a batch of activations)
+//! rarely calls the allocator.
 //!
 //! A tensor is three allocations: its header, its storage's reference-counted box and the
-//! buffer. Outside an [`Arena`](crate::arena::Arena), an f32 or f64 tensor of at most [`MAX_BYTES`] bytes
-//! dropped as the only handle on its storage leaves its buffer and its emptied header here, up
-//! to [`SLOTS`] of each per thread; the next kernel on the thread that writes a new buffer of
-//! the same dtype and length takes the buffer, and the next tensor made takes the header. A
-//! program that allocates the same few small sizes over and over (every training loop) then
-//! recycles the same memory, and the spares never hold more than `SLOTS * MAX_BYTES` per thread.
+//! buffer; and a new buffer is zeroed before a kernel writes it. Outside an
+//! [`Arena`](crate::arena::Arena), an f32 or f64 tensor of at most [`MAX_BYTES`] bytes dropped as
+//! the only handle on its storage leaves its buffer and its emptied header here, up to [`SLOTS`]
+//! of each and [`BUDGET_BYTES`] in all per thread; the next kernel on the thread that writes a
+//! new buffer of the same dtype and length takes the buffer (as it is: the kernel overwrites
+//! it), and the next tensor made takes the header. A program that allocates the same sizes over
+//! and over (every training loop) then recycles the same memory. Larger buffers have their own
+//! cache ([`pool`](crate::pool)), shared by the threads.
 //!
 //! ```
 //! use tensor::{spares, DType, Tensor};
@@ -26,10 +29,13 @@ use crate::dtype::{Buffer, Element, Storage};
 use crate::header::TensorInner;
 use crate::DType;
 
-/// The largest buffer kept, in bytes: beyond it, the allocation is small next to the kernel.
-pub const MAX_BYTES: usize = 4096;
+/// The largest buffer kept, in bytes (64k f32: a kernel over a buffer in cache then spends as
+/// long zeroing a fresh one as computing it).
+pub const MAX_BYTES: usize = 256 << 10;
 /// The most buffers (and headers) kept per thread.
 pub const SLOTS: usize = 32;
+/// The most bytes of buffers kept per thread.
+pub const BUDGET_BYTES: usize = 2 << 20;
 
 /// Float buffers only (what training makes by the thousand), one list per dtype: a `Vec` moves
 /// in and out in three words, where a `Buffer` enum was built on the stack and copied with
@@ -38,6 +44,7 @@ pub const SLOTS: usize = 32;
 struct Spares {
     f32s: Vec<Vec<f32>>,
     f64s: Vec<Vec<f64>>,
+    bytes: usize,
     /// Headers whose storage box is unshared and empty, ready for the next buffer.
     headers: Vec<Arc<TensorInner>>,
 }
@@ -64,7 +71,7 @@ pub(crate) fn keep(mut header: Arc<TensorInner>) {
     }
     let room_for_header = SPARES.try_with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else { return false };
-        if s.held() >= SLOTS {
+        if s.held() >= SLOTS || s.bytes + bytes > BUDGET_BYTES {
             return false;
         }
         match storage {
@@ -72,6 +79,7 @@ pub(crate) fn keep(mut header: Arc<TensorInner>) {
             Storage::F64(v) => s.f64s.push(std::mem::take(v)),
             _ => return false,
         }
+        s.bytes += bytes;
         s.headers.len() < SLOTS
     });
     if room_for_header == Ok(true) {
@@ -91,11 +99,13 @@ pub(crate) fn take<T: Element>(n: usize) -> Option<Vec<T>> {
     SPARES
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            match T::DTYPE {
+            let v = match T::DTYPE {
                 DType::F32 => T::from_buffer(Buffer::F32(pick(&mut s.f32s, n)?)),
                 DType::F64 => T::from_buffer(Buffer::F64(pick(&mut s.f64s, n)?)),
                 _ => None,
-            }
+            }?;
+            s.bytes -= n * T::DTYPE.size_in_bytes();
+            Some(v)
         })
         .ok()
         .flatten()
@@ -158,6 +168,11 @@ mod tests {
         let many: Vec<Tensor> = (0..2 * SLOTS).map(|i| Tensor::full(&[i + 1], 1.0, DType::F64)).collect();
         drop(many);
         assert_eq!(held(), SLOTS);
+        clear();
+        let large = BUDGET_BYTES / MAX_BYTES;
+        let many: Vec<Tensor> = (0..2 * large).map(|_| Tensor::zeros(&[MAX_BYTES / 4], DType::F32)).collect();
+        drop(many);
+        assert_eq!(held(), large, "at most the budget's bytes");
         clear();
         drop(Tensor::ones(&[4], DType::I64));
         drop(Tensor::ones(&[4], DType::Bool));
