@@ -107,7 +107,8 @@ fn sweep(tape: &Tape, seeds: Vec<(NodeId, Var)>, wanted: &[NodeId], opts: Backwa
         });
     }
     let mut out = Swept { leaves: Vec::new(), wanted: vec![None; wanted.len()] };
-    // Read once: a rule never turns anomaly mode on or off.
+    // Read once per pass: a custom op's backward that turns anomaly mode on or off changes
+    // the next pass, not this one.
     let anomaly = tape.anomaly();
     for i in (0..n).rev() {
         let Some(g) = grads[i].take() else {
