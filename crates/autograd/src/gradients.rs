@@ -3,6 +3,7 @@
 use std::hash::{BuildHasherDefault, Hasher};
 
 use indexmap::IndexMap;
+use smallvec::SmallVec;
 use tensor::Tensor;
 
 use crate::op::Op;
@@ -58,7 +59,7 @@ impl std::hash::Hash for LeafKey {
 #[derive(Clone, Debug, Default)]
 pub struct Gradients {
     params: IdMap<ParamId, Tensor>,
-    leaves: IdMap<LeafKey, Tensor>,
+    leaves: LeafGrads,
     /// The parameter behind each parameter leaf a backward pass reached, so `get` answers for
     /// a parameter's `Var` after its tape moved on.
     param_leaves: IdMap<LeafKey, ParamId>,
@@ -156,7 +157,53 @@ impl Gradients {
     }
 
     pub(crate) fn accumulate_leaf(&mut self, id: LeafKey, g: Tensor) -> tensor::Result<()> {
-        accumulate(self.leaves.entry(id), g)
+        self.leaves.accumulate(id, g)
+    }
+}
+
+/// Gradients of non-parameter leaves. A backward pass usually reaches a few `Tape::var` leaves:
+/// they sit in a short inline list searched in order (a hashed map cost two allocations and a
+/// hash per pass, 5% of a micrograd-sized step), and move to a hashed map once there are more
+/// than `FEW`.
+#[derive(Clone, Debug, Default)]
+struct LeafGrads {
+    few: SmallVec<[(LeafKey, Tensor); FEW]>,
+    /// Every entry once non-empty (`few` is empty then).
+    many: IdMap<LeafKey, Tensor>,
+}
+
+const FEW: usize = 4;
+
+impl LeafGrads {
+    fn get(&self, key: &LeafKey) -> Option<&Tensor> {
+        if self.many.is_empty() {
+            self.few.iter().find(|(k, _)| k == key).map(|(_, g)| g)
+        } else {
+            self.many.get(key)
+        }
+    }
+
+    fn accumulate(&mut self, key: LeafKey, g: Tensor) -> tensor::Result<()> {
+        if self.many.is_empty() {
+            if let Some((_, sum)) = self.few.iter_mut().find(|(k, _)| *k == key) {
+                return sum.try_add_assign(&g);
+            }
+            if self.few.len() < FEW {
+                self.few.push((key, g));
+                return Ok(());
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        accumulate(self.many.entry(key), g)
+    }
+
+    fn clear(&mut self) {
+        self.few.clear();
+        self.many.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.few.is_empty() && self.many.is_empty()
     }
 }
 
@@ -169,4 +216,32 @@ fn accumulate<K: std::hash::Hash + Eq>(entry: indexmap::map::Entry<'_, K, Tensor
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BackwardOptions, Tape};
+
+    #[test]
+    fn leaf_gradients_accumulate_in_the_short_list_and_in_the_map() {
+        for n in [1, FEW, FEW + 1, 3 * FEW] {
+            let tape = Tape::new();
+            let xs: Vec<Var> = (0..n).map(|i| tape.var(Tensor::scalar(i as f64))).collect();
+            // y = sum_i (i + 1) x_i, differentiated twice into the same gradients.
+            let terms = xs.iter().enumerate().map(|(i, x)| x.mul_scalar((i + 1) as f64));
+            let y = terms.reduce(|a, b| a + b).expect("at least one leaf");
+            let mut grads = Gradients::new();
+            let keep = BackwardOptions { retain_graph: true, create_graph: false };
+            for _ in 0..2 {
+                y.backward_with_into(&Tensor::scalar(1.0f64), keep, &mut grads).unwrap();
+            }
+            for (i, x) in xs.iter().enumerate() {
+                assert_eq!(grads.get(x).map(Tensor::item), Some(2.0 * (i + 1) as f64), "leaf {i} of {n}");
+            }
+            assert_eq!(grads.leaves.many.is_empty(), n <= FEW, "{n} leaves");
+            grads.clear();
+            assert!(grads.is_empty() && grads.get(&xs[0]).is_none());
+        }
+    }
 }
