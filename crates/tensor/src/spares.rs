@@ -65,8 +65,13 @@ pub(crate) fn keep(mut header: Arc<TensorInner>) {
     // One uniqueness check per box (each is an atomic compare-and-swap).
     let Some(inner) = Arc::get_mut(&mut header) else { return };
     let Some(storage) = Arc::get_mut(&mut inner.storage) else { return };
-    let bytes = storage.len() * storage.dtype().size_in_bytes();
-    if bytes == 0 || bytes > MAX_BYTES {
+    // Counted by capacity: a vector handed to `Tensor::from_vec` may hold more than its length.
+    let (len, bytes) = match storage {
+        Storage::F32(v) => (v.len(), v.capacity() * 4),
+        Storage::F64(v) => (v.len(), v.capacity() * 8),
+        _ => return,
+    };
+    if len == 0 || bytes > MAX_BYTES {
         return;
     }
     let room_for_header = SPARES.try_with(|s| {
@@ -99,12 +104,12 @@ pub(crate) fn take<T: Element>(n: usize) -> Option<Vec<T>> {
     SPARES
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            let v = match T::DTYPE {
+            let v: Vec<T> = match T::DTYPE {
                 DType::F32 => T::from_buffer(Buffer::F32(pick(&mut s.f32s, n)?)),
                 DType::F64 => T::from_buffer(Buffer::F64(pick(&mut s.f64s, n)?)),
                 _ => None,
             }?;
-            s.bytes -= n * T::DTYPE.size_in_bytes();
+            s.bytes -= v.capacity() * T::DTYPE.size_in_bytes();
             Some(v)
         })
         .ok()
@@ -124,7 +129,7 @@ pub(crate) fn take_header() -> Option<Arc<TensorInner>> {
 
 /// How many spare buffers this thread holds.
 pub fn held() -> usize {
-    SPARES.try_with(|s| s.borrow().held()).unwrap_or(0)
+    SPARES.try_with(|s| s.try_borrow().map_or(0, |s| s.held())).unwrap_or(0)
 }
 
 /// Frees this thread's spares.
@@ -174,6 +179,10 @@ mod tests {
         drop(many);
         assert_eq!(held(), large, "at most the budget's bytes");
         clear();
+        let mut roomy = Vec::with_capacity(MAX_BYTES);
+        roomy.push(1.0f32);
+        drop(Tensor::from_vec(roomy, &[1]));
+        assert_eq!(held(), 0, "one element, but a buffer larger than MAX_BYTES");
         drop(Tensor::ones(&[4], DType::I64));
         drop(Tensor::ones(&[4], DType::Bool));
         assert_eq!(held(), 0, "floats only");
