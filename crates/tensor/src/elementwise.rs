@@ -6,6 +6,7 @@
 
 use crate::dtype::Element;
 use crate::layout::{collapse, for_each_run, Strides};
+use crate::macros::widest_simd;
 use crate::parallel::fill_chunks;
 use crate::Tensor;
 
@@ -48,18 +49,7 @@ pub(crate) fn map<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync 
 /// same in every version (no FMA contraction), so results do not depend on the machine.
 #[inline(always)]
 fn map_slice<T: Copy, U, F: Fn(T) -> U>(src: &[T], dst: &mut [U], f: &F) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::map_avx512(src, dst, f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::map_avx2(src, dst, f) };
-        }
-    }
-    map_plain(src, dst, f)
+    widest_simd!(simd::map_avx512, simd::map_avx2, map_plain, (src, dst, f))
 }
 
 #[inline(always)]
@@ -72,18 +62,7 @@ fn map_plain<T: Copy, U, F: Fn(T) -> U>(src: &[T], dst: &mut [U], f: &F) {
 /// `dst[i] = f(a[i], b[i])`, compiled three times and dispatched at run time as [`map_slice`].
 #[inline(always)]
 pub(crate) fn zip_slices<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut [U], f: &F) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::zip_avx512(a, b, dst, f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::zip_avx2(a, b, dst, f) };
-        }
-    }
-    zip_plain(a, b, dst, f)
+    widest_simd!(simd::zip_avx512, simd::zip_avx2, zip_plain, (a, b, dst, f))
 }
 
 #[inline(always)]
@@ -97,18 +76,7 @@ fn zip_plain<A: Copy, B: Copy, U, F: Fn(A, B) -> U>(a: &[A], b: &[B], dst: &mut 
 /// [`map_slice`].
 #[inline(always)]
 fn zip3_slices<A: Copy, B: Copy, C: Copy, U, F: Fn(A, B, C) -> U>(a: &[A], b: &[B], c: &[C], dst: &mut [U], f: &F) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::zip3_avx512(a, b, c, dst, f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::zip3_avx2(a, b, c, dst, f) };
-        }
-    }
-    zip3_plain(a, b, c, dst, f)
+    widest_simd!(simd::zip3_avx512, simd::zip3_avx2, zip3_plain, (a, b, c, dst, f))
 }
 
 #[inline(always)]

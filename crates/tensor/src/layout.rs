@@ -37,12 +37,7 @@ impl Layout {
             self.shape.clear();
             self.shape.extend_from_slice(shape);
         }
-        self.strides.resize(shape.len(), 0);
-        let mut acc = 1;
-        for (stride, &d) in self.strides.iter_mut().zip(shape).rev() {
-            *stride = acc;
-            acc *= d;
-        }
+        write_contiguous_strides(shape, &mut self.strides);
         self.offset = 0;
     }
 
@@ -113,13 +108,19 @@ pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
 
 /// Row-major strides for `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
-    let mut strides: Strides = smallvec::smallvec![0; shape.len()];
-    let mut acc = 1;
-    for i in (0..shape.len()).rev() {
-        strides[i] = acc;
-        acc *= shape[i];
-    }
+    let mut strides = Strides::new();
+    write_contiguous_strides(shape, &mut strides);
     strides
+}
+
+/// Overwrites `strides` with the row-major strides of `shape`.
+fn write_contiguous_strides(shape: &[usize], strides: &mut Strides) {
+    strides.resize(shape.len(), 0);
+    let mut acc = 1;
+    for (stride, &d) in strides.iter_mut().zip(shape).rev() {
+        *stride = acc;
+        acc *= d;
+    }
 }
 
 /// Resolves a possibly negative axis against `rank` (`-1` is the last axis).

@@ -1,4 +1,5 @@
-//! Dtype dispatch and the `try_*` / panicking pairs: the only macros of the crate.
+//! Dtype dispatch, the `try_*` / panicking pairs and the SIMD-width dispatch: the only macros
+//! of the crate.
 
 /// Runs `$body` with `$T` bound to the float type behind `$dtype`; other dtypes return an error
 /// naming `$op`. Must be used inside a function returning `Result<_, TensorError>`.
@@ -93,4 +94,26 @@ macro_rules! panicking {
     };
 }
 
-pub(crate) use {any_dispatch, float_dispatch, numeric_dispatch, panicking};
+/// Returns the AVX-512F build of a kernel (`$avx512`) when the CPU has AVX-512F, else its AVX2
+/// build (`$avx2`) when it has AVX2, else evaluates to its baseline build (`$plain`), each called
+/// with `$args`: the run-time pick of the crate's vectorised loops, whose builds do the same
+/// arithmetic in the same order, so results do not depend on the CPU. The builds are `unsafe`
+/// functions with the matching `#[target_feature]`.
+macro_rules! widest_simd {
+    ($avx512:path, $avx2:path, $plain:path, ($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                return unsafe { $avx512($($arg),*) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { $avx2($($arg),*) };
+            }
+        }
+        $plain($($arg),*)
+    }};
+}
+
+pub(crate) use {any_dispatch, float_dispatch, numeric_dispatch, panicking, widest_simd};

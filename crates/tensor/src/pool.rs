@@ -54,10 +54,16 @@ fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
     f(guard.get_or_insert_with(Cache::default))
 }
 
+/// A buffer of `n` elements of `T` (old contents) from the arena in force on this thread, else
+/// from the thread's spare small tensors.
+fn recycled<T: Element>(n: usize) -> Option<Vec<T>> {
+    crate::arena::take::<T>(n).or_else(|| crate::spares::take::<T>(n))
+}
+
 /// A `Vec<T>` of length `n` whose contents are unspecified (but valid `T`s): for kernels that
 /// write every element. Reuses a cached buffer of the same dtype and length when there is one.
 pub(crate) fn for_overwrite<T: Element>(n: usize) -> Vec<T> {
-    if let Some(v) = crate::arena::take::<T>(n).or_else(|| crate::spares::take::<T>(n)) {
+    if let Some(v) = recycled::<T>(n) {
         return v;
     }
     let bytes = n * T::DTYPE.size_in_bytes();
@@ -109,7 +115,7 @@ pub(crate) fn ensure_alloc(op: &'static str, numel: usize, dtype: DType) -> Resu
 
 /// `vec![value; n]`, or [`TensorError::OutOfMemory`] instead of an abort.
 pub(crate) fn try_filled<T: Element>(op: &'static str, n: usize, value: T) -> Result<Vec<T>> {
-    if let Some(mut v) = crate::arena::take::<T>(n).or_else(|| crate::spares::take::<T>(n)) {
+    if let Some(mut v) = recycled::<T>(n) {
         v.fill(value);
         return Ok(v);
     }

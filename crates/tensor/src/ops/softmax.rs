@@ -4,7 +4,7 @@
 use crate::dtype::Float;
 use crate::error::Result;
 use crate::layout::normalize_axis;
-use crate::macros::{float_dispatch, panicking};
+use crate::macros::{float_dispatch, panicking, widest_simd};
 use crate::parallel;
 use crate::Tensor;
 
@@ -132,18 +132,7 @@ fn strided_block<T: Float>(x: &[T], out: &mut [T], inner: usize, log: bool) {
 /// baseline and picked at run time (as the elementwise maps), so the row loops and the inlined
 /// f32 `exp` vectorise to the CPU's width.
 fn blocks_kernel<T: Float>(x: &[T], out: &mut [T], block: usize, inner: usize, log: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::blocks_avx512(x, out, block, inner, log) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::blocks_avx2(x, out, block, inner, log) };
-        }
-    }
-    blocks_plain(x, out, block, inner, log)
+    widest_simd!(simd::blocks_avx512, simd::blocks_avx2, blocks_plain, (x, out, block, inner, log))
 }
 
 #[inline(always)]

@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 use super::{instr_into, ElementwiseProgram, Source, BLOCK};
 use crate::dtype::Float;
 use crate::layout::{Shape, Strides};
+use crate::macros::widest_simd;
 
 /// The output's shape with trailing axes merged wherever every input continues contiguously
 /// (or stays broadcast) across them, so that contiguous operands give long runs; each input's
@@ -69,18 +70,7 @@ struct Job<'a, T> {
 
 /// One chunk of [`run`]: output elements `start..start + chunk.len()`.
 fn run_chunk<T: Float>(job: &Job<'_, T>, bank: &mut [T], start: usize, chunk: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::chunk_avx512(job, bank, start, chunk) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::chunk_avx2(job, bank, start, chunk) };
-        }
-    }
-    chunk_plain(job, bank, start, chunk)
+    widest_simd!(simd::chunk_avx512, simd::chunk_avx2, chunk_plain, (job, bank, start, chunk))
 }
 
 #[inline(always)]

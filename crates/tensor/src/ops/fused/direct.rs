@@ -9,6 +9,7 @@ use smallvec::SmallVec;
 use super::{instr_into, BinaryFn, ElementwiseProgram, Instr};
 use crate::dtype::Float;
 use crate::layout::same_shape;
+use crate::macros::widest_simd;
 use crate::Tensor;
 
 /// The direct loop's instruction and row (see [`direct_row`]) for a one-instruction program
@@ -91,18 +92,7 @@ fn repeated_row(t: &Tensor, out: &[usize], n: usize, row: usize) -> Option<usize
 pub(super) fn single<T: Float>(instr: Instr, srcs: &[Operand<T>], row: usize, out: &mut [T]) {
     let kernel = |start: usize, chunk: &mut [T]| {
         let row = if row == 0 { chunk.len() } else { row };
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F, checked just above.
-                return unsafe { simd::single_avx512(instr, srcs, row, start, chunk) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked just above.
-                return unsafe { simd::single_avx2(instr, srcs, row, start, chunk) };
-            }
-        }
-        single_plain(instr, srcs, row, start, chunk)
+        widest_simd!(simd::single_avx512, simd::single_avx2, single_plain, (instr, srcs, row, start, chunk))
     };
     if row == 0 {
         crate::parallel::fill_chunks(out, kernel);

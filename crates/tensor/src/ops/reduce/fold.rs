@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 
 use crate::dtype::{Element, Numeric};
 use crate::layout::{collapse, for_each_run, Shape, Strides};
+use crate::macros::widest_simd;
 use crate::parallel::{self, should_parallelize};
 use crate::Tensor;
 
@@ -98,18 +99,13 @@ mod simd {
                     high = _mm256_add_ps(high, _mm256_loadu_ps(c.as_ptr().add(8)));
                 }
             }
-            let mut s = 0.0f32;
-            for &x in rem {
-                s += x;
-            }
             // lanes[i] + lanes[i + 8], then l[j] = lanes[j] + lanes[j + 4].
             let lanes = _mm256_add_ps(low, high);
             let l = _mm_add_ps(_mm256_castps256_ps128(lanes), _mm256_extractf128_ps::<1>(lanes));
             let mut l4 = [0.0f32; 4];
             // SAFETY: `l4` holds 4 floats.
             unsafe { _mm_storeu_ps(l4.as_mut_ptr(), l) };
-            s += (l4[0] + l4[2]) + (l4[1] + l4[3]);
-            total += s;
+            total += finish_block(rem, l4);
         }
         total
     }
@@ -128,19 +124,22 @@ mod simd {
                     *a = _mm256_add_pd(*a, unsafe { _mm256_loadu_pd(c.as_ptr().add(4 * k)) });
                 }
             }
-            let mut s = 0.0f64;
-            for &x in rem {
-                s += x;
-            }
             // lanes[i] + lanes[i + 8] (lanes 0..4 and 4..8), then l[j] = lanes[j] + lanes[j + 4].
             let l = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
             let mut l4 = [0.0f64; 4];
             // SAFETY: `l4` holds 4 doubles.
             unsafe { _mm256_storeu_pd(l4.as_mut_ptr(), l) };
-            s += (l4[0] + l4[2]) + (l4[1] + l4[3]);
-            total += s;
+            total += finish_block(rem, l4);
         }
         total
+    }
+
+    /// The end of one block of the AVX2 sums, as the generic lanes end it: the remainder added
+    /// in order from zero, then the four lanes left, `(l[0] + l[2]) + (l[1] + l[3])`.
+    #[inline(always)]
+    fn finish_block<T: Numeric>(rem: &[T], l4: [T; 4]) -> T {
+        let s = rem.iter().fold(T::ZERO, |s, &x| s + x);
+        s + ((l4[0] + l4[2]) + (l4[1] + l4[3]))
     }
 
     #[target_feature(enable = "avx512f")]
@@ -241,18 +240,7 @@ const EXTREMUM_LANES: usize = 16;
 /// the result have its bits, but for zeros: `-0.0 == 0.0`, and stepping in order keeps the
 /// first of them, so a zero result is replaced by the first element equal to it.
 fn extremum_slice<T: Numeric, const MAX: bool>(xs: &[T]) -> Option<T> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { simd::extremum_avx512::<T, MAX>(xs) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { simd::extremum_avx2::<T, MAX>(xs) };
-        }
-    }
-    extremum_lanes::<T, MAX>(xs)
+    widest_simd!(simd::extremum_avx512::<T, MAX>, simd::extremum_avx2::<T, MAX>, extremum_lanes::<T, MAX>, (xs))
 }
 
 #[inline(always)]
