@@ -83,6 +83,11 @@ pub(crate) fn unshared(header: &mut Arc<TensorInner>) -> bool {
 /// Takes a dropped tensor's header: an unshared one with its buffer ([`keep_header`]), a
 /// view's alone ([`keep_view_header`]); a shared one is just released.
 pub(crate) fn keep_dropped(mut header: Arc<TensorInner>) {
+    // A header another handle holds is only released: a plain load, where each uniqueness
+    // check below is a compare-and-swap (a compiled plan drops many shared handles).
+    if Arc::strong_count(&header) != 1 {
+        return;
+    }
     if unshared(&mut header) {
         keep_header(header);
     } else if Arc::get_mut(&mut header).is_some() {

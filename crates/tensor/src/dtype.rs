@@ -59,6 +59,7 @@ pub enum Storage {
 }
 
 impl Storage {
+    #[inline]
     pub fn dtype(&self) -> DType {
         match self {
             Storage::F32(_) => DType::F32,

@@ -41,27 +41,33 @@ impl Layout {
         self.offset = 0;
     }
 
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    #[inline]
     pub fn strides(&self) -> &[usize] {
         &self.strides
     }
 
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
+    #[inline]
     pub fn rank(&self) -> usize {
         self.shape.len()
     }
 
+    #[inline]
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
 
     /// Row-major contiguous (size-1 dimensions may have any stride).
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1;
         for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {

@@ -62,7 +62,11 @@ thread_local! {
 /// Keeps a dropped tensor's buffer and header when both are small and unshared and there is
 /// room; otherwise (a view, a shared buffer, a large one) drops them as usual.
 pub(crate) fn keep(mut header: Arc<TensorInner>) {
-    // One uniqueness check per box (each is an atomic compare-and-swap).
+    // A handle others share is only released, after a plain load; then one uniqueness check
+    // per box (each is an atomic compare-and-swap).
+    if Arc::strong_count(&header) != 1 {
+        return;
+    }
     let Some(inner) = Arc::get_mut(&mut header) else { return };
     let Some(storage) = Arc::get_mut(&mut inner.storage) else { return };
     // Counted by capacity: a vector handed to `Tensor::from_vec` may hold more than its length.

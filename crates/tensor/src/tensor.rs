@@ -104,6 +104,7 @@ impl Tensor {
     }
 
     /// The whole storage buffer as `&[T]` (internal: callers dispatch on dtype first).
+    #[inline]
     pub(crate) fn storage_slice<T: Element>(&self) -> &[T] {
         match T::slice(&self.storage) {
             Some(s) => s,
@@ -111,6 +112,7 @@ impl Tensor {
         }
     }
 
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         self.layout.shape()
     }
@@ -125,26 +127,32 @@ impl Tensor {
         dim => try_dim(axis: isize) -> usize
     );
 
+    #[inline]
     pub fn strides(&self) -> &[usize] {
         self.layout.strides()
     }
 
+    #[inline]
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
 
+    #[inline]
     pub fn rank(&self) -> usize {
         self.layout.rank()
     }
 
+    #[inline]
     pub fn numel(&self) -> usize {
         self.layout.numel()
     }
 
+    #[inline]
     pub fn dtype(&self) -> DType {
         self.storage.dtype()
     }
 
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }
@@ -271,6 +279,7 @@ impl Tensor {
 
     /// The buffer of an [exclusive](Self::is_exclusive) tensor holding `T` (internal: callers
     /// check both first).
+    #[inline]
     pub(crate) fn exclusive_slice_mut<T: Element>(&mut self) -> &mut [T] {
         let storage = Arc::get_mut(&mut self.0).and_then(|inner| Arc::get_mut(&mut inner.storage));
         match storage.and_then(|s| T::slice_mut(s)) {
@@ -282,6 +291,7 @@ impl Tensor {
     /// Whether writing through [`try_as_mut_slice`](Self::try_as_mut_slice) would write in place:
     /// the tensor is the only handle on a contiguous buffer of exactly its elements. When it is
     /// not, an in-place update copies first, so no other holder ever sees the write.
+    #[inline]
     pub fn is_exclusive(&self) -> bool {
         Arc::strong_count(&self.0) == 1
             && Arc::strong_count(&self.storage) == 1

@@ -1,6 +1,6 @@
 //! Fused elementwise programs give the unfused ops' results bit for bit.
 
-use tensor::ops::fused::{BinaryFn, ElementwiseProgram, Instr, ScalarFn, UnaryFn};
+use tensor::ops::fused::{BinaryFn, DirectKernel, ElementwiseProgram, Instr, ScalarFn, UnaryFn};
 use tensor::{DType, Rng, Tensor};
 
 fn bits(t: &Tensor) -> Vec<u64> {
@@ -199,4 +199,66 @@ fn writing_into_a_shared_or_misshaped_buffer_is_an_error() {
     let mut strided = Tensor::zeros(&[3, 3], DType::F32).t();
     let square = Tensor::ones(&[3, 3], DType::F32);
     assert!(Tensor::try_fused_into(&[&square], &exp, &mut strided).is_err());
+}
+
+#[test]
+fn a_prepared_kernel_equals_the_program_and_declines_what_it_was_not_made_for() {
+    let one = |instr: Instr, inputs: usize| ElementwiseProgram { inputs, instrs: vec![instr] };
+    let shapes = |ts: &[&Tensor]| ts.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>();
+    let run = |p: &ElementwiseProgram, inputs: &[&Tensor]| {
+        let want = Tensor::try_fused(inputs, p).unwrap();
+        let owned = shapes(inputs);
+        let dims: Vec<&[usize]> = owned.iter().map(|s| s.as_slice()).collect();
+        let kernel = DirectKernel::new(p, want.dtype(), &dims, want.shape()).expect("the direct loop applies");
+        let mut out = Tensor::full(want.shape(), 7.0, want.dtype());
+        assert!(kernel.run(inputs, &mut out), "{p}");
+        assert_eq!(bits(&out), bits(&want), "{p} {dims:?}");
+    };
+    for dtype in [DType::F32, DType::F64] {
+        let (x, y) = (awkward(&[7, 9], dtype, 1), awkward(&[7, 9], dtype, 2));
+        let (row, scalar) = (awkward(&[9], dtype, 3), awkward(&[1, 1], dtype, 4));
+        for u in [UnaryFn::Neg, UnaryFn::Tanh, UnaryFn::Relu, UnaryFn::Exp] {
+            run(&one(Instr::Unary(u, 0), 1), &[&x]);
+        }
+        run(&one(Instr::Scalar(ScalarFn::Add, 0.5, 0), 1), &[&x]);
+        use BinaryFn as B;
+        for b in [B::Add, B::Sub, B::Mul, B::Div, B::Maximum, B::Minimum, B::TanhBackward] {
+            let p = one(Instr::Binary(b, 0, 1), 2);
+            for inputs in [[&x, &y], [&x, &row], [&row, &x], [&scalar, &x], [&x, &scalar]] {
+                run(&p, &inputs);
+            }
+        }
+    }
+
+    let add = one(Instr::Binary(BinaryFn::Add, 0, 1), 2);
+    let kernel = DirectKernel::new(&add, DType::F32, &[&[4, 3], &[4, 3]], &[4, 3]).unwrap();
+    let (x, mut out) = (Tensor::ones(&[4, 3], DType::F32), Tensor::zeros(&[4, 3], DType::F32));
+    // At run time: a strided operand, one of another shape or dtype, the wrong number of
+    // operands, a shared or misshaped output: nothing is written.
+    let strided = Tensor::ones(&[3, 4], DType::F32).t();
+    let declined: [(&[&Tensor], &str); 4] = [
+        (&[&x, &strided], "strided"),
+        (&[&x, &Tensor::ones(&[12], DType::F32)], "another shape"),
+        (&[&x, &Tensor::ones(&[4, 3], DType::F64)], "another dtype"),
+        (&[&x], "one operand"),
+    ];
+    for (inputs, what) in declined {
+        assert!(!kernel.run(inputs, &mut out), "{what}");
+        assert_eq!(out.to_vec::<f32>(), vec![0.0; 12], "{what}");
+    }
+    let holder = out.clone();
+    assert!(!kernel.run(&[&x, &x], &mut out), "shared output");
+    drop(holder);
+    assert!(!kernel.run(&[&x, &x], &mut Tensor::zeros(&[12], DType::F32)), "misshaped output");
+    assert!(kernel.run(&[&x, &x], &mut out));
+    assert_eq!(out.to_vec::<f32>(), vec![2.0; 12]);
+
+    // Not made: two instructions, integers, operands that are not rows of the output, none of
+    // the output's shape, a malformed program.
+    let chain = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(UnaryFn::Neg, 0); 2] };
+    assert!(DirectKernel::new(&chain, DType::F32, &[&[3]], &[3]).is_none());
+    assert!(DirectKernel::new(&add, DType::I64, &[&[3], &[3]], &[3]).is_none());
+    assert!(DirectKernel::new(&add, DType::F32, &[&[4, 1], &[4, 3]], &[4, 3]).is_none());
+    assert!(DirectKernel::new(&add, DType::F32, &[&[3], &[3]], &[4, 3]).is_none());
+    assert!(DirectKernel::new(&add, DType::F32, &[&[3]], &[3]).is_none());
 }

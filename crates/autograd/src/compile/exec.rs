@@ -31,7 +31,7 @@
 use std::sync::Arc;
 
 use smallvec::SmallVec;
-use tensor::ops::fused::{ElementwiseProgram, Instr};
+use tensor::ops::fused::{DirectKernel, ElementwiseProgram, Instr};
 use tensor::{DType, Shape, Tensor};
 
 use super::fuse::{kind, Kind};
@@ -51,6 +51,9 @@ enum Produce {
     Const,
     /// An elementwise program, written into the node's slot.
     Elementwise(Arc<ElementwiseProgram>),
+    /// A one-instruction program prepared for the node's shapes, written into the node's slot
+    /// (the program: for a run where the kernel does not apply, see [`DirectKernel::run`]).
+    Direct(Box<DirectKernel>, Arc<ElementwiseProgram>),
     /// A product of two matrices, written into the node's slot: `op(a) @ op(b)` for the values
     /// of these nodes, `op` transposing where the flag is set (a transpose folded into the
     /// product).
@@ -119,7 +122,8 @@ impl Executor {
                 }
             })
             .collect();
-        let produce = fold_transposes(f, produce);
+        let produce: Vec<Produce> =
+            fold_transposes(f, produce).into_iter().enumerate().map(|(j, p)| prepare(f, j, p)).collect();
 
         // Where each value is last read, directly or through a view of it (an output: never).
         let mut last = f.last_use.clone();
@@ -244,6 +248,23 @@ impl Executor {
             Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
             Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
             Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
+            Produce::Direct(kernel, program) => {
+                // One or two operands, gathered into an array (a collected vector costs more
+                // than the kernel at a compiled program's sizes).
+                let mut out = self.slots[s].take();
+                let value = |id: &NodeId| self.slots[self.slot_of[id.index()]].as_ref();
+                let (Some(first), Some(last)) =
+                    (node.inputs.first().and_then(value), node.inputs.last().and_then(value))
+                else {
+                    unreachable!("inputs are computed before their consumers")
+                };
+                let args = [first, last];
+                let args = &args[..node.inputs.len()];
+                if !out.as_mut().is_some_and(|t| kernel.run(args, t)) {
+                    out = Some(Tensor::try_fused(args, program)?);
+                }
+                self.slots[s] = out;
+            }
             Produce::Elementwise(program) => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
@@ -319,7 +340,7 @@ fn update_points(f: &Function, last: &[usize], first_grad: usize, params: &[Para
 impl Produce {
     /// Whether the node writes into a planned buffer.
     fn is_planned(&self) -> bool {
-        matches!(self, Produce::Elementwise(_) | Produce::Matmul { .. })
+        matches!(self, Produce::Elementwise(_) | Produce::Direct(..) | Produce::Matmul { .. })
     }
 
     /// The nodes whose values producing `node` this way reads.
@@ -327,8 +348,19 @@ impl Produce {
         match self {
             Produce::Matmul { operands, .. } => operands,
             Produce::Arg(_) | Produce::Param | Produce::Const | Produce::Folded => &[],
-            Produce::Elementwise(_) | Produce::Eval => &node.inputs,
+            Produce::Elementwise(_) | Produce::Direct(..) | Produce::Eval => &node.inputs,
         }
+    }
+}
+
+/// An elementwise node's kernel prepared for its shapes, where the direct loop applies.
+fn prepare(f: &Function, j: usize, p: Produce) -> Produce {
+    let Produce::Elementwise(program) = p else { return p };
+    let node = &f.nodes[j];
+    let shapes: SmallVec<[&[usize]; 2]> = node.inputs.iter().map(|i| f.nodes[i.index()].shape.as_slice()).collect();
+    match DirectKernel::new(&program, node.dtype, &shapes, &node.shape) {
+        Some(kernel) => Produce::Direct(Box::new(kernel), program),
+        None => Produce::Elementwise(program),
     }
 }
 

@@ -31,7 +31,7 @@ pub(super) fn direct_into(inputs: &[&Tensor], program: &ElementwiseProgram, out:
         if same_shape(t.shape(), out.shape()) {
             whole = true;
         } else {
-            row = repeated_row(t, out.shape(), out.numel(), row)?;
+            row = repeated_row(t.shape(), out.shape(), out.numel(), row)?;
         }
     }
     whole.then_some((instr, row))
@@ -42,7 +42,14 @@ pub(super) fn direct_into(inputs: &[&Tensor], program: &ElementwiseProgram, out:
 /// forward, a stall that showed in small programs.)
 #[inline(always)]
 pub(super) fn operands<'a, T: Float>(inputs: &[&'a Tensor], len: usize) -> SmallVec<[Operand<'a, T>; 2]> {
-    inputs.iter().map(|t| (&t.storage_slice::<T>()[t.layout.offset..][..t.numel()], t.numel() != len)).collect()
+    inputs.iter().map(|t| operand(t, len)).collect()
+}
+
+/// A contiguous input as an operand of the direct loop for an output of `len` elements.
+#[inline(always)]
+pub(super) fn operand<T: Float>(t: &Tensor, len: usize) -> Operand<'_, T> {
+    let n = t.numel();
+    (&t.storage_slice::<T>()[t.layout.offset..][..n], n != len)
 }
 
 /// An operand of the direct loop: its elements, and whether they are one row repeated along
@@ -69,19 +76,18 @@ pub(super) fn direct_row(inputs: &[&Tensor], program: &ElementwiseProgram, out: 
             return None;
         }
         if !same_shape(t.shape(), out) {
-            row = repeated_row(t, out, n, row)?;
+            row = repeated_row(t.shape(), out, n, row)?;
         }
     }
     Some(row)
 }
 
-/// The length of the row `t` repeats along an output of shape `out` (`n` elements), when it is
-/// one the direct loop takes (see [`direct_row`]) and of the length `row` of the other repeated
-/// operands (0: none yet).
-fn repeated_row(t: &Tensor, out: &[usize], n: usize, row: usize) -> Option<usize> {
-    let shape = t.shape();
+/// The length of the row an operand of shape `shape` repeats along an output of shape `out`
+/// (`n` elements), when it is one the direct loop takes (see [`direct_row`]) and of the length
+/// `row` of the other repeated operands (0: none yet).
+pub(super) fn repeated_row(shape: &[usize], out: &[usize], n: usize, row: usize) -> Option<usize> {
     let trailing = &shape[shape.iter().position(|&d| d != 1).unwrap_or(shape.len())..];
-    let len = t.numel();
+    let len: usize = shape.iter().product();
     let repeats = (len == 1 || len >= MIN_DIRECT_ROW) && len < n && out.ends_with(trailing) && (row == 0 || row == len);
     repeats.then_some(len)
 }

@@ -106,6 +106,8 @@ macro_rules! per_variant {
 
 mod direct;
 use direct::{direct_into, direct_row, operands, single};
+mod prepared;
+pub use prepared::DirectKernel;
 
 impl UnaryFn {
     pub fn name(self) -> &'static str {
