@@ -329,3 +329,68 @@ fn norms_neither_overflow_nor_underflow_in_f32() {
     assert_eq!(with_inf.norm(2.0, &[], false).to_scalar::<f32>(), f32::INFINITY);
     assert_eq!(Tensor::zeros(&[3], DType::F32).norm(3.0, &[], false).to_scalar::<f32>(), 0.0);
 }
+
+/// A prepared reduction gives its method's result bit for bit, on leading, trailing and all
+/// axes, with and without keepdim; it declines an input or output that is not the planned one,
+/// and is not made for what it does not take.
+#[test]
+fn a_prepared_reduction_equals_its_method() {
+    use tensor::ops::reduce::{ReduceKernel, Reduction as Kind};
+    let bits = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let mut rng = tensor::Rng::seed(31);
+    let cases: [(&[usize], &[isize]); 7] = [
+        (&[4], &[]),
+        (&[32, 16], &[0]),
+        (&[32, 16], &[1]),
+        (&[32, 1], &[0]),
+        (&[3, 5, 7], &[0, 1]),
+        (&[3, 5, 7], &[-1]),
+        (&[6, 5], &[]),
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        for (shape, axes) in cases {
+            // Values whose sums and products round, so the order of the operations shows.
+            let x = (Tensor::randn(shape, DType::F64, &mut rng) * 3.0).to_dtype(dtype);
+            for keepdim in [false, true] {
+                for kind in [Kind::Sum, Kind::Mean, Kind::Prod, Kind::Max, Kind::Min] {
+                    let want = match kind {
+                        Kind::Sum => x.sum(axes, keepdim),
+                        Kind::Mean => x.mean(axes, keepdim),
+                        Kind::Prod => x.prod(axes, keepdim),
+                        Kind::Max => x.max(axes, keepdim),
+                        Kind::Min => x.min(axes, keepdim),
+                    };
+                    let kernel = ReduceKernel::new(kind, dtype, shape, axes, keepdim).expect("the kernel takes it");
+                    let mut out = Tensor::full(want.shape(), 7.0, dtype);
+                    assert!(kernel.run(&x, &mut out), "{kind:?} {shape:?} {axes:?}");
+                    assert_eq!(bits(&out), bits(&want), "{kind:?} {dtype:?} {shape:?} {axes:?} keepdim {keepdim}");
+                }
+            }
+        }
+    }
+
+    let kernel = ReduceKernel::new(Kind::Sum, DType::F32, &[4, 3], &[0], false).unwrap();
+    let (x, mut out) = (Tensor::ones(&[4, 3], DType::F32), Tensor::zeros(&[3], DType::F32));
+    for (input, what) in [
+        (Tensor::ones(&[3, 4], DType::F32).t(), "strided"),
+        (Tensor::ones(&[12], DType::F32), "another shape"),
+        (Tensor::ones(&[4, 3], DType::F64), "another dtype"),
+    ] {
+        assert!(!kernel.run(&input, &mut out), "{what}");
+        assert_eq!(out.to_vec::<f32>(), vec![0.0; 3], "{what}");
+    }
+    let holder = out.clone();
+    assert!(!kernel.run(&x, &mut out), "shared output");
+    drop(holder);
+    assert!(!kernel.run(&x, &mut Tensor::zeros(&[1, 3], DType::F32)), "misshaped output");
+    assert!(kernel.run(&x, &mut out));
+    assert_eq!(out.to_vec::<f32>(), vec![4.0; 3]);
+
+    // Not made: integers, bad axes, a middle axis, an empty input, one large enough to split.
+    assert!(ReduceKernel::new(Kind::Sum, DType::I64, &[4, 3], &[0], false).is_none());
+    assert!(ReduceKernel::new(Kind::Sum, DType::F32, &[4, 3], &[2], false).is_none());
+    assert!(ReduceKernel::new(Kind::Sum, DType::F32, &[4, 3], &[0, 0], false).is_none());
+    assert!(ReduceKernel::new(Kind::Sum, DType::F32, &[4, 3, 2], &[1], false).is_none());
+    assert!(ReduceKernel::new(Kind::Max, DType::F32, &[0, 3], &[0], false).is_none());
+    assert!(ReduceKernel::new(Kind::Sum, DType::F32, &[1 << 20], &[0], false).is_none());
+}

@@ -32,12 +32,13 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 use tensor::ops::fused::{DirectKernel, ElementwiseProgram, Instr};
+use tensor::ops::reduce::{ReduceKernel, Reduction};
 use tensor::{DType, Shape, Tensor};
 
 use super::fuse::{kind, Kind};
 use crate::error::{AutogradError, Result};
 use crate::function::Function;
-use crate::op::Op;
+use crate::op::{Op, ReduceOp};
 use crate::param::ParamId;
 use crate::tape::NodeId;
 
@@ -58,6 +59,9 @@ enum Produce {
     /// of these nodes, `op` transposing where the flag is set (a transpose folded into the
     /// product).
     Matmul { operands: [NodeId; 2], transposed: [bool; 2] },
+    /// A reduction prepared for the node's shapes, written into the node's slot (by `Op::eval`
+    /// into a new buffer for a run where the kernel does not apply, see [`ReduceKernel::run`]).
+    Reduce(Box<ReduceKernel>),
     /// `Op::eval`, into a new buffer.
     Eval,
     /// Not computed: a transpose every reader of which reads it folded into a product.
@@ -283,6 +287,15 @@ impl Executor {
                     Ok(view(args[0], ta)?.try_matmul(&view(args[1], tb)?)?)
                 },
             )?,
+            Produce::Reduce(kernel) => {
+                let mut out = self.slots[s].take();
+                let x = node.inputs.first().and_then(|id| self.slots[self.slot_of[id.index()]].as_ref());
+                let Some(x) = x else { unreachable!("inputs are computed before their consumers") };
+                if !out.as_mut().is_some_and(|t| kernel.run(x, t)) {
+                    out = Some(node.op.eval(&[x])?);
+                }
+                self.slots[s] = out;
+            }
             Produce::Eval => {
                 let value = node.op.eval(&gather(&self.slots, &self.slot_of, node.inputs.as_slice()))?;
                 self.slots[s] = Some(value);
@@ -340,7 +353,7 @@ fn update_points(f: &Function, last: &[usize], first_grad: usize, params: &[Para
 impl Produce {
     /// Whether the node writes into a planned buffer.
     fn is_planned(&self) -> bool {
-        matches!(self, Produce::Elementwise(_) | Produce::Direct(..) | Produce::Matmul { .. })
+        matches!(self, Produce::Elementwise(_) | Produce::Direct(..) | Produce::Reduce(_) | Produce::Matmul { .. })
     }
 
     /// The nodes whose values producing `node` this way reads.
@@ -348,15 +361,31 @@ impl Produce {
         match self {
             Produce::Matmul { operands, .. } => operands,
             Produce::Arg(_) | Produce::Param | Produce::Const | Produce::Folded => &[],
-            Produce::Elementwise(_) | Produce::Direct(..) | Produce::Eval => &node.inputs,
+            Produce::Elementwise(_) | Produce::Direct(..) | Produce::Reduce(_) | Produce::Eval => &node.inputs,
         }
     }
 }
 
-/// An elementwise node's kernel prepared for its shapes, where the direct loop applies.
+/// A node's kernel prepared for its shapes: an elementwise node's where the direct loop
+/// applies, a reduction's where [`ReduceKernel`] takes it.
 fn prepare(f: &Function, j: usize, p: Produce) -> Produce {
-    let Produce::Elementwise(program) = p else { return p };
     let node = &f.nodes[j];
+    if let (Produce::Eval, Op::Reduce { op, axes, keepdim }) = (&p, &node.op) {
+        let reduction = match op {
+            ReduceOp::Sum => Reduction::Sum,
+            ReduceOp::Mean => Reduction::Mean,
+            ReduceOp::Prod => Reduction::Prod,
+            ReduceOp::Max => Reduction::Max,
+            ReduceOp::Min => Reduction::Min,
+            _ => return p,
+        };
+        let input = &f.nodes[node.inputs[0].index()];
+        return match ReduceKernel::new(reduction, input.dtype, &input.shape, axes, *keepdim) {
+            Some(kernel) => Produce::Reduce(Box::new(kernel)),
+            None => p,
+        };
+    }
+    let Produce::Elementwise(program) = p else { return p };
     let shapes: SmallVec<[&[usize]; 2]> = node.inputs.iter().map(|i| f.nodes[i.index()].shape.as_slice()).collect();
     match DirectKernel::new(&program, node.dtype, &shapes, &node.shape) {
         Some(kernel) => Produce::Direct(Box::new(kernel), program),

@@ -406,35 +406,65 @@ fn reduce_strided<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_num
 /// collapsing shapes and strides first. `None` for the other reductions.
 fn contiguous_fold<T: Element, R: Reducer<T>>(x: &Tensor, axes: &[usize], out_numel: usize, r: &R) -> Option<Vec<T>> {
     let data = &x.storage_slice::<T>()[x.layout.contiguous_range()?];
-    let (rank, numel) = (x.rank(), data.len());
-    let consecutive = axes.windows(2).all(|w| w[1] == w[0] + 1);
-    if numel == 0 || axes.is_empty() || (!consecutive && out_numel != 1) || should_parallelize(numel) {
+    if should_parallelize(data.len()) {
         return None;
     }
-    // (`out` is made only once a branch is taken: a buffer from the plan's arena dropped as a
+    let path = contiguous_path(x.rank(), data.len(), axes, out_numel)?;
+    // (`out` is made only once the path is known: a buffer from the plan's arena dropped as a
     // `Vec` would not go back to it.)
-    if (axes[axes.len() - 1] == rank - 1 || out_numel == 1) && numel <= FOLD_CHUNK {
-        // Trailing axes, or every axis but ones of size 1: each output folds its contiguous
-        // run (`inner_contiguous` below).
-        let mut out = crate::pool::for_overwrite::<T>(out_numel);
-        for (o, run) in out.iter_mut().zip(data.chunks_exact(numel / out_numel)) {
-            *o = r.fold(r.init(), run);
-        }
-        return Some(out);
+    let mut out = crate::pool::for_overwrite::<T>(out_numel);
+    fold_contiguous(path, data, &mut out, r);
+    Some(out)
+}
+
+/// How a contiguous input folds on one thread in the general path's order (see
+/// [`contiguous_path`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ContiguousFold {
+    /// Trailing axes, or every axis but ones of size 1: each output folds its contiguous run
+    /// (the general path's `inner_contiguous` case).
+    Runs,
+    /// Leading axes: the rows streamed into one accumulator row (its streamed case).
+    Rows,
+}
+
+/// The one-thread fold of a contiguous input of `numel` elements and rank `rank` over `axes`
+/// (sorted) into `out_numel` outputs, decided from the shapes alone; `None` where the general
+/// path must run.
+pub(super) fn contiguous_path(rank: usize, numel: usize, axes: &[usize], out_numel: usize) -> Option<ContiguousFold> {
+    let consecutive = axes.windows(2).all(|w| w[1] == w[0] + 1);
+    if numel == 0 || axes.is_empty() || (!consecutive && out_numel != 1) {
+        return None;
     }
+    if (axes[axes.len() - 1] == rank - 1 || out_numel == 1) && numel <= FOLD_CHUNK {
+        return Some(ContiguousFold::Runs);
+    }
+    // (A single row, or a single output, takes the branch above.)
     if axes[0] == 0 && out_numel > 1 && numel / out_numel > 1 && numel <= STREAM_PART.max(out_numel * 4) {
-        // Leading axes: rows streamed into one accumulator row (the matrix case below; a
-        // single row, or a single output, takes the branches above there).
-        let mut out = crate::pool::for_overwrite::<T>(out_numel);
-        out.fill(r.init());
-        for row in data.chunks_exact(out_numel) {
-            for (a, &v) in out.iter_mut().zip(row) {
-                *a = r.step(*a, v);
-            }
-        }
-        return Some(out);
+        return Some(ContiguousFold::Rows);
     }
     None
+}
+
+/// Folds `data` into `out` along `path` with reducer `r`.
+#[inline]
+pub(super) fn fold_contiguous<T: Element, R: Reducer<T>>(path: ContiguousFold, data: &[T], out: &mut [T], r: &R) {
+    match path {
+        ContiguousFold::Runs => {
+            let run_len = data.len() / out.len();
+            for (o, run) in out.iter_mut().zip(data.chunks_exact(run_len)) {
+                *o = r.fold(r.init(), run);
+            }
+        }
+        ContiguousFold::Rows => {
+            out.fill(r.init());
+            for row in data.chunks_exact(out.len()) {
+                for (a, &v) in out.iter_mut().zip(row) {
+                    *a = r.step(*a, v);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! row once instead of striding down columns).
 
 mod fold;
+mod prepared;
+pub use prepared::{ReduceKernel, Reduction};
 
 use smallvec::SmallVec;
 
