@@ -32,10 +32,13 @@ impl Layout {
     /// Makes this layout [`contiguous`](Self::contiguous) over `shape`, in place (a recycled
     /// tensor header's layout is rewritten, not rebuilt and moved in).
     pub(crate) fn set_contiguous(&mut self, shape: &[usize]) {
-        // A recycled header usually held a tensor of the same shape.
-        if self.shape.as_slice() != shape {
+        // A recycled header usually held a tensor of the same shape. (Compared and copied
+        // element by element: calls to `memcmp` and `memcpy` cost more than a few dimensions.)
+        if !same_shape(&self.shape, shape) {
             self.shape.clear();
-            self.shape.extend_from_slice(shape);
+            for &d in shape {
+                self.shape.push(d);
+            }
         }
         write_contiguous_strides(shape, &mut self.strides);
         self.offset = 0;
@@ -121,7 +124,12 @@ pub fn contiguous_strides(shape: &[usize]) -> Strides {
 
 /// Overwrites `strides` with the row-major strides of `shape`.
 fn write_contiguous_strides(shape: &[usize], strides: &mut Strides) {
-    strides.resize(shape.len(), 0);
+    if strides.len() != shape.len() {
+        strides.clear();
+        for _ in shape {
+            strides.push(0);
+        }
+    }
     let mut acc = 1;
     for (stride, &d) in strides.iter_mut().zip(shape).rev() {
         *stride = acc;
@@ -170,7 +178,7 @@ pub fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Resu
 /// more than the comparison for the few dimensions a shape has (it showed in the per-node
 /// overhead of small compiled programs).
 #[inline(always)]
-pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+pub fn same_shape(a: &[usize], b: &[usize]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(true, |same, (x, y)| same & (x == y))
 }
 

@@ -117,6 +117,13 @@ impl Tensor {
         self.layout.shape()
     }
 
+    /// Whether the tensor's shape is `shape` (compared inline: cheaper than `==` on slices,
+    /// which calls `memcmp`, for the few dimensions of a shape).
+    #[inline]
+    pub fn has_shape(&self, shape: &[usize]) -> bool {
+        crate::layout::same_shape(self.shape(), shape)
+    }
+
     /// Size of dimension `axis` (negative counts from the end).
     pub fn try_dim(&self, axis: isize) -> Result<usize> {
         Ok(self.shape()[crate::layout::normalize_axis("dim", axis, self.shape())?])

@@ -18,7 +18,7 @@ impl Tensor {
         f: impl Fn(T, T) -> U + Sync + Send,
     ) -> Result<Tensor> {
         self.same_dtype(op, rhs)?;
-        if self.shape() == rhs.shape() {
+        if self.has_shape(rhs.shape()) {
             if let (Some(a), Some(b)) = (self.as_slice::<T>(), rhs.as_slice::<T>()) {
                 // Same shape, both contiguous: no broadcasting to plan.
                 let mut out = crate::pool::for_overwrite::<U>(a.len());
