@@ -86,6 +86,10 @@ impl Sgd {
         if self.momentum == 0.0 {
             let p = param.try_as_mut_slice::<T>()?;
             zip_lanes((p, g), |(p, g)| {
+                // Copied into locals, as below: read through the closure's captures, the
+                // hyperparameters were reloaded per element (the stores to `p` might alias
+                // them) and the loop ran scalar.
+                let (neg_lr, direction) = (neg_lr, direction);
                 for (p, &g) in p.iter_mut().zip(g) {
                     *p = fma(neg_lr, direction(g, *p), *p);
                 }

@@ -52,8 +52,8 @@ mod tensor;
 pub use dtype::{DType, Element, Float, Numeric, Storage};
 pub use error::{Result, TensorError};
 pub use layout::{
-    broadcast_shapes, contiguous_strides, normalize_axes, normalize_axis, normalize_insert_axis, same_shape, shape, Layout,
-    Shape, Strides,
+    broadcast_shapes, contiguous_strides, normalize_axes, normalize_axis, normalize_insert_axis, same_shape, shape,
+    Layout, Shape, Strides,
 };
 pub use ops::conv::{Conv1dParams, Conv2dParams};
 pub use ops::conv_transpose::ConvTranspose2dParams;

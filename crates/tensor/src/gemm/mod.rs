@@ -404,6 +404,9 @@ mod tests {
             (2, 256, 9),
             (33, 7, 3),
             (20, 5, 7),
+            // After the groups of six rows, every count of rows left (1 to 5) computed together.
+            (11, 9, 20),
+            (4, 3, 17),
         ] {
             assert!(small::fits::<f32>(m, k, n) && small::fits::<f64>(m, k, n), "{m}x{k}x{n}");
             for layouts in [[false; 3], [true, false, false], [false, true, false], [true, true, true]] {
