@@ -202,6 +202,11 @@ const ROW_ALIGN: usize = 4;
 /// cut, so the result is bit-identical for any thread count.
 fn for_blocks(am: MatRef, bm: MatRef, cm: MatRef, f: impl Fn(MatRef, MatRef, MatRef) + Sync + Send) {
     let (m, k, n) = (cm.rows, am.cols, cm.cols);
+    // Small products first, without asking rayon for its thread count (a thread-local lookup
+    // that cost as much as a small compiled model's product).
+    if m.saturating_mul(n).saturating_mul(k) < SPLIT_GEMM {
+        return f(am, bm, cm);
+    }
     let threads = rayon::current_num_threads();
     let long = m.max(n);
     let align = if n >= m { COL_ALIGN } else { ROW_ALIGN };
