@@ -212,7 +212,7 @@ fn checked_gradient(ctx: &Ctx, k: usize, gk: Var) -> Result<Var> {
     if gk.dtype() != dtype {
         return Err(bad(&gk));
     }
-    if tensor::same_shape(&gk.shape(), shape) {
+    if tensor::same_shape(gk.shape(), shape) {
         return Ok(gk);
     }
     gk.try_sum_to(shape).map_err(|_| bad(&gk))
