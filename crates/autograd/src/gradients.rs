@@ -7,31 +7,9 @@ use smallvec::SmallVec;
 use tensor::Tensor;
 
 use crate::op::Op;
-use crate::param::{Param, ParamId};
+use crate::param::{IdHasher, Param, ParamId};
 use crate::tape::NodeId;
 use crate::var::Var;
-
-/// Hashes the small integer ids used as keys with one multiply (Fibonacci hashing): they need
-/// no protection against adversarial keys, and SipHash showed up in per-step profiles.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 type IdMap<K, V> = IndexMap<K, V, BuildHasherDefault<IdHasher>>;
 

@@ -82,6 +82,6 @@ pub use functional::{hessian, hessian_many, hvp, hvp_many, jacobian};
 pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, Mismatch};
 pub use gradients::Gradients;
 pub use op::{Axes, BinaryOp, CompareOp, Op, ReduceOp, ScalarOp, UnaryOp};
-pub use param::{Param, ParamId};
+pub use param::{IdHasher, Param, ParamId, ParamMap};
 pub use tape::{is_grad_enabled, no_grad, Node, NodeId, Tape};
 pub use var::{AsVar, Var};

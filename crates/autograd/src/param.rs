@@ -1,11 +1,40 @@
 //! Parameters: long-lived leaves that live outside any tape.
 
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use indexmap::IndexMap;
 use tensor::Tensor;
 
 use crate::error::{AutogradError, Result};
+
+/// Hashes the small integer ids used as keys (parameter ids, tape keys) with one multiply per
+/// word (Fibonacci hashing): they need no protection against adversarial keys, and SipHash
+/// showed up in per-step profiles.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// An insertion-ordered map keyed by parameter, hashed with [`IdHasher`]: what optimizers keep
+/// their per-parameter state in.
+pub type ParamMap<V> = IndexMap<ParamId, V, BuildHasherDefault<IdHasher>>;
 
 /// A parameter's stable identity, unique in the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

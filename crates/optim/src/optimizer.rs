@@ -4,8 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use autograd::{Gradients, Param, ParamId};
-use indexmap::IndexMap;
+use autograd::{Gradients, Param, ParamId, ParamMap};
 use rayon::prelude::*;
 use smallvec::SmallVec;
 use tensor::{DType, Element, Tensor};
@@ -117,15 +116,15 @@ pub struct ParamGroup<A> {
 /// ```
 pub struct Optim<A: Algorithm> {
     groups: Vec<ParamGroup<A>>,
-    state: IndexMap<ParamId, A::State>,
+    state: ParamMap<A::State>,
     /// Where each parameter is: its group, and its place in the group.
-    group_of: IndexMap<ParamId, (usize, usize)>,
+    group_of: ParamMap<(usize, usize)>,
 }
 
 impl<A: Algorithm> Optim<A> {
     /// One group of `params` with hyperparameters `config`.
     pub fn new(params: impl IntoIterator<Item = Param>, config: A) -> Result<Optim<A>> {
-        let mut opt = Optim { groups: Vec::new(), state: IndexMap::new(), group_of: IndexMap::new() };
+        let mut opt = Optim { groups: Vec::new(), state: ParamMap::default(), group_of: ParamMap::default() };
         opt.add_param_group(params, config)?;
         Ok(opt)
     }
@@ -175,7 +174,7 @@ impl<A: Algorithm> Optim<A> {
 /// `g` as a parameter's gradient: of its shape and dtype (else an error naming both), and
 /// contiguous (borrowed when it is already, as gradients from `backward` are).
 fn checked_grad<'g, A: Algorithm>(p: &Param, g: &'g Tensor) -> Result<Cow<'g, Tensor>> {
-    let (shape_ok, dtype) = p.read(|v| (v.shape() == g.shape(), v.dtype()));
+    let (shape_ok, dtype) = p.read(|v| (v.has_shape(g.shape()), v.dtype()));
     float_dtype::<A>(p, dtype)?;
     if !shape_ok || g.dtype() != dtype {
         return Err(OptimError::GradientMismatch {
@@ -191,7 +190,7 @@ fn checked_grad<'g, A: Algorithm>(p: &Param, g: &'g Tensor) -> Result<Cow<'g, Te
 }
 
 /// One parameter's update, creating its state at its first step.
-fn update_one<A: Algorithm>(state: &mut IndexMap<ParamId, A::State>, config: &A, p: &Param, g: &Tensor) -> Result<()> {
+fn update_one<A: Algorithm>(state: &mut ParamMap<A::State>, config: &A, p: &Param, g: &Tensor) -> Result<()> {
     let state = match state.entry(p.id()) {
         indexmap::map::Entry::Occupied(e) => e.into_mut(),
         indexmap::map::Entry::Vacant(e) => e.insert(p.read(|v| config.init_state(v))?),
@@ -401,7 +400,7 @@ impl<A: Algorithm> Checkpoint for Optim<A> {
         }
         // Everything is read and checked into new values first; they replace the old at the end.
         let mut configs = Vec::with_capacity(groups);
-        let mut states = IndexMap::new();
+        let mut states = ParamMap::default();
         for (gi, group) in self.groups.iter().enumerate() {
             let n: usize = r.parse(&format!("group.{gi}.params"))?;
             if n != group.params.len() {
