@@ -281,7 +281,7 @@ pub(crate) fn param_value(node: &Node) -> Result<Tensor> {
         return Err(AutogradError::Invalid { op: "run", msg: format!("`{}` is not a parameter", node.op) });
     };
     let v = p.value();
-    if v.shape() != node.shape.as_slice() || v.dtype() != node.dtype {
+    if !v.has_shape(&node.shape) || v.dtype() != node.dtype {
         return Err(AutogradError::Invalid {
             op: "run",
             msg: format!(
