@@ -17,11 +17,12 @@ use crate::{DType, Tensor};
 /// use tensor::ops::fused::{BinaryFn, DirectKernel, ElementwiseProgram, Instr};
 /// use tensor::{DType, Tensor};
 /// let add = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1)] };
-/// let kernel = DirectKernel::new(&add, DType::F32, &[&[2, 3], &[3]], &[2, 3]).unwrap();
-/// let (x, bias) = (Tensor::ones(&[2, 3], DType::F32), Tensor::ones(&[3], DType::F32));
-/// let mut out = Tensor::zeros(&[2, 3], DType::F32);
+/// // A bias of 8 repeated along 2 rows.
+/// let kernel = DirectKernel::new(&add, DType::F32, &[&[2, 8], &[8]], &[2, 8]).unwrap();
+/// let (x, bias) = (Tensor::ones(&[2, 8], DType::F32), Tensor::ones(&[8], DType::F32));
+/// let mut out = Tensor::zeros(&[2, 8], DType::F32);
 /// assert!(kernel.run(&[&x, &bias], &mut out));
-/// assert_eq!(out.to_vec::<f32>(), vec![2.0; 6]);
+/// assert_eq!(out.to_vec::<f32>(), vec![2.0; 16]);
 /// // Not the planned shapes: nothing is written, and the caller takes the general path.
 /// assert!(!kernel.run(&[&bias, &bias], &mut out));
 /// ```
