@@ -33,11 +33,16 @@ struct Plan {
 }
 
 fn plan(op: &'static str, x: &Tensor, axes: &[isize], keepdim: bool) -> Result<Plan> {
-    let axes = normalize_axes(op, axes, x.shape())?;
+    plan_shape(op, x.shape(), axes, keepdim)
+}
+
+/// The plan of a reduction over `axes` of an input of shape `shape`.
+fn plan_shape(op: &'static str, shape: &[usize], axes: &[isize], keepdim: bool) -> Result<Plan> {
+    let axes = normalize_axes(op, axes, shape)?;
     let mut out_shape = Shape::new();
     let mut result_shape = Shape::new();
     let mut count = 1;
-    for (d, &size) in x.shape().iter().enumerate() {
+    for (d, &size) in shape.iter().enumerate() {
         if axes.contains(&d) {
             count *= size;
             if keepdim {

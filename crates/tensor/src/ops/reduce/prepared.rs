@@ -5,7 +5,7 @@
 
 use super::fold::{contiguous_path, fold_contiguous, ContiguousFold, Max, Min, Prod, Sum};
 use crate::dtype::Float;
-use crate::layout::{normalize_axes, same_shape, Shape};
+use crate::layout::{same_shape, Shape};
 use crate::parallel::MIN_PARALLEL_ELEMS;
 use crate::{DType, Tensor};
 
@@ -60,27 +60,22 @@ impl ReduceKernel {
         if !matches!(dtype, DType::F32 | DType::F64) {
             return None;
         }
-        let axes = normalize_axes("reduce", axes, input).ok()?;
-        let numel: usize = input.iter().product();
-        let (mut out, mut out_numel, mut count) = (Shape::new(), 1, 1);
-        for (d, &size) in input.iter().enumerate() {
-            if axes.contains(&d) {
-                count *= size;
-                if keepdim {
-                    out.push(1);
-                }
-            } else {
-                out.push(size);
-                out_numel *= size;
-            }
-        }
+        let plan = super::plan_shape("reduce", input, axes, keepdim).ok()?;
+        let (numel, out_numel): (usize, usize) = (input.iter().product(), plan.out_shape.iter().product());
         // Below the threshold where the general path would split the input between threads:
         // which path runs then never depends on the thread count (the results do not either).
         if numel >= MIN_PARALLEL_ELEMS {
             return None;
         }
-        let path = contiguous_path(input.len(), numel, &axes, out_numel)?;
-        Some(ReduceKernel { reduction, dtype, input: Shape::from_slice(input), out, path, count })
+        let path = contiguous_path(input.len(), numel, &plan.axes, out_numel)?;
+        Some(ReduceKernel {
+            reduction,
+            dtype,
+            input: Shape::from_slice(input),
+            out: plan.result_shape,
+            path,
+            count: plan.count,
+        })
     }
 
     /// Writes the reduction of `x` into `out` and returns `true` when `x` is contiguous with
