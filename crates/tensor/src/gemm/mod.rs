@@ -4,9 +4,10 @@
 //! `C = alpha A B + beta C` is cut as follows:
 //! - **`NC` columns of `B` at a time**, then **`KC` of the inner dimension**. That `KC x NC` block of
 //!   `B` is packed into `NR`-column slivers, laid out so the micro-kernel reads it in order
-//!   (it stays in L3, and one sliver in L1).
-//! - **`MC` rows of `A` at a time.** That `MC x KC` block is packed into `MR`-row slivers (it
-//!   stays in L2).
+//!   (it stays in L3, and one sliver in L1). All threads pack it together and share it.
+//! - **At most `MC` rows of `A` at a time**, a block per task. That block is packed into
+//!   `MR`-row slivers (it stays in L2). How rows (or slivers) are shared between threads is
+//!   `blocked`'s.
 //! - **The micro-kernel.** For each pair of slivers it holds an `MR x NR` tile of `C` in registers
 //!   over the whole `KC` loop, one fused multiply-add per element and step. It then writes the
 //!   tile back with `alpha` and `beta`.
@@ -18,10 +19,11 @@
 //! does not allocate after the first call on a thread.
 //!
 //! Each element of `C` gets its `k` terms in the same order (by `KC` block, and within a block
-//! by `k`), however the caller splits `C` into blocks across threads. So results do not depend
-//! on the thread count.
+//! by `k`), however the work is split between threads. So results do not depend on the thread
+//! count.
 
 mod avx2;
+mod blocked;
 mod pack;
 #[cfg(target_arch = "x86_64")]
 mod small;
@@ -29,6 +31,7 @@ mod small;
 use std::cell::RefCell;
 
 use crate::dtype::Float;
+use blocked::packed;
 
 /// A micro-kernel and its blocking for one element type.
 pub(crate) trait Kernel: Float {
@@ -172,48 +175,6 @@ pub(super) struct Product<T> {
     pub csc: isize,
 }
 
-/// [`gemm`] by packing and blocking, whatever the size.
-///
-/// # Safety
-/// As [`gemm`].
-unsafe fn packed<T: Kernel>(p: &Product<T>) {
-    let Product { m, k, n, alpha, beta, a, rsa, csa, b, rsb, csb, c, rsc, csc } = *p;
-    let at = |r: usize, s: isize, col: usize, t: isize| r as isize * s + col as isize * t;
-    T::with_scratch(|apack, bpack| {
-        let mut tile = [T::zero(); 96];
-        for jc in (0..n).step_by(T::NC) {
-            let nc = T::NC.min(n - jc);
-            for pc in (0..k).step_by(T::KC) {
-                let kc = T::KC.min(k - pc);
-                // SAFETY (here and below): offsets stay inside the matrices, per the contract.
-                unsafe { pack::pack_b(kc, nc, T::NR, b.offset(at(pc, rsb, jc, csb)), rsb, csb, bpack) };
-                // Later k-blocks add to what the first one wrote.
-                let beta = if pc == 0 { beta } else { T::one() };
-                for ic in (0..m).step_by(T::MC) {
-                    let mc = T::MC.min(m - ic);
-                    unsafe { pack::pack_a(mc, kc, T::MR, a.offset(at(ic, rsa, pc, csa)), rsa, csa, apack) };
-                    for jr in (0..nc).step_by(T::NR) {
-                        let nr = T::NR.min(nc - jr);
-                        for ir in (0..mc).step_by(T::MR) {
-                            let mr = T::MR.min(mc - ir);
-                            unsafe {
-                                let (ap, bp) = (apack.as_ptr().add(ir * kc), bpack.as_ptr().add(jr * kc));
-                                let corner = c.offset(at(ic + ir, rsc, jc + jr, csc));
-                                if mr == T::MR && nr == T::NR && csc == 1 {
-                                    T::micro(kc, ap, bp, Out::Direct { c: corner, rsc, alpha, beta });
-                                } else {
-                                    T::micro(kc, ap, bp, Out::Tile(&mut tile));
-                                    write_tile(mr, nr, T::NR, &tile, alpha, beta, corner, rsc, csc);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    })
-}
-
 /// `C[i, j] = alpha tile[i, j] + beta C[i, j]` on the `mr x nr` corner of a tile (`C` not read
 /// when `beta` is 0).
 ///
@@ -337,8 +298,12 @@ mod tests {
                 }
             }
         }
-        // Several column blocks (NC) and k-blocks (KC) for f32.
+        // Several column blocks (NC) and k-blocks (KC) for f32, shared between threads by
+        // slivers (few rows).
         check::<f32>(7, 600, 4100, [false; 3], 1.0, 1.0);
+        // Shared between threads by rows, over two k-blocks, with edge tiles.
+        check::<f32>(301, 300, 41, [false, true, false], 2.0, -0.5);
+        check::<f64>(301, 300, 41, [true, false, true], 1.0, 1.0);
     }
 
     #[test]

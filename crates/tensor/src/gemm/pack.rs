@@ -53,11 +53,12 @@ pub(super) unsafe fn pack_a<T: Float>(
     }
 }
 
-/// Packs the `kc x nc` block of `B` at `b` into `NR`-column slivers. Sliver `s` holds, for each
-/// `p`, columns `s NR .. s NR + NR` of row `p` (zeros past the last column).
+/// Packs the `kc x nc` block of `B` at `b` into `NR`-column slivers in `out`. Sliver `s` holds,
+/// for each `p`, columns `s NR .. s NR + NR` of row `p` (zeros past the last column).
 ///
 /// # Safety
-/// Every element of the block is readable.
+/// Every element of the block is readable; `out` holds at least `nc.div_ceil(nr) * nr * kc`
+/// elements.
 pub(super) unsafe fn pack_b<T: Float>(
     kc: usize,
     nc: usize,
@@ -65,10 +66,9 @@ pub(super) unsafe fn pack_b<T: Float>(
     b: *const T,
     rsb: isize,
     csb: isize,
-    out: &mut Vec<T>,
+    out: &mut [T],
 ) {
     let slivers = nc.div_ceil(nr);
-    grow(out, slivers * nr * kc);
     for s in 0..slivers {
         let cols = nr.min(nc - s * nr);
         let dst = &mut out[s * nr * kc..(s + 1) * nr * kc];

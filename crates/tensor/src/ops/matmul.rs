@@ -100,7 +100,10 @@ macro_rules! gemm_impl {
                 #[cfg(not(feature = "gemm-crate"))]
                 {
                     let cptr = SendPtr(c.as_mut_ptr());
-                    for_blocks(am, bm, cm, |am, bm, cm| {
+                    // Our GEMM shares a large product between threads itself (one packed panel
+                    // of `B` for all); matrixmultiply's blocks are cut here.
+                    let split = !crate::gemm::available();
+                    for_blocks(am, bm, cm, split, |am, bm, cm| {
                         // SAFETY: check_fit proved every element each matrix addresses lies
                         // inside its slice; `for_blocks` hands out sub-matrices of `cm` that are
                         // disjoint, so concurrent blocks never write the same element, and `c`
@@ -194,17 +197,18 @@ const COL_ALIGN: usize = 4;
 #[cfg(miri)]
 const ROW_ALIGN: usize = 4;
 
-/// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when it is large and
-/// rayon has several threads, `c`'s columns (or rows, whichever is longer) cut into one block per
-/// thread, run in parallel. GEMM threads only this way, on rayon's pool, so it never contends
-/// with the rest of the crate's parallel loops (matrixmultiply's own threads are off). The
-/// blocks partition `c` and every element's sum over `k` runs in the same order whatever the
-/// cut, so the result is bit-identical for any thread count.
-fn for_blocks(am: MatRef, bm: MatRef, cm: MatRef, f: impl Fn(MatRef, MatRef, MatRef) + Sync + Send) {
+/// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when `split` is set,
+/// the product is large and rayon has several threads, `c`'s columns (or rows, whichever is
+/// longer) cut into one block per thread, run in parallel. GEMM threads only on rayon's pool
+/// (this way for matrixmultiply, whose own threads are off, and inside [`crate::gemm`] for ours),
+/// so it never contends with the rest of the crate's parallel loops. The blocks partition `c`
+/// and every element's sum over `k` runs in the same order whatever the cut, so the result is
+/// bit-identical for any thread count.
+fn for_blocks(am: MatRef, bm: MatRef, cm: MatRef, split: bool, f: impl Fn(MatRef, MatRef, MatRef) + Sync + Send) {
     let (m, k, n) = (cm.rows, am.cols, cm.cols);
     // Small products first, without asking rayon for its thread count (a thread-local lookup
     // that cost as much as a small compiled model's product).
-    if m.saturating_mul(n).saturating_mul(k) < SPLIT_GEMM {
+    if !split || m.saturating_mul(n).saturating_mul(k) < SPLIT_GEMM {
         return f(am, bm, cm);
     }
     let threads = rayon::current_num_threads();

@@ -1,0 +1,254 @@
+//! The packed, blocked product (Goto's algorithm, as in BLIS) and how its work is shared
+//! between rayon's threads.
+//!
+//! For each `NC`-column panel and `KC`-deep slice of `B`, all threads pack the panel together,
+//! into one buffer that they then share. The rows of `C` are cut into blocks, one or more per
+//! thread, and each block packs its own rows of `A` and runs the micro-kernel over the whole
+//! shared panel. When `C` has too few rows to give every thread a share, the panel's column
+//! slivers are shared out instead (each group then packs the same few rows of `A`).
+//!
+//! The thread that calls takes tasks too, from the start (see [`run_tasks`]).
+//!
+//! The earlier split gave each thread a strip of `C` and left each to pack all of `A` (or of
+//! `B`) for itself: on two threads at n = 256, half the packing was done twice, and the caller
+//! only waited. Best-of-ten GFLOP/s, the two builds alternated ten times (`examples/gemm_gflops`):
+//! 1.13x at n = 256, 1.05x at 512, 1.06x at 1024.
+//!
+//! Every element of `C` still gets its `k` terms in one order (by `KC` slice, then by `k`), and
+//! every block starts on a whole tile, so the bits do not depend on the number of threads.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{pack, write_tile, Kernel, Out, Product};
+
+/// Products of at least this many multiply-adds are shared between all of rayon's threads (the
+/// threshold at which matmul cut matrixmultiply's products into blocks).
+const PARALLEL_WORK: usize = 1 << 21;
+
+/// A raw pointer, or a product made of them, handed to the tasks of one product: they read `A`,
+/// `B` and the shared panel, and write disjoint tiles of `C`.
+#[derive(Clone, Copy)]
+struct Shared<P>(P);
+
+// SAFETY: the tasks of one product only read through these pointers, except for the tiles of
+// `C`, which `Split` gives to exactly one task each.
+unsafe impl<P> Send for Shared<P> {}
+unsafe impl<P> Sync for Shared<P> {}
+
+impl<P: Copy> Shared<P> {
+    /// The value; a method, so closures capture the whole (`Sync`) wrapper, not its field.
+    fn get(&self) -> P {
+        self.0
+    }
+}
+
+/// How one `KC` slice's work is cut into tasks: `blocks` blocks of `rows` rows of `C` (the last
+/// one shorter), each cut into `groups` groups of the panel's slivers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Split {
+    rows: usize,
+    blocks: usize,
+    groups: usize,
+}
+
+impl Split {
+    /// The cut for an `m`-row `C` and a panel of `slivers` slivers on `threads` threads: rows
+    /// when each thread gets at least four tiles' worth, in equal blocks of at most `MC` rows,
+    /// at least two per thread; otherwise the slivers, one group per thread.
+    fn new<T: Kernel>(m: usize, slivers: usize, threads: usize) -> Split {
+        if threads < 2 {
+            return Split { rows: T::MC, blocks: m.div_ceil(T::MC), groups: 1 };
+        }
+        if m >= threads * 4 * T::MR {
+            // At least two blocks per thread, so that when one thread starts late the other
+            // takes more of them.
+            let per_thread = m.div_ceil(threads * T::MC).max(2);
+            let rows = m.div_ceil(threads * per_thread).next_multiple_of(T::MR);
+            return Split { rows, blocks: m.div_ceil(rows), groups: 1 };
+        }
+        Split { rows: T::MC, blocks: m.div_ceil(T::MC), groups: threads.min(slivers) }
+    }
+
+    /// Task `task`'s rows of `C` (within `0..m`) and slivers of the panel.
+    fn task(&self, task: usize, m: usize, slivers: usize) -> (Range<usize>, Range<usize>) {
+        let (block, group) = (task / self.groups, task % self.groups);
+        let first_row = block * self.rows;
+        let per_group = slivers.div_ceil(self.groups);
+        let first_sliver = (group * per_group).min(slivers);
+        (first_row..(first_row + self.rows).min(m), first_sliver..(first_sliver + per_group).min(slivers))
+    }
+
+    fn tasks(&self) -> usize {
+        self.blocks * self.groups
+    }
+}
+
+/// `C = alpha A B + beta C` by packing and blocking, whatever the size, on every rayon thread
+/// when the product is large.
+///
+/// # Safety
+/// As [`super::gemm`].
+pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
+    let threads =
+        if p.m.saturating_mul(p.n).saturating_mul(p.k) >= PARALLEL_WORK { rayon::current_num_threads() } else { 1 };
+    // Taken out of this thread's scratch while the tasks run: one of them may run on this
+    // thread and borrow its buffer for `A`.
+    let mut panel = T::with_scratch(|_, b| std::mem::take(b));
+    let shared = Shared(*p);
+    for jc in (0..p.n).step_by(T::NC) {
+        let nc = T::NC.min(p.n - jc);
+        let slivers = nc.div_ceil(T::NR);
+        for pc in (0..p.k).step_by(T::KC) {
+            let kc = T::KC.min(p.k - pc);
+            let len = slivers * T::NR * kc;
+            if panel.len() < len {
+                panel.resize(len, T::zero()); // grown, never shrunk: no allocation per call
+            }
+            // SAFETY: the panel lies inside `B`, per the contract.
+            unsafe { pack_panel(p, jc..jc + nc, pc..pc + kc, &mut panel[..len], threads) };
+            // Later slices add to what the first one wrote.
+            let beta = if pc == 0 { p.beta } else { T::one() };
+            let split = Split::new::<T>(p.m, slivers, threads);
+            let panel = Shared(panel.as_ptr());
+            let m = p.m;
+            let task = |task: usize| {
+                let (rows, slivers) = split.task(task, m, slivers);
+                T::with_scratch(|apack, _| {
+                    // SAFETY: the contract; `split` gives each task its own tiles of `C`.
+                    unsafe { block(&shared.get(), rows, slivers, jc..jc + nc, pc..pc + kc, panel.get(), apack, beta) }
+                })
+            };
+            run_tasks(split.tasks(), threads, task);
+        }
+    }
+    T::with_scratch(|_, b| *b = panel);
+}
+
+/// Packs columns `cols` and rows `ks` of `B` into `panel` (see [`pack::pack_b`]), the slivers
+/// shared out between `threads` threads.
+///
+/// # Safety
+/// The block lies inside `B`; `panel` holds its slivers.
+unsafe fn pack_panel<T: Kernel>(p: &Product<T>, cols: Range<usize>, ks: Range<usize>, panel: &mut [T], threads: usize) {
+    let (kc, nc) = (ks.len(), cols.len());
+    let slivers = nc.div_ceil(T::NR);
+    let per_thread = slivers.div_ceil(threads.min(slivers).max(1));
+    let corner = Shared(p.b.wrapping_offset(ks.start as isize * p.rsb + cols.start as isize * p.csb));
+    let (rsb, csb) = (p.rsb, p.csb);
+    let pack = |(chunk, out): (usize, &mut [T])| {
+        let first = chunk * per_thread * T::NR;
+        let columns = (nc - first).min(per_thread * T::NR);
+        // SAFETY: columns `first..first + columns` of the block, inside `B` per the contract.
+        unsafe { pack::pack_b(kc, columns, T::NR, corner.get().offset(first as isize * csb), rsb, csb, out) };
+    };
+    let chunk_len = per_thread * T::NR * kc;
+    let chunks = Shared(panel.as_mut_ptr());
+    let len = panel.len();
+    run_tasks(len.div_ceil(chunk_len), threads, |chunk| {
+        let start = chunk * chunk_len;
+        // SAFETY: chunk `chunk` of `panel`, which no other task touches.
+        let out = unsafe { std::slice::from_raw_parts_mut(chunks.get().add(start), chunk_len.min(len - start)) };
+        pack((chunk, out))
+    });
+}
+
+/// Runs `task(0)`, ..., `task(tasks - 1)`, on up to `threads` threads: this one, which starts at
+/// once, and helpers from rayon's pool, each taking the next task not yet taken. A helper that
+/// is slow to wake finds the work done (a GEMM of 256 x 256 takes about 0.3 ms; waking a pool
+/// thread, and waking the caller when the pool has finished, cost a measurable share of that
+/// when the caller only waited).
+fn run_tasks(tasks: usize, threads: usize, task: impl Fn(usize) + Sync) {
+    if threads < 2 || tasks < 2 {
+        return (0..tasks).for_each(task);
+    }
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= tasks {
+            break;
+        }
+        task(i);
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 1..threads.min(tasks) {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+}
+
+/// Rows `rows` of `C` times the panel's slivers `slivers`: those rows of `A` (columns `ks`)
+/// packed into `apack`, then the micro-kernel on each pair of slivers, each tile of `C` written
+/// with `alpha` and `beta`.
+///
+/// # Safety
+/// As [`super::gemm`]; `panel` holds the packed columns `cols`, rows `ks` of `B`; no other thread
+/// writes these tiles of `C`.
+#[allow(clippy::too_many_arguments)] // one block of the loop nest: its ranges, buffers and beta
+unsafe fn block<T: Kernel>(
+    p: &Product<T>,
+    rows: Range<usize>,
+    slivers: Range<usize>,
+    cols: Range<usize>,
+    ks: Range<usize>,
+    panel: *const T,
+    apack: &mut Vec<T>,
+    beta: T,
+) {
+    let at = |r: usize, s: isize, col: usize, t: isize| r as isize * s + col as isize * t;
+    let (mc, kc, nc) = (rows.len(), ks.len(), cols.len());
+    // SAFETY (here and below): offsets stay inside the matrices, per the contract.
+    unsafe { pack::pack_a(mc, kc, T::MR, p.a.offset(at(rows.start, p.rsa, ks.start, p.csa)), p.rsa, p.csa, apack) };
+    let mut tile = [T::zero(); 96];
+    for sliver in slivers {
+        let jr = sliver * T::NR;
+        let nr = T::NR.min(nc - jr);
+        for ir in (0..mc).step_by(T::MR) {
+            let mr = T::MR.min(mc - ir);
+            unsafe {
+                let (ap, bp) = (apack.as_ptr().add(ir * kc), panel.add(jr * kc));
+                let corner = p.c.offset(at(rows.start + ir, p.rsc, cols.start + jr, p.csc));
+                if mr == T::MR && nr == T::NR && p.csc == 1 {
+                    T::micro(kc, ap, bp, Out::Direct { c: corner, rsc: p.rsc, alpha: p.alpha, beta });
+                } else {
+                    T::micro(kc, ap, bp, Out::Tile(&mut tile));
+                    write_tile(mr, nr, T::NR, &tile, p.alpha, beta, corner, p.rsc, p.csc);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every cut covers each row and sliver exactly once, starts blocks on whole tiles, and
+    /// gives two threads equal shares where the sizes allow.
+    #[test]
+    fn splits_cover_c_once_on_whole_tiles() {
+        for threads in 1..=4 {
+            for m in [1, 5, 6, 23, 24, 47, 48, 100, 256, 300, 1024, 1031] {
+                for slivers in [1, 2, 3, 16, 64] {
+                    let split = Split::new::<f32>(m, slivers, threads);
+                    let mut seen = vec![0u32; m * slivers];
+                    for task in 0..split.tasks() {
+                        let (rows, cols) = split.task(task, m, slivers);
+                        assert_eq!(rows.start % f32::MR, 0, "{split:?}");
+                        for i in rows {
+                            for s in cols.clone() {
+                                seen[i * slivers + s] += 1;
+                            }
+                        }
+                    }
+                    assert!(seen.iter().all(|&n| n == 1), "m {m} slivers {slivers} threads {threads}: {split:?}");
+                }
+            }
+        }
+        assert_eq!(Split::new::<f32>(256, 16, 2), Split { rows: 66, blocks: 4, groups: 1 });
+        assert_eq!(Split::new::<f32>(512, 16, 2), Split { rows: 132, blocks: 4, groups: 1 });
+        assert_eq!(Split::new::<f32>(1024, 64, 2), Split { rows: 132, blocks: 8, groups: 1 });
+        assert_eq!(Split::new::<f32>(7, 257, 2), Split { rows: 144, blocks: 1, groups: 2 });
+    }
+}
