@@ -117,6 +117,71 @@ tile_kernel!(
     4
 );
 
+/// The 8 x 8 transpose of `r` (vector `i` holds row `i`; so does the result's, of the transpose),
+/// in registers: unpacks, then shuffles within 128-bit halves, then swaps of halves.
+///
+/// # Safety
+/// AVX is available.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn transpose8_f32(r: [__m256; 8]) -> [__m256; 8] {
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    let s = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    std::array::from_fn(|q| {
+        if q < 4 {
+            _mm256_permute2f128_ps::<0x20>(s[q], s[q + 4])
+        } else {
+            _mm256_permute2f128_ps::<0x31>(s[q - 4], s[q])
+        }
+    })
+}
+
+/// Packs `kc` columns of six rows of a row-major `A` (`rows[i]` is row `i`'s first element) into
+/// `dst` as [`super::pack::pack_a`] lays out a sliver (the six values of column `p` at
+/// `dst[6 p..]`), eight columns at a time through [`transpose8_f32`]; returns the columns done
+/// (a multiple of 8; the caller packs the rest). Each column is stored as eight values, the
+/// last two spilling into the next column's place, which the next store (or the caller's)
+/// overwrites, or into two elements past `6 kc`.
+///
+/// # Safety
+/// AVX is available; each row has `kc` readable elements; `dst` holds `6 kc + 2` elements.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn pack_a6_f32(rows: [*const f32; 6], kc: usize, dst: *mut f32) -> usize {
+    let k8 = kc / 8 * 8;
+    // SAFETY: loads read columns `p..p + 8 <= k8` of the six rows; stores write
+    // `dst[6 (p + q)..6 (p + q) + 8]`, within `6 kc + 2`.
+    unsafe {
+        for p in (0..k8).step_by(8) {
+            let r: [__m256; 8] =
+                std::array::from_fn(|i| if i < 6 { _mm256_loadu_ps(rows[i].add(p)) } else { _mm256_setzero_ps() });
+            for (q, column) in transpose8_f32(r).into_iter().enumerate() {
+                _mm256_storeu_ps(dst.add(6 * (p + q)), column);
+            }
+        }
+    }
+    k8
+}
+
 /// Never called: [`super::available`] is false off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn micro_f32(_: usize, _: *const f32, _: *const f32, _: super::Out<'_, f32>) {

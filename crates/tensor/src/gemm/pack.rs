@@ -7,7 +7,8 @@ use crate::dtype::Float;
 /// reads `MR` consecutive values per step.
 ///
 /// # Safety
-/// Every element of the block is readable.
+/// Every element of the block is readable, and the CPU has AVX2 and FMA (as for all of this
+/// GEMM: [`super::available`]).
 pub(super) unsafe fn pack_a<T: Float>(
     mc: usize,
     kc: usize,
@@ -18,22 +19,40 @@ pub(super) unsafe fn pack_a<T: Float>(
     out: &mut Vec<T>,
 ) {
     let slivers = mc.div_ceil(mr);
-    grow(out, slivers * mr * kc);
+    // Two more: the vector packing's last store spills two elements (`pack_a6_f32`).
+    grow(out, slivers * mr * kc + 2);
     for s in 0..slivers {
         let rows = mr.min(mc - s * mr);
-        let dst = &mut out[s * mr * kc..(s + 1) * mr * kc];
         // SAFETY: row `s mr` of the block.
         let first = unsafe { a.offset((s * mr) as isize * rsa) };
         if csa == 1 {
-            // A row-major `A`: each row read in order, written every `MR`.
+            // A row-major `A`: whole sets of six f32 rows transposed in registers, eight columns
+            // at a time; the rest read row by row, written every `MR`.
+            #[allow(unused_mut)] // assigned only on x86-64
+            let mut done = 0;
+            #[cfg(target_arch = "x86_64")]
+            if T::DTYPE == crate::DType::F32 && mr == 6 && rows == 6 {
+                // SAFETY: the six rows have `kc` elements each; `out` holds this sliver and two
+                // more elements; AVX2 per the contract; `T` is `f32`.
+                done = unsafe {
+                    let row = |i: usize| first.offset(i as isize * rsa) as *const f32;
+                    super::avx2::pack_a6_f32(
+                        std::array::from_fn(row),
+                        kc,
+                        out.as_mut_ptr().add(s * mr * kc) as *mut f32,
+                    )
+                };
+            }
+            let dst = &mut out[s * mr * kc..(s + 1) * mr * kc];
             for i in 0..rows {
                 // SAFETY: row `s mr + i < mc`, its first `kc` elements.
                 let row = unsafe { std::slice::from_raw_parts(first.offset(i as isize * rsa), kc) };
-                for (column, &v) in dst.chunks_exact_mut(mr).zip(row) {
+                for (column, &v) in dst.chunks_exact_mut(mr).zip(row).skip(done) {
                     column[i] = v;
                 }
             }
         } else {
+            let dst = &mut out[s * mr * kc..(s + 1) * mr * kc];
             // Written in order, `MR` values (one per row) per column.
             for (p, column) in dst.chunks_exact_mut(mr).enumerate() {
                 // SAFETY: column `p < kc` of the block.
@@ -46,7 +65,7 @@ pub(super) unsafe fn pack_a<T: Float>(
         }
         if rows < mr {
             // The last sliver's missing rows are zeros.
-            for column in dst.chunks_exact_mut(mr) {
+            for column in out[s * mr * kc..(s + 1) * mr * kc].chunks_exact_mut(mr) {
                 column[rows..].fill(T::zero());
             }
         }

@@ -159,31 +159,8 @@ unsafe fn transpose_blocks_f32(
             for p in (0..k8).step_by(8) {
                 let r: [__m256; 8] =
                     std::array::from_fn(|c| _mm256_loadu_ps(b.offset((j + c) as isize * csb + p as isize)));
-                let t = [
-                    _mm256_unpacklo_ps(r[0], r[1]),
-                    _mm256_unpackhi_ps(r[0], r[1]),
-                    _mm256_unpacklo_ps(r[2], r[3]),
-                    _mm256_unpackhi_ps(r[2], r[3]),
-                    _mm256_unpacklo_ps(r[4], r[5]),
-                    _mm256_unpackhi_ps(r[4], r[5]),
-                    _mm256_unpacklo_ps(r[6], r[7]),
-                    _mm256_unpackhi_ps(r[6], r[7]),
-                ];
-                let s = [
-                    _mm256_shuffle_ps::<0x44>(t[0], t[2]),
-                    _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
-                    _mm256_shuffle_ps::<0x44>(t[1], t[3]),
-                    _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
-                    _mm256_shuffle_ps::<0x44>(t[4], t[6]),
-                    _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
-                    _mm256_shuffle_ps::<0x44>(t[5], t[7]),
-                    _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
-                ];
-                for q in 0..4 {
-                    let row = dst.add((p + q) * padded + j);
-                    _mm256_storeu_ps(row, _mm256_permute2f128_ps::<0x20>(s[q], s[q + 4]));
-                    let row = dst.add((p + q + 4) * padded + j);
-                    _mm256_storeu_ps(row, _mm256_permute2f128_ps::<0x31>(s[q], s[q + 4]));
+                for (q, row) in super::avx2::transpose8_f32(r).into_iter().enumerate() {
+                    _mm256_storeu_ps(dst.add((p + q) * padded + j), row);
                 }
             }
         }
