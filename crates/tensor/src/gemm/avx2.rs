@@ -182,6 +182,32 @@ pub(super) unsafe fn pack_a6_f32(rows: [*const f32; 6], kc: usize, dst: *mut f32
     k8
 }
 
+/// Packs `kc` rows of sixteen columns of a column-major `B` (`columns[j]` is column `j`'s first
+/// element, its rows one apart) into `dst` as [`super::pack::pack_b`] lays out a sliver (row `p`
+/// at `dst[16 p..16 p + 16]`), eight rows at a time through two [`transpose8_f32`]; returns the
+/// rows done (a multiple of 8; the caller packs the rest).
+///
+/// # Safety
+/// AVX is available; each column has `kc` readable elements; `dst` holds `16 kc` elements.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn pack_b16_f32(columns: [*const f32; 16], kc: usize, dst: *mut f32) -> usize {
+    let k8 = kc / 8 * 8;
+    // SAFETY: loads read rows `p..p + 8 <= k8` of the sixteen columns; stores write
+    // `dst[16 (p + q)..16 (p + q) + 16]`, within `16 kc`.
+    unsafe {
+        for p in (0..k8).step_by(8) {
+            for half in 0..2 {
+                let r: [__m256; 8] = std::array::from_fn(|c| _mm256_loadu_ps(columns[8 * half + c].add(p)));
+                for (q, row) in transpose8_f32(r).into_iter().enumerate() {
+                    _mm256_storeu_ps(dst.add(16 * (p + q) + 8 * half), row);
+                }
+            }
+        }
+    }
+    k8
+}
+
 /// Never called: [`super::available`] is false off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
 pub(super) unsafe fn micro_f32(_: usize, _: *const f32, _: *const f32, _: super::Out<'_, f32>) {

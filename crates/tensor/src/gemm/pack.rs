@@ -77,7 +77,7 @@ pub(super) unsafe fn pack_a<T: Float>(
 ///
 /// # Safety
 /// Every element of the block is readable; `out` holds at least `nc.div_ceil(nr) * nr * kc`
-/// elements.
+/// elements; the CPU has AVX2 and FMA ([`super::available`]).
 pub(super) unsafe fn pack_b<T: Float>(
     kc: usize,
     nc: usize,
@@ -117,7 +117,20 @@ pub(super) unsafe fn pack_b<T: Float>(
             for (j, c) in columns.iter_mut().enumerate().take(cols) {
                 *c = column(j);
             }
-            for (p, row) in dst.chunks_exact_mut(nr).enumerate() {
+            // A column-major `B` (a transposed operand, as `Linear` reads its weight): whole
+            // f32 slivers eight rows at a time through 8 x 8 transposes in registers.
+            #[allow(unused_mut)] // assigned only on x86-64
+            let mut done = 0;
+            #[cfg(target_arch = "x86_64")]
+            if T::DTYPE == crate::DType::F32 && nr == 16 && cols == 16 && rsb == 1 {
+                // SAFETY: the sixteen columns have `kc` elements each, one apart; `dst` holds the
+                // sliver; AVX2 per the contract; `T` is `f32`.
+                done = unsafe {
+                    let column = |j: usize| columns[j] as *const f32;
+                    super::avx2::pack_b16_f32(std::array::from_fn(column), kc, dst.as_mut_ptr() as *mut f32)
+                };
+            }
+            for (p, row) in dst.chunks_exact_mut(nr).enumerate().skip(done) {
                 let offset = p as isize * rsb;
                 for (d, c) in row.iter_mut().zip(&columns[..cols]) {
                     // SAFETY: row `p < kc` of column `j < cols` of the block.
