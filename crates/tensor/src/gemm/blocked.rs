@@ -1,24 +1,27 @@
 //! The packed, blocked product (Goto's algorithm, as in BLIS) and how its work is shared
 //! between rayon's threads.
 //!
-//! For each `NC`-column panel and `KC`-deep slice of `B`, all threads pack the panel together,
-//! into one buffer that they then share. The rows of `C` are cut into blocks, one or more per
-//! thread, and each block packs its own rows of `A` and runs the micro-kernel over the whole
-//! shared panel. When `C` has too few rows to give every thread a share, the panel's column
-//! slivers are shared out instead (each group then packs the same few rows of `A`).
+//! For each `NC`-column panel and `KC`-deep slice of `B`, one packed panel is shared by all
+//! threads. The rows of `C` are cut into blocks, at least two per thread, and each block packs
+//! its own rows of `A` and runs the micro-kernel over the whole panel. The panel is packed sliver
+//! by sliver by whichever task first needs each one ([`Panel`]); tasks that run together start on
+//! different slivers, so they pack it together, and none waits for the whole of it. When `C` has
+//! too few rows to give every thread a share, the panel's slivers are shared out instead (each
+//! group then packs the same few rows of `A`).
 //!
 //! The thread that calls takes tasks too, from the start (see [`run_tasks`]).
 //!
 //! The earlier split gave each thread a strip of `C` and left each to pack all of `A` (or of
 //! `B`) for itself: on two threads at n = 256, half the packing was done twice, and the caller
-//! only waited. Best-of-ten GFLOP/s, the two builds alternated ten times (`examples/gemm_gflops`):
-//! 1.13x at n = 256, 1.05x at 512, 1.06x at 1024.
+//! only waited. Best-of-ten GFLOP/s, the builds alternated 8 to 10 times (`examples/gemm_gflops`):
+//! 1.13x at n = 256, 1.05x at 512, 1.06x at 1024 with the panel packed before the blocks ran;
+//! packing it sliver by sliver as needed then gave 1.06x more at 256 and 1.03x at 1024.
 //!
 //! Every element of `C` still gets its `k` terms in one order (by `KC` slice, then by `k`), and
 //! every block starts on a whole tile, so the bits do not depend on the number of threads.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use super::{pack, write_tile, Kernel, Out, Product};
 
@@ -32,7 +35,8 @@ const PARALLEL_WORK: usize = 1 << 21;
 struct Shared<P>(P);
 
 // SAFETY: the tasks of one product only read through these pointers, except for the tiles of
-// `C`, which `Split` gives to exactly one task each.
+// `C`, which `Split` gives to exactly one task each, and the panel's slivers, each written by
+// the one task that claims it before any task reads it (`Panel::sliver`).
 unsafe impl<P> Send for Shared<P> {}
 unsafe impl<P> Sync for Shared<P> {}
 
@@ -94,7 +98,8 @@ pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
         if p.m.saturating_mul(p.n).saturating_mul(p.k) >= PARALLEL_WORK { rayon::current_num_threads() } else { 1 };
     // Taken out of this thread's scratch while the tasks run: one of them may run on this
     // thread and borrow its buffer for `A`.
-    let mut panel = T::with_scratch(|_, b| std::mem::take(b));
+    let mut buffer = T::with_scratch(|_, b| std::mem::take(b));
+    let ready: [AtomicU8; MAX_SLIVERS] = std::array::from_fn(|_| AtomicU8::new(UNPACKED));
     let shared = Shared(*p);
     for jc in (0..p.n).step_by(T::NC) {
         let nc = T::NC.min(p.n - jc);
@@ -102,55 +107,135 @@ pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
         for pc in (0..p.k).step_by(T::KC) {
             let kc = T::KC.min(p.k - pc);
             let len = slivers * T::NR * kc;
-            if panel.len() < len {
-                panel.resize(len, T::zero()); // grown, never shrunk: no allocation per call
+            if buffer.len() < len {
+                buffer.resize(len, T::zero()); // grown, never shrunk: no allocation per call
             }
-            // SAFETY: the panel lies inside `B`, per the contract.
-            unsafe { pack_panel(p, jc..jc + nc, pc..pc + kc, &mut panel[..len], threads) };
+            for flag in &ready[..slivers] {
+                flag.store(UNPACKED, Ordering::Relaxed); // published to the tasks by their spawn
+            }
+            let panel = Panel {
+                buffer: Shared(buffer.as_mut_ptr()),
+                ready: &ready[..slivers],
+                cols: jc..jc + nc,
+                ks: pc..pc + kc,
+            };
             // Later slices add to what the first one wrote.
             let beta = if pc == 0 { p.beta } else { T::one() };
             let split = Split::new::<T>(p.m, slivers, threads);
-            let panel = Shared(panel.as_ptr());
             let m = p.m;
             let task = |task: usize| {
                 let (rows, slivers) = split.task(task, m, slivers);
+                // Concurrent tasks start on different slivers, so they pack different ones.
+                let first = (task % threads) * slivers.len() / threads;
                 T::with_scratch(|apack, _| {
                     // SAFETY: the contract; `split` gives each task its own tiles of `C`.
-                    unsafe { block(&shared.get(), rows, slivers, jc..jc + nc, pc..pc + kc, panel.get(), apack, beta) }
+                    unsafe { block(&shared.get(), rows, slivers, first, &panel, apack, beta) }
                 })
             };
             run_tasks(split.tasks(), threads, task);
         }
     }
-    T::with_scratch(|_, b| *b = panel);
+    T::with_scratch(|_, b| *b = buffer);
 }
 
-/// Packs columns `cols` and rows `ks` of `B` into `panel` (see [`pack::pack_b`]), the slivers
-/// shared out between `threads` threads.
+/// The most slivers in a panel (`NC / NR` is 255 for f32 and 510 for f64).
+const MAX_SLIVERS: usize = 512;
+const UNPACKED: u8 = 0;
+const PACKING: u8 = 1;
+const PACKED: u8 = 2;
+
+/// One `KC x NC` panel of `B` (rows `ks`, columns `cols`), packed sliver by sliver by the first
+/// task that needs each sliver and shared by all: a task that finds a sliver being packed waits
+/// for it (about a microsecond). No task waits for the whole panel, so the panel is packed by
+/// as many threads as have started, and a thread that starts late finds it packed.
+struct Panel<'a, T> {
+    buffer: Shared<*mut T>,
+    ready: &'a [AtomicU8],
+    cols: Range<usize>,
+    ks: Range<usize>,
+}
+
+impl<T: Kernel> Panel<'_, T> {
+    /// Sliver `sliver`, packed (by this call, or by the task that claimed it first).
+    ///
+    /// # Safety
+    /// The panel lies inside `B` (the product's contract), and `buffer` holds all its slivers.
+    unsafe fn sliver(&self, p: &Product<T>, sliver: usize) -> *const T {
+        let kc = self.ks.len();
+        // SAFETY: sliver `sliver` of the buffer.
+        let start = unsafe { self.buffer.get().add(sliver * T::NR * kc) };
+        let flag = &self.ready[sliver];
+        if flag.load(Ordering::Acquire) == PACKED {
+            return start;
+        }
+        if flag.compare_exchange(UNPACKED, PACKING, Ordering::Acquire, Ordering::Acquire).is_ok() {
+            let first = self.cols.start + sliver * T::NR;
+            let columns = T::NR.min(self.cols.end - first);
+            // SAFETY: this task alone writes the sliver (it claimed it); its columns lie inside
+            // `B`, per the contract.
+            unsafe {
+                let out = std::slice::from_raw_parts_mut(start, T::NR * kc);
+                let corner = p.b.offset(self.ks.start as isize * p.rsb + first as isize * p.csb);
+                pack::pack_b(kc, columns, T::NR, corner, p.rsb, p.csb, out);
+            }
+            flag.store(PACKED, Ordering::Release);
+        } else {
+            let mut spins = 0u32;
+            while flag.load(Ordering::Acquire) != PACKED {
+                std::hint::spin_loop();
+                spins += 1;
+                if spins.is_multiple_of(1024) {
+                    std::thread::yield_now(); // the packing thread may have been descheduled
+                }
+            }
+        }
+        start
+    }
+}
+
+/// Rows `rows` of `C` times the panel's slivers `slivers`, starting at the `first`-th of them
+/// and wrapping around: those rows of `A` packed into `apack`, then the micro-kernel on each
+/// pair of slivers, each tile of `C` written with `alpha` and `beta`.
 ///
 /// # Safety
-/// The block lies inside `B`; `panel` holds its slivers.
-unsafe fn pack_panel<T: Kernel>(p: &Product<T>, cols: Range<usize>, ks: Range<usize>, panel: &mut [T], threads: usize) {
-    let (kc, nc) = (ks.len(), cols.len());
-    let slivers = nc.div_ceil(T::NR);
-    let per_thread = slivers.div_ceil(threads.min(slivers).max(1));
-    let corner = Shared(p.b.wrapping_offset(ks.start as isize * p.rsb + cols.start as isize * p.csb));
-    let (rsb, csb) = (p.rsb, p.csb);
-    let pack = |(chunk, out): (usize, &mut [T])| {
-        let first = chunk * per_thread * T::NR;
-        let columns = (nc - first).min(per_thread * T::NR);
-        // SAFETY: columns `first..first + columns` of the block, inside `B` per the contract.
-        unsafe { pack::pack_b(kc, columns, T::NR, corner.get().offset(first as isize * csb), rsb, csb, out) };
+/// As [`super::gemm`]; no other thread writes these tiles of `C`.
+unsafe fn block<T: Kernel>(
+    p: &Product<T>,
+    rows: Range<usize>,
+    slivers: Range<usize>,
+    first: usize,
+    panel: &Panel<'_, T>,
+    apack: &mut Vec<T>,
+    beta: T,
+) {
+    let at = |r: usize, s: isize, col: usize, t: isize| r as isize * s + col as isize * t;
+    let (mc, kc, nc) = (rows.len(), panel.ks.len(), panel.cols.len());
+    // SAFETY (here and below): offsets stay inside the matrices, per the contract.
+    unsafe {
+        pack::pack_a(mc, kc, T::MR, p.a.offset(at(rows.start, p.rsa, panel.ks.start, p.csa)), p.rsa, p.csa, apack)
     };
-    let chunk_len = per_thread * T::NR * kc;
-    let chunks = Shared(panel.as_mut_ptr());
-    let len = panel.len();
-    run_tasks(len.div_ceil(chunk_len), threads, |chunk| {
-        let start = chunk * chunk_len;
-        // SAFETY: chunk `chunk` of `panel`, which no other task touches.
-        let out = unsafe { std::slice::from_raw_parts_mut(chunks.get().add(start), chunk_len.min(len - start)) };
-        pack((chunk, out))
-    });
+    let mut tile = [T::zero(); 96];
+    let count = slivers.len();
+    for i in 0..count {
+        let sliver = slivers.start + (first + i) % count;
+        let jr = sliver * T::NR;
+        let nr = T::NR.min(nc - jr);
+        // SAFETY: as above.
+        let bp = unsafe { panel.sliver(p, sliver) };
+        for ir in (0..mc).step_by(T::MR) {
+            let mr = T::MR.min(mc - ir);
+            unsafe {
+                let ap = apack.as_ptr().add(ir * kc);
+                let corner = p.c.offset(at(rows.start + ir, p.rsc, panel.cols.start + jr, p.csc));
+                if mr == T::MR && nr == T::NR && p.csc == 1 {
+                    T::micro(kc, ap, bp, Out::Direct { c: corner, rsc: p.rsc, alpha: p.alpha, beta });
+                } else {
+                    T::micro(kc, ap, bp, Out::Tile(&mut tile));
+                    write_tile(mr, nr, T::NR, &tile, p.alpha, beta, corner, p.rsc, p.csc);
+                }
+            }
+        }
+    }
 }
 
 /// Runs `task(0)`, ..., `task(tasks - 1)`, on up to `threads` threads: this one, which starts at
@@ -178,51 +263,15 @@ fn run_tasks(tasks: usize, threads: usize, task: impl Fn(usize) + Sync) {
     });
 }
 
-/// Rows `rows` of `C` times the panel's slivers `slivers`: those rows of `A` (columns `ks`)
-/// packed into `apack`, then the micro-kernel on each pair of slivers, each tile of `C` written
-/// with `alpha` and `beta`.
-///
-/// # Safety
-/// As [`super::gemm`]; `panel` holds the packed columns `cols`, rows `ks` of `B`; no other thread
-/// writes these tiles of `C`.
-#[allow(clippy::too_many_arguments)] // one block of the loop nest: its ranges, buffers and beta
-unsafe fn block<T: Kernel>(
-    p: &Product<T>,
-    rows: Range<usize>,
-    slivers: Range<usize>,
-    cols: Range<usize>,
-    ks: Range<usize>,
-    panel: *const T,
-    apack: &mut Vec<T>,
-    beta: T,
-) {
-    let at = |r: usize, s: isize, col: usize, t: isize| r as isize * s + col as isize * t;
-    let (mc, kc, nc) = (rows.len(), ks.len(), cols.len());
-    // SAFETY (here and below): offsets stay inside the matrices, per the contract.
-    unsafe { pack::pack_a(mc, kc, T::MR, p.a.offset(at(rows.start, p.rsa, ks.start, p.csa)), p.rsa, p.csa, apack) };
-    let mut tile = [T::zero(); 96];
-    for sliver in slivers {
-        let jr = sliver * T::NR;
-        let nr = T::NR.min(nc - jr);
-        for ir in (0..mc).step_by(T::MR) {
-            let mr = T::MR.min(mc - ir);
-            unsafe {
-                let (ap, bp) = (apack.as_ptr().add(ir * kc), panel.add(jr * kc));
-                let corner = p.c.offset(at(rows.start + ir, p.rsc, cols.start + jr, p.csc));
-                if mr == T::MR && nr == T::NR && p.csc == 1 {
-                    T::micro(kc, ap, bp, Out::Direct { c: corner, rsc: p.rsc, alpha: p.alpha, beta });
-                } else {
-                    T::micro(kc, ap, bp, Out::Tile(&mut tile));
-                    write_tile(mr, nr, T::NR, &tile, p.alpha, beta, corner, p.rsc, p.csc);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panel_never_has_more_slivers_than_the_flags() {
+        assert!(f32::NC.div_ceil(f32::NR) <= MAX_SLIVERS);
+        assert!(f64::NC.div_ceil(f64::NR) <= MAX_SLIVERS);
+    }
 
     /// Every cut covers each row and sliver exactly once, starts blocks on whole tiles, and
     /// gives two threads equal shares where the sizes allow.
