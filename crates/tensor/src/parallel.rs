@@ -4,6 +4,8 @@
 //! waking a second thread?" is answered in one place. Below [`MIN_PARALLEL_ELEMS`] work runs on
 //! the calling thread: a tiny tensor must not pay rayon's fork/join cost (microseconds).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rayon::prelude::*;
 
 /// Work items (elements touched) below which a kernel stays on the calling thread. Waking a
@@ -11,6 +13,10 @@ use rayon::prelude::*;
 /// of a 256k-element f32 add in cache. Below this an add on two threads was up to 3x slower
 /// than on one (65k elements: 16.6 µs against 5.7 µs); at 1M elements, 1.4x faster.
 pub const MIN_PARALLEL_ELEMS: usize = 1 << 18;
+
+/// Products of at least this many multiply-adds are shared between threads: by our GEMM's own
+/// blocks (`gemm::blocked`), or, on matrixmultiply, as strips of `C` (`ops::matmul`).
+pub(crate) const PARALLEL_GEMM: usize = 1 << 21;
 
 /// Smallest chunk handed to one rayon task.
 const MIN_CHUNK: usize = 1 << 13;
@@ -82,4 +88,47 @@ pub fn fill_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut 
     }
     let rows_per_chunk = chunk_len(n).div_ceil(row_len).max(1).min(rows.div_ceil(2));
     out.par_chunks_mut(rows_per_chunk * row_len).enumerate().for_each(|(i, c)| f(i * rows_per_chunk, c));
+}
+
+/// A raw pointer, or a value made of them, handed to the tasks of one parallel kernel. Only for
+/// kernels whose tasks write disjoint elements through it (each user says why, where it wraps
+/// the pointer).
+#[derive(Clone, Copy)]
+pub(crate) struct Shared<P>(pub P);
+
+// SAFETY: the wrapper only carries the pointer across threads; every user guarantees that its
+// tasks read shared data and write disjoint elements.
+unsafe impl<P> Send for Shared<P> {}
+unsafe impl<P> Sync for Shared<P> {}
+
+impl<P: Copy> Shared<P> {
+    /// The value; a method, so closures capture the whole (`Sync`) wrapper, not its field.
+    pub(crate) fn get(&self) -> P {
+        self.0
+    }
+}
+
+/// Runs `task(0)`, ..., `task(tasks - 1)`, on up to `threads` threads: this one, which starts at
+/// once, and helpers from rayon's pool, each taking the next task not yet taken. A helper that
+/// is slow to wake finds the work done (a GEMM of 256 x 256 takes about 0.3 ms; waking a pool
+/// thread, and waking the caller when the pool has finished, cost a measurable share of that
+/// when the caller only waited).
+pub(crate) fn run_tasks(tasks: usize, threads: usize, task: impl Fn(usize) + Sync) {
+    if threads < 2 || tasks < 2 {
+        return (0..tasks).for_each(task);
+    }
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= tasks {
+            break;
+        }
+        task(i);
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 1..threads.min(tasks) {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
 }

@@ -9,7 +9,9 @@
 //! too few rows to give every thread a share, the panel's slivers are shared out instead (each
 //! group then packs the same few rows of `A`).
 //!
-//! The thread that calls takes tasks too, from the start (see [`run_tasks`]).
+//! The thread that calls takes tasks too, from the start (`parallel::run_tasks`). Through a
+//! [`Shared`] pointer the tasks read `A`, `B` and the panel, and write disjoint tiles of `C` and
+//! each its claimed slivers of the panel (`Panel::sliver`).
 //!
 //! The earlier split gave each thread a strip of `C` and left each to pack all of `A` (or of
 //! `B`) for itself: on two threads at n = 256, half the packing was done twice, and the caller
@@ -21,31 +23,10 @@
 //! every block starts on a whole tile, so the bits do not depend on the number of threads.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::{pack, write_tile, Kernel, Out, Product};
-
-/// Products of at least this many multiply-adds are shared between all of rayon's threads (the
-/// threshold at which matmul cut matrixmultiply's products into blocks).
-const PARALLEL_WORK: usize = 1 << 21;
-
-/// A raw pointer, or a product made of them, handed to the tasks of one product: they read `A`,
-/// `B` and the shared panel, and write disjoint tiles of `C`.
-#[derive(Clone, Copy)]
-struct Shared<P>(P);
-
-// SAFETY: the tasks of one product only read through these pointers, except for the tiles of
-// `C`, which `Split` gives to exactly one task each, and the panel's slivers, each written by
-// the one task that claims it before any task reads it (`Panel::sliver`).
-unsafe impl<P> Send for Shared<P> {}
-unsafe impl<P> Sync for Shared<P> {}
-
-impl<P: Copy> Shared<P> {
-    /// The value; a method, so closures capture the whole (`Sync`) wrapper, not its field.
-    fn get(&self) -> P {
-        self.0
-    }
-}
+use crate::parallel::{run_tasks, Shared, PARALLEL_GEMM};
 
 /// How one `KC` slice's work is cut into tasks: `blocks` blocks of `rows` rows of `C` (the last
 /// one shorter), each cut into `groups` groups of the panel's slivers.
@@ -95,7 +76,7 @@ impl Split {
 /// As [`super::gemm`].
 pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
     let threads =
-        if p.m.saturating_mul(p.n).saturating_mul(p.k) >= PARALLEL_WORK { rayon::current_num_threads() } else { 1 };
+        if p.m.saturating_mul(p.n).saturating_mul(p.k) >= PARALLEL_GEMM { rayon::current_num_threads() } else { 1 };
     // Taken out of this thread's scratch while the tasks run: one of them may run on this
     // thread and borrow its buffer for `A`.
     let mut buffer = T::with_scratch(|_, b| std::mem::take(b));
@@ -236,31 +217,6 @@ unsafe fn block<T: Kernel>(
             }
         }
     }
-}
-
-/// Runs `task(0)`, ..., `task(tasks - 1)`, on up to `threads` threads: this one, which starts at
-/// once, and helpers from rayon's pool, each taking the next task not yet taken. A helper that
-/// is slow to wake finds the work done (a GEMM of 256 x 256 takes about 0.3 ms; waking a pool
-/// thread, and waking the caller when the pool has finished, cost a measurable share of that
-/// when the caller only waited).
-fn run_tasks(tasks: usize, threads: usize, task: impl Fn(usize) + Sync) {
-    if threads < 2 || tasks < 2 {
-        return (0..tasks).for_each(task);
-    }
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= tasks {
-            break;
-        }
-        task(i);
-    };
-    rayon::in_place_scope(|scope| {
-        for _ in 1..threads.min(tasks) {
-            scope.spawn(|_| work());
-        }
-        work();
-    });
 }
 
 #[cfg(test)]

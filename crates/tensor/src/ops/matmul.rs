@@ -3,8 +3,8 @@
 //!
 //! Operands are passed to GEMM with their row and column strides, so a transposed (or otherwise
 //! strided) matrix is never copied. Batch dimensions broadcast; a batch of small products runs
-//! in parallel over the batch, a large product is cut into blocks run in parallel on rayon
-//! (see [`for_blocks`]).
+//! in parallel over the batch; a large product is shared between rayon's threads, by our GEMM
+//! itself, or, on matrixmultiply, as blocks of `C` (see [`for_blocks`]).
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -13,6 +13,8 @@ use crate::dtype::Float;
 use crate::error::{Result, TensorError};
 use crate::layout::{broadcast_shapes, checked_numel, collapse, for_each_run, Shape, Strides};
 use crate::macros::{float_dispatch, panicking};
+#[cfg(not(feature = "gemm-crate"))]
+use crate::parallel::Shared;
 use crate::Tensor;
 
 /// A strided matrix inside a buffer: `rows x cols`, element `(i, j)` at
@@ -99,17 +101,17 @@ macro_rules! gemm_impl {
                 }
                 #[cfg(not(feature = "gemm-crate"))]
                 {
-                    let cptr = SendPtr(c.as_mut_ptr());
+                    let cptr = Shared(c.as_mut_ptr());
                     // Our GEMM shares a large product between threads itself (one packed panel
                     // of `B` for all); matrixmultiply's blocks are cut here.
-                    let split = !crate::gemm::available();
-                    for_blocks(am, bm, cm, split, |am, bm, cm| {
+                    let own = crate::gemm::available();
+                    for_blocks(am, bm, cm, !own, |am, bm, cm| {
                         // SAFETY: check_fit proved every element each matrix addresses lies
                         // inside its slice; `for_blocks` hands out sub-matrices of `cm` that are
                         // disjoint, so concurrent blocks never write the same element, and `c`
                         // is borrowed mutably so it cannot alias `a` or `b`.
                         unsafe {
-                            let kernel = if crate::gemm::available() { crate::gemm::gemm::<$t> } else { $f };
+                            let kernel = if own { crate::gemm::gemm::<$t> } else { $f };
                             kernel(
                                 cm.rows,
                                 am.cols,
@@ -163,25 +165,12 @@ macro_rules! gemm_impl {
     };
 }
 
-/// A raw output pointer shared by the blocks of one GEMM, which write disjoint elements.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-
-// SAFETY: only used by `for_blocks`' callers, whose blocks address disjoint elements of `c`.
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    fn get(self) -> *mut T {
-        self.0
-    }
-}
-
-/// Products of at least this many multiply-adds are split into blocks run on rayon.
+/// matrixmultiply's products of at least this many multiply-adds are cut into blocks run on
+/// rayon (ours share their work themselves, from the same size).
 #[cfg(not(miri))]
-const SPLIT_GEMM: usize = 1 << 21;
+const SPLIT_GEMM: usize = crate::parallel::PARALLEL_GEMM;
 /// Under Miri, small products split too, so its data-race detector sees the blocks' writes
-/// through the shared `SendPtr` (tests/miri.rs).
+/// through the `Shared` pointer to `c` (tests/miri.rs).
 #[cfg(miri)]
 const SPLIT_GEMM: usize = 1 << 9;
 
