@@ -3,7 +3,9 @@
 //!
 //! For each `NC`-column panel and `KC`-deep slice of `B`, one packed panel is shared by all
 //! threads. The rows of `C` are cut into blocks, at least two per thread, and each block packs
-//! its own rows of `A` and runs the micro-kernel over the whole panel. The panel is packed sliver
+//! its own rows of `A` and runs the micro-kernel over the whole panel, slice after slice: the
+//! panels of several slices (up to [`MAX_PANELS`] elements) are packed side by side, so threads
+//! meet once per set of slices, not after each one. The panel is packed sliver
 //! by sliver by whichever task first needs each one ([`Panel`]); tasks that run together start on
 //! different slivers, so they pack it together, and none waits for the whole of it. When `C` has
 //! too few rows to give every thread a share, the panel's slivers are shared out instead (each
@@ -17,7 +19,9 @@
 //! `B`) for itself: on two threads at n = 256, half the packing was done twice, and the caller
 //! only waited. Best-of-ten GFLOP/s, the builds alternated 8 to 10 times (`examples/gemm_gflops`):
 //! 1.13x at n = 256, 1.05x at 512, 1.06x at 1024 with the panel packed before the blocks ran;
-//! packing it sliver by sliver as needed then gave 1.06x more at 256 and 1.03x at 1024.
+//! packing it sliver by sliver as needed then gave 1.06x more at 256 and 1.03x at 1024; the
+//! slices of a panel in one set of tasks, 1.017x at 1024 (median of 26 alternated pairs, 16
+//! above 1; 512 unchanged).
 //!
 //! Every element of `C` still gets its `k` terms in one order (by `KC` slice, then by `k`), and
 //! every block starts on a whole tile, so the bits do not depend on the number of threads.
@@ -80,38 +84,48 @@ pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
     // Taken out of this thread's scratch while the tasks run: one of them may run on this
     // thread and borrow its buffer for `A`.
     let mut buffer = T::with_scratch(|_, b| std::mem::take(b));
-    let ready: [AtomicU8; MAX_SLIVERS] = std::array::from_fn(|_| AtomicU8::new(UNPACKED));
+    let ready: [AtomicU8; MAX_FLAGS] = std::array::from_fn(|_| AtomicU8::new(UNPACKED));
     let shared = Shared(*p);
+    let slices = p.k.div_ceil(T::KC);
     for jc in (0..p.n).step_by(T::NC) {
         let nc = T::NC.min(p.n - jc);
-        let slivers = nc.div_ceil(T::NR);
-        for pc in (0..p.k).step_by(T::KC) {
-            let kc = T::KC.min(p.k - pc);
-            let len = slivers * T::NR * kc;
+        let count = nc.div_ceil(T::NR);
+        // Several `KC` slices per set of tasks: each task runs its rows of `C` through all of
+        // them, so threads do not meet at a barrier after each slice.
+        let stride = count * T::NR * T::KC;
+        let per_run = (MAX_FLAGS / count).min(MAX_PANELS / stride).max(1);
+        for run in (0..slices).step_by(per_run) {
+            let run = run..slices.min(run + per_run);
+            let len = stride * run.len();
             if buffer.len() < len {
                 buffer.resize(len, T::zero()); // grown, never shrunk: no allocation per call
             }
-            for flag in &ready[..slivers] {
+            for flag in &ready[..count * run.len()] {
                 flag.store(UNPACKED, Ordering::Relaxed); // published to the tasks by their spawn
             }
-            let panel = Panel {
-                buffer: Shared(buffer.as_mut_ptr()),
-                ready: &ready[..slivers],
-                cols: jc..jc + nc,
-                ks: pc..pc + kc,
-            };
-            // Later slices add to what the first one wrote.
-            let beta = if pc == 0 { p.beta } else { T::one() };
-            let split = Split::new::<T>(p.m, slivers, threads);
-            let m = p.m;
+            let base = Shared(buffer.as_mut_ptr());
+            let split = Split::new::<T>(p.m, count, threads);
+            let (m, k, beta0) = (p.m, p.k, p.beta);
             let task = |task: usize| {
-                let (rows, slivers) = split.task(task, m, slivers);
+                let (rows, slivers) = split.task(task, m, count);
                 // Concurrent tasks start on different slivers, so they pack different ones.
                 let first = (task % threads) * slivers.len() / threads;
-                T::with_scratch(|apack, _| {
-                    // SAFETY: the contract; `split` gives each task its own tiles of `C`.
-                    unsafe { block(&shared.get(), rows, slivers, first, &panel, apack, beta) }
-                })
+                for (i, slice) in run.clone().enumerate() {
+                    let pc = slice * T::KC;
+                    let panel = Panel {
+                        // SAFETY: slice `i`'s part of the buffer, which holds `run.len()` of them.
+                        buffer: Shared(unsafe { base.get().add(i * stride) }),
+                        ready: &ready[i * count..(i + 1) * count],
+                        cols: jc..jc + nc,
+                        ks: pc..(pc + T::KC).min(k),
+                    };
+                    // Later slices add to what the first one wrote.
+                    let beta = if pc == 0 { beta0 } else { T::one() };
+                    T::with_scratch(|apack, _| {
+                        // SAFETY: the contract; `split` gives each task its own tiles of `C`.
+                        unsafe { block(&shared.get(), rows.clone(), slivers.clone(), first, &panel, apack, beta) }
+                    })
+                }
             };
             run_tasks(split.tasks(), threads, task);
         }
@@ -119,8 +133,12 @@ pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
     T::with_scratch(|_, b| *b = buffer);
 }
 
-/// The most slivers in a panel (`NC / NR` is 255 for f32 and 510 for f64).
-const MAX_SLIVERS: usize = 512;
+/// Flags for the slivers of the panels of one set of tasks (`NC / NR`, the most slivers in a
+/// panel, is 255 for f32 and 510 for f64).
+const MAX_FLAGS: usize = 2048;
+/// The most elements of `B` packed for one set of tasks: 8 MiB of f32 (a 1024 x 1024 `B`
+/// whole), within the last-level cache of the machines measured.
+const MAX_PANELS: usize = 1 << 21;
 const UNPACKED: u8 = 0;
 const PACKING: u8 = 1;
 const PACKED: u8 = 2;
@@ -225,8 +243,8 @@ mod tests {
 
     #[test]
     fn a_panel_never_has_more_slivers_than_the_flags() {
-        assert!(f32::NC.div_ceil(f32::NR) <= MAX_SLIVERS);
-        assert!(f64::NC.div_ceil(f64::NR) <= MAX_SLIVERS);
+        assert!(f32::NC.div_ceil(f32::NR) <= MAX_FLAGS);
+        assert!(f64::NC.div_ceil(f64::NR) <= MAX_FLAGS);
     }
 
     /// Every cut covers each row and sliver exactly once, starts blocks on whole tiles, and
