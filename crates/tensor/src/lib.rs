@@ -38,6 +38,8 @@ mod dtype;
 mod elementwise;
 mod error;
 pub mod fastmath;
+// Our GEMM; with the `gemm-crate` feature, matmul runs on the gemm crate instead.
+#[cfg(not(feature = "gemm-crate"))]
 mod gemm;
 mod header;
 pub mod lanes;

@@ -4,8 +4,6 @@
 //! waking a second thread?" is answered in one place. Below [`MIN_PARALLEL_ELEMS`] work runs on
 //! the calling thread: a tiny tensor must not pay rayon's fork/join cost (microseconds).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use rayon::prelude::*;
 
 /// Work items (elements touched) below which a kernel stays on the calling thread. Waking a
@@ -16,6 +14,7 @@ pub const MIN_PARALLEL_ELEMS: usize = 1 << 18;
 
 /// Products of at least this many multiply-adds are shared between threads: by our GEMM's own
 /// blocks (`gemm::blocked`), or, on matrixmultiply, as strips of `C` (`ops::matmul`).
+#[cfg(not(feature = "gemm-crate"))]
 pub(crate) const PARALLEL_GEMM: usize = 1 << 21;
 
 /// Smallest chunk handed to one rayon task.
@@ -93,14 +92,18 @@ pub fn fill_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut 
 /// A raw pointer, or a value made of them, handed to the tasks of one parallel kernel. Only for
 /// kernels whose tasks write disjoint elements through it (each user says why, where it wraps
 /// the pointer).
+#[cfg(not(feature = "gemm-crate"))]
 #[derive(Clone, Copy)]
 pub(crate) struct Shared<P>(pub P);
 
 // SAFETY: the wrapper only carries the pointer across threads; every user guarantees that its
 // tasks read shared data and write disjoint elements.
+#[cfg(not(feature = "gemm-crate"))]
 unsafe impl<P> Send for Shared<P> {}
+#[cfg(not(feature = "gemm-crate"))]
 unsafe impl<P> Sync for Shared<P> {}
 
+#[cfg(not(feature = "gemm-crate"))]
 impl<P: Copy> Shared<P> {
     /// The value; a method, so closures capture the whole (`Sync`) wrapper, not its field.
     pub(crate) fn get(&self) -> P {
@@ -113,7 +116,9 @@ impl<P: Copy> Shared<P> {
 /// is slow to wake finds the work done (a GEMM of 256 x 256 takes about 0.3 ms; waking a pool
 /// thread, and waking the caller when the pool has finished, cost a measurable share of that
 /// when the caller only waited).
+#[cfg(not(feature = "gemm-crate"))]
 pub(crate) fn run_tasks(tasks: usize, threads: usize, task: impl Fn(usize) + Sync) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     if threads < 2 || tasks < 2 {
         return (0..tasks).for_each(task);
     }

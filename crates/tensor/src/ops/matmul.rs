@@ -167,23 +167,23 @@ macro_rules! gemm_impl {
 
 /// matrixmultiply's products of at least this many multiply-adds are cut into blocks run on
 /// rayon (ours share their work themselves, from the same size).
-#[cfg(not(miri))]
+#[cfg(all(not(miri), not(feature = "gemm-crate")))]
 const SPLIT_GEMM: usize = crate::parallel::PARALLEL_GEMM;
 /// Under Miri, small products split too, so its data-race detector sees the blocks' writes
 /// through the `Shared` pointer to `c` (tests/miri.rs).
-#[cfg(miri)]
+#[cfg(all(miri, not(feature = "gemm-crate")))]
 const SPLIT_GEMM: usize = 1 << 9;
 
 /// Blocks of columns are multiples of this, and blocks of rows of [`ROW_ALIGN`]: whole
 /// micro-kernel tiles (16 or 8 columns, 6 rows), so no block boundary cuts tiles into edge tiles,
 /// while the blocks stay nearly equal.
-#[cfg(not(miri))]
+#[cfg(all(not(miri), not(feature = "gemm-crate")))]
 const COL_ALIGN: usize = 16;
-#[cfg(not(miri))]
+#[cfg(all(not(miri), not(feature = "gemm-crate")))]
 const ROW_ALIGN: usize = 6;
-#[cfg(miri)]
+#[cfg(all(miri, not(feature = "gemm-crate")))]
 const COL_ALIGN: usize = 4;
-#[cfg(miri)]
+#[cfg(all(miri, not(feature = "gemm-crate")))]
 const ROW_ALIGN: usize = 4;
 
 /// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when `split` is set,
@@ -193,6 +193,7 @@ const ROW_ALIGN: usize = 4;
 /// so it never contends with the rest of the crate's parallel loops. The blocks partition `c`
 /// and every element's sum over `k` runs in the same order whatever the cut, so the result is
 /// bit-identical for any thread count.
+#[cfg(not(feature = "gemm-crate"))]
 fn for_blocks(am: MatRef, bm: MatRef, cm: MatRef, split: bool, f: impl Fn(MatRef, MatRef, MatRef) + Sync + Send) {
     let (m, k, n) = (cm.rows, am.cols, cm.cols);
     // Small products first, without asking rayon for its thread count (a thread-local lookup
