@@ -32,8 +32,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::{pack, write_tile, Kernel, Out, Product};
 use crate::parallel::{run_tasks, Shared, PARALLEL_GEMM};
 
-/// How one `KC` slice's work is cut into tasks: `blocks` blocks of `rows` rows of `C` (the last
-/// one shorter), each cut into `groups` groups of the panel's slivers.
+/// How a panel's work is cut into tasks: `blocks` blocks of `rows` rows of `C` (the last one
+/// shorter), each cut into `groups` groups of the panel's slivers; a task runs its share
+/// through every `KC` slice of its set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Split {
     rows: usize,
@@ -136,8 +137,9 @@ pub(super) unsafe fn packed<T: Kernel>(p: &Product<T>) {
 /// Flags for the slivers of the panels of one set of tasks (`NC / NR`, the most slivers in a
 /// panel, is 255 for f32 and 510 for f64).
 const MAX_FLAGS: usize = 2048;
-/// The most elements of `B` packed for one set of tasks: 8 MiB of f32 (a 1024 x 1024 `B`
-/// whole), within the last-level cache of the machines measured.
+/// The most elements of `B` packed for one set of tasks (beyond it, the slices are taken in
+/// several sets): 8 MiB of f32 (a 2048 x 1024 `B` whole), 16 MiB of f64. The L3 of the
+/// machines measured is 32 MiB.
 const MAX_PANELS: usize = 1 << 21;
 const UNPACKED: u8 = 0;
 const PACKING: u8 = 1;

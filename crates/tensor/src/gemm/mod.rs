@@ -4,7 +4,9 @@
 //! `C = alpha A B + beta C` is cut as follows:
 //! - **`NC` columns of `B` at a time**, then **`KC` of the inner dimension**. That `KC x NC` block of
 //!   `B` is packed into `NR`-column slivers, laid out so the micro-kernel reads it in order
-//!   (it stays in L3, and one sliver in L1). All threads pack it together and share it.
+//!   (it stays in L3, and one sliver in L1). All threads pack it together and share it; the
+//!   blocks of several `KC` slices are packed side by side, so the threads go through them
+//!   without meeting in between (`blocked`).
 //! - **At most `MC` rows of `A` at a time**, a block per task. That block is packed into
 //!   `MR`-row slivers (it stays in L2). How rows (or slivers) are shared between threads is
 //!   `blocked`'s.
@@ -15,8 +17,9 @@
 //! Products small enough that packing would cost more than it saves (`small`) skip it, with the
 //! same arithmetic per element, so the same bits.
 //!
-//! Packing buffers live in thread-local scratch that grows to the largest block once, so a GEMM
-//! does not allocate after the first call on a thread.
+//! Packing buffers live in thread-local scratch that grows to the largest size once (for `B`, up
+//! to `blocked::MAX_PANELS` elements: 8 MiB of f32, 16 MiB of f64), so a GEMM does not allocate
+//! after the first call on a thread.
 //!
 //! Each element of `C` gets its `k` terms in the same order (by `KC` block, and within a block
 //! by `k`), however the work is split between threads. So results do not depend on the thread

@@ -1,10 +1,10 @@
 //! Matrix multiplication with `numpy.matmul` semantics on our own GEMM where the CPU has AVX2
-//! and FMA ([`crate::gemm`]), on matrixmultiply's sgemm/dgemm elsewhere.
+//! and FMA (`crate::gemm`), on matrixmultiply's sgemm/dgemm elsewhere.
 //!
 //! Operands are passed to GEMM with their row and column strides, so a transposed (or otherwise
 //! strided) matrix is never copied. Batch dimensions broadcast; a batch of small products runs
 //! in parallel over the batch; a large product is shared between rayon's threads, by our GEMM
-//! itself, or, on matrixmultiply, as blocks of `C` (see [`for_blocks`]).
+//! itself, or, on matrixmultiply, as blocks of `C` (see `for_blocks`).
 
 mod prepared;
 
@@ -193,7 +193,7 @@ const ROW_ALIGN: usize = 4;
 /// Runs `f(a, b, c)` on the blocks of `c = a @ b`: the whole product, or, when `split` is set,
 /// the product is large and rayon has several threads, `c`'s columns (or rows, whichever is
 /// longer) cut into one block per thread, run in parallel. GEMM threads only on rayon's pool
-/// (this way for matrixmultiply, whose own threads are off, and inside [`crate::gemm`] for ours),
+/// (this way for matrixmultiply, whose own threads are off, and inside `crate::gemm` for ours),
 /// so it never contends with the rest of the crate's parallel loops. The blocks partition `c`
 /// and every element's sum over `k` runs in the same order whatever the cut, so the result is
 /// bit-identical for any thread count.

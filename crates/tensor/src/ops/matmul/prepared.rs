@@ -6,6 +6,7 @@
 //! are the same bit for bit. At a small model's sizes the general entry point's checks and
 //! dispatch cost about a fifth of the product itself.
 
+#[cfg(not(feature = "gemm-crate"))]
 use super::MatRef;
 use crate::{DType, Tensor};
 
@@ -30,9 +31,11 @@ pub struct MatmulKernel {
     dtype: DType,
     /// The operands' shapes as stored (before `op`).
     shapes: [[usize; 2]; 2],
+    #[cfg_attr(feature = "gemm-crate", allow(dead_code))] // read by the GEMM call only
     transposed: [bool; 2],
     /// `C`'s rows, the inner dimension, `C`'s columns.
     m: usize,
+    #[cfg_attr(feature = "gemm-crate", allow(dead_code))] // read by the GEMM call only
     k: usize,
     n: usize,
 }
@@ -46,7 +49,7 @@ impl MatmulKernel {
         let (&[r0, c0], &[r1, c1]) = (shapes[0], shapes[1]) else { return None };
         let (m, k) = if transposed[0] { (c0, r0) } else { (r0, c0) };
         let (k2, n) = if transposed[1] { (c1, r1) } else { (r1, c1) };
-        let applies = k == k2 && m * k * n > 0 && matches!(dtype, DType::F32 | DType::F64) && own_gemm();
+        let applies = k == k2 && m != 0 && k != 0 && n != 0 && matches!(dtype, DType::F32 | DType::F64) && own_gemm();
         applies.then_some(MatmulKernel { dtype, shapes: [[r0, c0], [r1, c1]], transposed, m, k, n })
     }
 
@@ -62,15 +65,26 @@ impl MatmulKernel {
         if !out.is_exclusive() {
             return false;
         }
+        self.write(a, b, out)
+    }
+
+    #[cfg(not(feature = "gemm-crate"))]
+    fn write(&self, a: &Tensor, b: &Tensor, out: &mut Tensor) -> bool {
         match self.dtype {
-            DType::F32 => self.write::<f32>(a, b, out),
-            DType::F64 => self.write::<f64>(a, b, out),
+            DType::F32 => self.write_typed::<f32>(a, b, out),
+            DType::F64 => self.write_typed::<f64>(a, b, out),
             _ => false,
         }
     }
 
+    #[cfg(feature = "gemm-crate")]
+    fn write(&self, _: &Tensor, _: &Tensor, _: &mut Tensor) -> bool {
+        false // never made: `new` returns `None` on this build
+    }
+
     /// The operand as the matrix `op(t)`: its place in its buffer, the transpose read through
     /// swapped strides.
+    #[cfg(not(feature = "gemm-crate"))]
     fn matrix(&self, t: &Tensor, i: usize) -> MatRef {
         let (&[rs, cs], offset) = (t.strides(), t.layout.offset) else {
             unreachable!("the operand's shape was checked to be 2-D")
@@ -83,7 +97,7 @@ impl MatmulKernel {
     }
 
     #[cfg(not(feature = "gemm-crate"))]
-    fn write<T: crate::gemm::Kernel>(&self, a: &Tensor, b: &Tensor, out: &mut Tensor) -> bool {
+    fn write_typed<T: crate::gemm::Kernel>(&self, a: &Tensor, b: &Tensor, out: &mut Tensor) -> bool {
         let (am, bm) = (self.matrix(a, 0), self.matrix(b, 1));
         let (sa, sb) = (a.storage_slice::<T>(), b.storage_slice::<T>());
         // Strides that do not fit `isize`, or a matrix outside its buffer (a view can be made
@@ -117,11 +131,6 @@ impl MatmulKernel {
             )
         };
         true
-    }
-
-    #[cfg(feature = "gemm-crate")]
-    fn write<T>(&self, _: &Tensor, _: &Tensor, _: &mut Tensor) -> bool {
-        false // never made: `new` returns `None` on this build
     }
 }
 
@@ -159,8 +168,10 @@ mod tests {
                 for transposed in [[false, false], [true, false], [false, true], [true, true]] {
                     let stored = |rows: usize, cols: usize, t: bool| if t { [cols, rows] } else { [rows, cols] };
                     let (sa, sb) = (stored(m, k, transposed[0]), stored(k, n, transposed[1]));
-                    let a = Tensor::randn(&sa, dtype, &mut rng);
-                    // A view: a row-major matrix read transposed twice, the strides swapped.
+                    // Views: `a` a window of a larger matrix (an offset, rows padded), `b` a
+                    // transposed row-major matrix (its strides swapped).
+                    let a =
+                        Tensor::randn(&[sa[0] + 1, sa[1] + 2], dtype, &mut rng).narrow(0, 1, sa[0]).narrow(1, 1, sa[1]);
                     let b = Tensor::randn(&[sb[1], sb[0]], dtype, &mut rng).t();
                     let Some(kernel) = MatmulKernel::new(dtype, [&sa, &sb], transposed) else {
                         assert!(!own_gemm());
@@ -182,7 +193,10 @@ mod tests {
         assert!(MatmulKernel::new(DType::F32, [&[2, 3, 1], &[3, 5]], [false, false]).is_none());
         assert!(MatmulKernel::new(DType::I64, [&[2, 3], &[3, 5]], [false, false]).is_none());
         assert!(MatmulKernel::new(DType::F32, [&[2, 0], &[0, 5]], [false, false]).is_none());
-        let Some(kernel) = MatmulKernel::new(DType::F32, [&[2, 3], &[3, 5]], [false, false]) else { return };
+        let Some(kernel) = MatmulKernel::new(DType::F32, [&[2, 3], &[3, 5]], [false, false]) else {
+            assert!(!own_gemm());
+            return;
+        };
         let (a, b) = (Tensor::ones(&[2, 3], DType::F32), Tensor::ones(&[3, 5], DType::F32));
         let mut out = Tensor::zeros(&[2, 5], DType::F32);
         // Wrong dtype of an operand or of the output, wrong output shape, shared output.
