@@ -18,7 +18,7 @@
 //! same arithmetic per element, so the same bits.
 //!
 //! Packing buffers live in thread-local scratch that grows to the largest size once (for `B`, up
-//! to `blocked::MAX_PANELS` elements: 8 MiB of f32, 16 MiB of f64), so a GEMM does not allocate
+//! to `blocked::MAX_PANEL_BYTES`, 4 MiB), so a GEMM does not allocate
 //! after the first call on a thread.
 //!
 //! Each element of `C` gets its `k` terms in the same order (by `KC` block, and within a block
@@ -304,6 +304,10 @@ mod tests {
         // Several column blocks (NC) and k-blocks (KC) for f32, shared between threads by
         // slivers (few rows).
         check::<f32>(7, 600, 4100, [false; 3], 1.0, 1.0);
+        // On two threads or more, several k-blocks per set of tasks, in several sets (four and
+        // two of the six for f32, two per set for f64).
+        check::<f32>(7, 1300, 1024, [false; 3], 1.0, 1.0);
+        check::<f64>(7, 1300, 1024, [true, false, false], 2.0, -0.5);
         // Shared between threads by rows, over two k-blocks, with edge tiles.
         check::<f32>(301, 300, 41, [false, true, false], 2.0, -0.5);
         check::<f64>(301, 300, 41, [true, false, true], 1.0, 1.0);
