@@ -32,7 +32,6 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 use tensor::ops::fused::{DirectKernel, ElementwiseProgram, Instr};
-use tensor::ops::matmul::MatmulKernel;
 use tensor::ops::reduce::{ReduceKernel, Reduction};
 use tensor::{DType, Shape, Tensor};
 
@@ -58,9 +57,8 @@ enum Produce {
     Direct(Box<DirectKernel>, Arc<ElementwiseProgram>),
     /// A product of two matrices, written into the node's slot: `op(a) @ op(b)` for the values
     /// of these nodes, `op` transposing where the flag is set (a transpose folded into the
-    /// product), by the kernel prepared for their shapes where there is one (see
-    /// [`MatmulKernel::run`]).
-    Matmul { operands: [NodeId; 2], transposed: [bool; 2], kernel: Option<Box<MatmulKernel>> },
+    /// product).
+    Matmul { operands: [NodeId; 2], transposed: [bool; 2] },
     /// A reduction prepared for the node's shapes, written into the node's slot (by `Op::eval`
     /// into a new buffer for a run where the kernel does not apply, see [`ReduceKernel::run`]).
     Reduce(Box<ReduceKernel>),
@@ -119,11 +117,7 @@ impl Executor {
                     (Op::Matmul, None)
                         if node.dtype.is_float() && node.inputs.iter().all(|i| f.nodes[i.index()].shape.len() == 2) =>
                     {
-                        Produce::Matmul {
-                            operands: [node.inputs[0], node.inputs[1]],
-                            transposed: [false; 2],
-                            kernel: None,
-                        }
+                        Produce::Matmul { operands: [node.inputs[0], node.inputs[1]], transposed: [false; 2] }
                     }
                     _ => match single_program(f, j) {
                         Some(p) => Produce::Elementwise(Arc::new(p)),
@@ -282,18 +276,15 @@ impl Executor {
                 |args, out| Ok(Tensor::try_fused_into(args, program, out)?),
                 |args| Ok(Tensor::try_fused(args, program)?),
             )?,
-            Produce::Matmul { operands, transposed: [ta, tb], kernel } => write_planned(
+            &Produce::Matmul { operands, transposed: [ta, tb] } => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
-                operands,
-                |args, out| match kernel {
-                    Some(kernel) if kernel.run(args[0], args[1], out) => Ok(()),
-                    _ => Ok(args[0].try_matmul_t_into(*ta, args[1], *tb, out)?),
-                },
+                &operands,
+                |args, out| Ok(args[0].try_matmul_t_into(ta, args[1], tb, out)?),
                 |args| {
                     let view =
                         |t: &Tensor, transposed: bool| if transposed { t.try_permute(&[1, 0]) } else { Ok(t.clone()) };
-                    Ok(view(args[0], *ta)?.try_matmul(&view(args[1], *tb)?)?)
+                    Ok(view(args[0], ta)?.try_matmul(&view(args[1], tb)?)?)
                 },
             )?,
             Produce::Reduce(kernel) => {
@@ -376,8 +367,7 @@ impl Produce {
 }
 
 /// A node's kernel prepared for its shapes: an elementwise node's where the direct loop
-/// applies, a reduction's where [`ReduceKernel`] takes it, a product's where [`MatmulKernel`]
-/// does (run after the transposes are folded, so it reads them in place).
+/// applies, a reduction's where [`ReduceKernel`] takes it.
 fn prepare(f: &Function, j: usize, p: Produce) -> Produce {
     let node = &f.nodes[j];
     if let (Produce::Eval, Op::Reduce { op, axes, keepdim }) = (&p, &node.op) {
@@ -394,11 +384,6 @@ fn prepare(f: &Function, j: usize, p: Produce) -> Produce {
             Some(kernel) => Produce::Reduce(Box::new(kernel)),
             None => p,
         };
-    }
-    if let Produce::Matmul { operands, transposed, kernel: None } = p {
-        let shape = |id: NodeId| f.nodes[id.index()].shape.as_slice();
-        let kernel = MatmulKernel::new(node.dtype, [shape(operands[0]), shape(operands[1])], transposed).map(Box::new);
-        return Produce::Matmul { operands, transposed, kernel };
     }
     let Produce::Elementwise(program) = p else { return p };
     let shapes: SmallVec<[&[usize]; 2]> = node.inputs.iter().map(|i| f.nodes[i.index()].shape.as_slice()).collect();
@@ -422,7 +407,7 @@ fn fold_transposes(f: &Function, mut produce: Vec<Produce>) -> Vec<Produce> {
     let readers = f.readers();
     let mut folded = vec![0usize; f.nodes.len()];
     for p in produce.iter_mut() {
-        let Produce::Matmul { operands, transposed, .. } = p else { continue };
+        let Produce::Matmul { operands, transposed } = p else { continue };
         for k in 0..2 {
             if transpose[operands[k].index()] {
                 folded[operands[k].index()] += 1;

@@ -1,5 +1,6 @@
 //! The AVX2 + FMA micro-kernels: a 6 x 16 f32 tile and a 6 x 8 f64 tile, each twelve 256-bit
-//! accumulators, with two loads of `B` and six broadcasts of `A` per step.
+//! accumulators, with two loads of `B` and six broadcasts of `A` per step; and the register
+//! transposes that packing and the small path's copy of a transposed `B` go through.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -182,30 +183,78 @@ pub(super) unsafe fn pack_a6_f32(rows: [*const f32; 6], kc: usize, dst: *mut f32
     k8
 }
 
-/// Packs `kc` rows of sixteen columns of a column-major `B` (`columns[j]` is column `j`'s first
-/// element, its rows one apart) into `dst` as [`super::pack::pack_b`] lays out a sliver (row `p`
-/// at `dst[16 p..16 p + 16]`), eight rows at a time through two [`transpose8_f32`]; returns the
-/// rows done (a multiple of 8; the caller packs the rest).
+/// Copies the whole 8 x 8 blocks of a column-major `k x n` `B` (`b[p + j * csb]`) row-major into
+/// `dst` (rows `padded` apart), each block transposed in registers; returns the rows and columns
+/// covered (multiples of 8). The small path copies a transposed `B` this way, and `pack_b` a
+/// sliver of sixteen of its columns (`n = padded = 16`).
 ///
 /// # Safety
-/// AVX is available; each column has `kc` readable elements; `dst` holds `16 kc` elements.
+/// AVX is available; `b` addresses a `k x n` matrix with these strides, `dst` holds `k` rows of
+/// `padded >= n` elements.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn pack_b16_f32(columns: [*const f32; 16], kc: usize, dst: *mut f32) -> usize {
-    let k8 = kc / 8 * 8;
-    // SAFETY: loads read rows `p..p + 8 <= k8` of the sixteen columns; stores write
-    // `dst[16 (p + q)..16 (p + q) + 16]`, within `16 kc`.
+pub(super) unsafe fn transpose_blocks_f32(
+    b: *const f32,
+    csb: isize,
+    k: usize,
+    n: usize,
+    dst: *mut f32,
+    padded: usize,
+) -> (usize, usize) {
+    let (k8, n8) = (k / 8 * 8, n / 8 * 8);
+    // SAFETY: every load reads 8 elements of one of B's columns below row `k8`, every store
+    // writes 8 elements of a row of `dst` below column `n8`.
     unsafe {
+        // Eight rows of `dst` at a time, written whole (as the packed path's slivers fill).
         for p in (0..k8).step_by(8) {
-            for half in 0..2 {
-                let r: [__m256; 8] = std::array::from_fn(|c| _mm256_loadu_ps(columns[8 * half + c].add(p)));
+            for j in (0..n8).step_by(8) {
+                let r: [__m256; 8] =
+                    std::array::from_fn(|c| _mm256_loadu_ps(b.offset((j + c) as isize * csb + p as isize)));
                 for (q, row) in transpose8_f32(r).into_iter().enumerate() {
-                    _mm256_storeu_ps(dst.add(16 * (p + q) + 8 * half), row);
+                    _mm256_storeu_ps(dst.add((p + q) * padded + j), row);
                 }
             }
         }
     }
-    k8
+    (k8, n8)
+}
+
+/// [`transpose_blocks_f32`] for `f64`, in 4 x 4 blocks.
+///
+/// # Safety
+/// As [`transpose_blocks_f32`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn transpose_blocks_f64(
+    b: *const f64,
+    csb: isize,
+    k: usize,
+    n: usize,
+    dst: *mut f64,
+    padded: usize,
+) -> (usize, usize) {
+    let (k4, n4) = (k / 4 * 4, n / 4 * 4);
+    // SAFETY: as in `transpose_blocks_f32`, with 4 elements per load and store.
+    unsafe {
+        for j in (0..n4).step_by(4) {
+            for p in (0..k4).step_by(4) {
+                let r: [__m256d; 4] =
+                    std::array::from_fn(|c| _mm256_loadu_pd(b.offset((j + c) as isize * csb + p as isize)));
+                let (lo01, hi01) = (_mm256_unpacklo_pd(r[0], r[1]), _mm256_unpackhi_pd(r[0], r[1]));
+                let (lo23, hi23) = (_mm256_unpacklo_pd(r[2], r[3]), _mm256_unpackhi_pd(r[2], r[3]));
+                let rows = [
+                    _mm256_permute2f128_pd::<0x20>(lo01, lo23),
+                    _mm256_permute2f128_pd::<0x20>(hi01, hi23),
+                    _mm256_permute2f128_pd::<0x31>(lo01, lo23),
+                    _mm256_permute2f128_pd::<0x31>(hi01, hi23),
+                ];
+                for (q, &v) in rows.iter().enumerate() {
+                    _mm256_storeu_pd(dst.add((p + q) * padded + j), v);
+                }
+            }
+        }
+    }
+    (k4, n4)
 }
 
 /// Never called: [`super::available`] is false off x86-64.

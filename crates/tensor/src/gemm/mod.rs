@@ -17,9 +17,9 @@
 //! Products small enough that packing would cost more than it saves (`small`) skip it, with the
 //! same arithmetic per element, so the same bits.
 //!
-//! Packing buffers live in thread-local scratch that grows to the largest size once (for `B`, up
-//! to `blocked::MAX_PANEL_BYTES`, 4 MiB), so a GEMM does not allocate
-//! after the first call on a thread.
+//! Packing buffers live in thread-local scratch that grows to the largest size once (for `B`,
+//! one `KC x NC` panel, about 4 MiB of f32 or 8 MiB of f64, or several smaller ones up to
+//! `blocked::MAX_PANEL_BYTES`), so a GEMM does not allocate after the first call on a thread.
 //!
 //! Each element of `C` gets its `k` terms in the same order (by `KC` block, and within a block
 //! by `k`), however the work is split between threads. So results do not depend on the thread

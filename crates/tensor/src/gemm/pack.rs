@@ -118,16 +118,18 @@ pub(super) unsafe fn pack_b<T: Float>(
                 *c = column(j);
             }
             // A column-major `B` (a transposed operand, as `Linear` reads its weight): whole
-            // f32 slivers eight rows at a time through 8 x 8 transposes in registers.
+            // f32 slivers eight rows at a time through 8 x 8 transposes in registers, as the
+            // small path copies such a `B`.
             #[allow(unused_mut)] // assigned only on x86-64
             let mut done = 0;
             #[cfg(target_arch = "x86_64")]
             if T::DTYPE == crate::DType::F32 && nr == 16 && cols == 16 && rsb == 1 {
-                // SAFETY: the sixteen columns have `kc` elements each, one apart; `dst` holds the
-                // sliver; AVX2 per the contract; `T` is `f32`.
+                // SAFETY: the sixteen columns of `kc` elements each, one apart and `csb` from
+                // each other, lie in `B`; `dst` holds the sliver's `kc` rows of 16; AVX2 per the
+                // contract; `T` is `f32`.
                 done = unsafe {
-                    let column = |j: usize| columns[j] as *const f32;
-                    super::avx2::pack_b16_f32(std::array::from_fn(column), kc, dst.as_mut_ptr() as *mut f32)
+                    let (first, dst) = (columns[0] as *const f32, dst.as_mut_ptr() as *mut f32);
+                    super::avx2::transpose_blocks_f32(first, csb, kc, 16, dst, 16).0
                 };
             }
             for (p, row) in dst.chunks_exact_mut(nr).enumerate().skip(done) {

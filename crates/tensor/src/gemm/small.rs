@@ -115,10 +115,28 @@ unsafe fn tiled_b<T: Kernel>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T,
             (0, 0)
         } else if std::mem::size_of::<T>() == 4 {
             // SAFETY: `T` is `f32` (see `compute`); the blocks address elements of `B` and of `rows`.
-            unsafe { transpose_blocks_f32(p.b as *const f32, p.csb, p.k, p.n, rows.as_mut_ptr() as *mut f32, padded) }
+            unsafe {
+                super::avx2::transpose_blocks_f32(
+                    p.b as *const f32,
+                    p.csb,
+                    p.k,
+                    p.n,
+                    rows.as_mut_ptr() as *mut f32,
+                    padded,
+                )
+            }
         } else {
             // SAFETY: as above, for `f64`.
-            unsafe { transpose_blocks_f64(p.b as *const f64, p.csb, p.k, p.n, rows.as_mut_ptr() as *mut f64, padded) }
+            unsafe {
+                super::avx2::transpose_blocks_f64(
+                    p.b as *const f64,
+                    p.csb,
+                    p.k,
+                    p.n,
+                    rows.as_mut_ptr() as *mut f64,
+                    padded,
+                )
+            }
         };
         // Rows below `k_done` of the columns below `n_done` are copied already; those columns
         // are skipped outright when no rows are left below them, not walked element by element
@@ -136,76 +154,6 @@ unsafe fn tiled_b<T: Kernel>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T,
         }
     }
     (scratch.as_ptr(), padded as isize)
-}
-
-/// Copies the whole 8 x 8 blocks of a column-major `k x n` `B` (`b[p + j * csb]`) row-major into
-/// `dst` (rows `padded` apart), each block transposed in registers; returns the rows and columns
-/// covered (multiples of 8).
-///
-/// # Safety
-/// AVX is available; `b` addresses a `k x n` matrix with these strides, `dst` holds `k` rows of
-/// `padded >= n` elements.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn transpose_blocks_f32(
-    b: *const f32,
-    csb: isize,
-    k: usize,
-    n: usize,
-    dst: *mut f32,
-    padded: usize,
-) -> (usize, usize) {
-    let (k8, n8) = (k / 8 * 8, n / 8 * 8);
-    // SAFETY: every load reads 8 elements of one of B's columns below row `k8`, every store
-    // writes 8 elements of a row of `dst` below column `n8`.
-    unsafe {
-        for j in (0..n8).step_by(8) {
-            for p in (0..k8).step_by(8) {
-                let r: [__m256; 8] =
-                    std::array::from_fn(|c| _mm256_loadu_ps(b.offset((j + c) as isize * csb + p as isize)));
-                for (q, row) in super::avx2::transpose8_f32(r).into_iter().enumerate() {
-                    _mm256_storeu_ps(dst.add((p + q) * padded + j), row);
-                }
-            }
-        }
-    }
-    (k8, n8)
-}
-
-/// [`transpose_blocks_f32`] for `f64`, in 4 x 4 blocks.
-///
-/// # Safety
-/// As [`transpose_blocks_f32`].
-#[target_feature(enable = "avx2,fma")]
-unsafe fn transpose_blocks_f64(
-    b: *const f64,
-    csb: isize,
-    k: usize,
-    n: usize,
-    dst: *mut f64,
-    padded: usize,
-) -> (usize, usize) {
-    let (k4, n4) = (k / 4 * 4, n / 4 * 4);
-    // SAFETY: as in `transpose_blocks_f32`, with 4 elements per load and store.
-    unsafe {
-        for j in (0..n4).step_by(4) {
-            for p in (0..k4).step_by(4) {
-                let r: [__m256d; 4] =
-                    std::array::from_fn(|c| _mm256_loadu_pd(b.offset((j + c) as isize * csb + p as isize)));
-                let (lo01, hi01) = (_mm256_unpacklo_pd(r[0], r[1]), _mm256_unpackhi_pd(r[0], r[1]));
-                let (lo23, hi23) = (_mm256_unpacklo_pd(r[2], r[3]), _mm256_unpackhi_pd(r[2], r[3]));
-                let rows = [
-                    _mm256_permute2f128_pd::<0x20>(lo01, lo23),
-                    _mm256_permute2f128_pd::<0x20>(hi01, hi23),
-                    _mm256_permute2f128_pd::<0x31>(lo01, lo23),
-                    _mm256_permute2f128_pd::<0x31>(hi01, hi23),
-                ];
-                for (q, &v) in rows.iter().enumerate() {
-                    _mm256_storeu_pd(dst.add((p + q) * padded + j), v);
-                }
-            }
-        }
-    }
-    (k4, n4)
 }
 
 /// Every row of `C`, `ROWS` at a time, then the rest together; each group of rows `2 * LANES`

@@ -6,10 +6,6 @@
 //! in parallel over the batch; a large product is shared between rayon's threads, by our GEMM
 //! itself, or, on matrixmultiply, as blocks of `C` (see `for_blocks`).
 
-mod prepared;
-
-pub use prepared::MatmulKernel;
-
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
