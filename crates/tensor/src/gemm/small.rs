@@ -18,6 +18,7 @@
 
 use std::arch::x86_64::*;
 
+use super::avx2::{transpose_blocks_f32, transpose_blocks_f64};
 use super::{write_back, Kernel, Product};
 
 /// The largest product (`m k n`) taken here; above it packing pays for itself.
@@ -115,28 +116,10 @@ unsafe fn tiled_b<T: Kernel>(p: &Product<T>, scratch: &mut Vec<T>) -> (*const T,
             (0, 0)
         } else if std::mem::size_of::<T>() == 4 {
             // SAFETY: `T` is `f32` (see `compute`); the blocks address elements of `B` and of `rows`.
-            unsafe {
-                super::avx2::transpose_blocks_f32(
-                    p.b as *const f32,
-                    p.csb,
-                    p.k,
-                    p.n,
-                    rows.as_mut_ptr() as *mut f32,
-                    padded,
-                )
-            }
+            unsafe { transpose_blocks_f32(p.b as *const f32, p.csb, p.k, p.n, rows.as_mut_ptr() as *mut f32, padded) }
         } else {
             // SAFETY: as above, for `f64`.
-            unsafe {
-                super::avx2::transpose_blocks_f64(
-                    p.b as *const f64,
-                    p.csb,
-                    p.k,
-                    p.n,
-                    rows.as_mut_ptr() as *mut f64,
-                    padded,
-                )
-            }
+            unsafe { transpose_blocks_f64(p.b as *const f64, p.csb, p.k, p.n, rows.as_mut_ptr() as *mut f64, padded) }
         };
         // Rows below `k_done` of the columns below `n_done` are copied already; those columns
         // are skipped outright when no rows are left below them, not walked element by element
