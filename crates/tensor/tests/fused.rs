@@ -1,6 +1,6 @@
 //! Fused elementwise programs give the unfused ops' results bit for bit.
 
-use tensor::ops::fused::{BinaryFn, DirectKernel, ElementwiseProgram, Instr, ScalarFn, UnaryFn};
+use tensor::ops::fused::{BinaryFn, DirectKernel, ElementwiseProgram, Instr, ProgramKernel, ScalarFn, UnaryFn, MAX_INPUTS};
 use tensor::{DType, Rng, Tensor};
 
 fn bits(t: &Tensor) -> Vec<u64> {
@@ -261,4 +261,147 @@ fn a_prepared_kernel_equals_the_program_and_declines_what_it_was_not_made_for() 
     assert!(DirectKernel::new(&add, DType::F32, &[&[4, 1], &[4, 3]], &[4, 3]).is_none());
     assert!(DirectKernel::new(&add, DType::F32, &[&[3], &[3]], &[4, 3]).is_none());
     assert!(DirectKernel::new(&add, DType::F32, &[&[3]], &[3]).is_none());
+}
+
+/// The program run as the ops one by one.
+fn ops_one_by_one(p: &ElementwiseProgram, inputs: &[&Tensor]) -> Tensor {
+    let mut regs: Vec<Tensor> = inputs.iter().map(|t| (*t).clone()).collect();
+    for instr in &p.instrs {
+        let value = match *instr {
+            Instr::Unary(u, a) => unary(u, &regs[a]),
+            Instr::Scalar(ScalarFn::Add, v, a) => regs[a].add_scalar(v),
+            Instr::Scalar(ScalarFn::Mul, v, a) => regs[a].mul_scalar(v),
+            Instr::Binary(b, x, y) => binary(b, &regs[x], &regs[y]),
+        };
+        regs.push(value);
+    }
+    regs.pop().expect("a program has instructions")
+}
+
+fn prepared_program(p: &ElementwiseProgram, inputs: &[&Tensor], out: &[usize]) -> Option<ProgramKernel> {
+    let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+    ProgramKernel::new(p, inputs[0].dtype(), &shapes, out)
+}
+
+#[test]
+fn a_prepared_program_equals_the_ops_one_by_one() {
+    use BinaryFn as B;
+    // tanh(x * w + b) - y: an intermediate freed and its register reused, a repeated operand,
+    // two operands of the output's shape.
+    let chain = ElementwiseProgram {
+        inputs: 4,
+        instrs: vec![
+            Instr::Binary(B::Mul, 0, 1),
+            Instr::Binary(B::Add, 4, 2),
+            Instr::Unary(UnaryFn::Tanh, 5),
+            Instr::Binary(B::Sub, 6, 3),
+        ],
+    };
+    // A tree: (x + w) * (x - w) / max(x, b), then + 0.5 and a tanh_backward against y; five
+    // intermediates, three alive at once.
+    let tree = ElementwiseProgram {
+        inputs: 4,
+        instrs: vec![
+            Instr::Binary(B::Add, 0, 1),
+            Instr::Binary(B::Sub, 0, 1),
+            Instr::Binary(B::Maximum, 0, 2),
+            Instr::Binary(B::Mul, 4, 5),
+            Instr::Binary(B::Div, 7, 6),
+            Instr::Scalar(ScalarFn::Add, 0.5, 8),
+            Instr::Binary(B::TanhBackward, 9, 3),
+        ],
+    };
+    // Rows shorter than a block (copied), a row of 300 (read in place, blocks cut at its
+    // end), single elements, outputs of 1 to 4,100 elements (one block, several, a remainder),
+    // and one large enough to be split between threads.
+    let cases: [(&[usize], &[usize]); 9] = [
+        (&[4], &[4]),
+        (&[7, 9], &[9]),
+        (&[32, 16], &[16]),
+        (&[3, 5, 3], &[5, 3]),
+        (&[5, 300], &[300]),
+        (&[4100], &[1]),
+        (&[1], &[1]),
+        (&[300, 1], &[1, 1]),
+        (&[1100, 256], &[256]),
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        for (k, (shape, row)) in cases.into_iter().enumerate() {
+            let seed = 10 * k as u64;
+            let (x, y) = (awkward(shape, dtype, seed), awkward(shape, dtype, seed + 1));
+            let (w, b) = (awkward(shape, dtype, seed + 2), awkward(row, dtype, seed + 3));
+            for (p, inputs) in [(&chain, [&x, &w, &b, &y]), (&tree, [&x, &w, &b, &y]), (&chain, [&b, &x, &x, &w])] {
+                let want = ops_one_by_one(p, &inputs);
+                let mut kernel = prepared_program(p, &inputs, want.shape()).expect("the kernel applies");
+                // Twice into one buffer: the registers kept from the first run change nothing.
+                let mut out = Tensor::full(want.shape(), 7.0, dtype);
+                for _ in 0..2 {
+                    assert!(kernel.run(&inputs, &mut out), "{p} {shape:?}");
+                    assert_eq!(bits(&out), bits(&want), "{p} {shape:?} {row:?} {dtype:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_prepared_program_declines_what_it_was_not_made_for() {
+    let chain = ElementwiseProgram {
+        inputs: 2,
+        instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1), Instr::Unary(UnaryFn::Exp, 2)],
+    };
+    let mut kernel = ProgramKernel::new(&chain, DType::F32, &[&[4, 3], &[3]], &[4, 3]).unwrap();
+    let (x, b) = (Tensor::ones(&[4, 3], DType::F32), Tensor::ones(&[3], DType::F32));
+    let mut out = Tensor::zeros(&[4, 3], DType::F32);
+    // At run time: a strided operand, one of another shape or dtype, the wrong number of
+    // operands, a shared or misshaped output: nothing is written.
+    let strided = Tensor::ones(&[3, 4], DType::F32).t();
+    let declined: [(&[&Tensor], &str); 4] = [
+        (&[&strided, &b], "strided"),
+        (&[&x, &Tensor::ones(&[1, 3], DType::F32)], "another shape"),
+        (&[&x, &Tensor::ones(&[3], DType::F64)], "another dtype"),
+        (&[&x], "one operand"),
+    ];
+    for (inputs, what) in declined {
+        assert!(!kernel.run(inputs, &mut out), "{what}");
+        assert_eq!(out.to_vec::<f32>(), vec![0.0; 12], "{what}");
+    }
+    let holder = out.clone();
+    assert!(!kernel.run(&[&x, &b], &mut out), "shared output");
+    drop(holder);
+    assert!(!kernel.run(&[&x, &b], &mut Tensor::zeros(&[12], DType::F32)), "misshaped output");
+    assert!(kernel.run(&[&x, &b], &mut out));
+    assert_eq!(out.to_vec::<f32>(), vec![2f32.exp(); 12]);
+
+    // Not made: one instruction (the direct kernel's), integers, an operand that is not a row
+    // of the output, rows of two lengths, too many inputs, more registers alive at once than
+    // the kernel keeps, a malformed program.
+    let one = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(UnaryFn::Neg, 0)] };
+    assert!(ProgramKernel::new(&one, DType::F32, &[&[3]], &[3]).is_none());
+    assert!(ProgramKernel::new(&chain, DType::I64, &[&[3], &[3]], &[3]).is_none());
+    assert!(ProgramKernel::new(&chain, DType::F32, &[&[4, 3], &[4, 1]], &[4, 3]).is_none());
+    let three = ElementwiseProgram {
+        inputs: 3,
+        instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1), Instr::Binary(BinaryFn::Add, 3, 2)],
+    };
+    assert!(ProgramKernel::new(&three, DType::F32, &[&[2, 3, 4], &[4], &[3, 4]], &[2, 3, 4]).is_none());
+    assert!(ProgramKernel::new(&three, DType::F32, &[&[2, 3, 4], &[4], &[1, 4]], &[2, 3, 4]).is_some());
+    let n = MAX_INPUTS + 1;
+    let wide = ElementwiseProgram {
+        inputs: n,
+        instrs: (1..n).map(|k| Instr::Binary(BinaryFn::Add, if k == 1 { 0 } else { n + k - 2 }, k)).collect(),
+    };
+    let shapes = vec![&[4][..]; n];
+    assert!(ProgramKernel::new(&wide, DType::F32, &shapes, &[4]).is_none());
+    // exp(x), exp(exp(x)), ...: `alive` values, then summed. The first sum is written while
+    // all are alive: seven fit in the eight registers, eight do not.
+    let exps = |alive: usize| {
+        let mut instrs: Vec<Instr> = (0..alive).map(|k| Instr::Unary(UnaryFn::Exp, k)).collect();
+        instrs.extend((0..alive - 1).map(|k| Instr::Binary(BinaryFn::Add, if k == 0 { 1 } else { alive + k }, k + 2)));
+        ElementwiseProgram { inputs: 1, instrs }
+    };
+    assert!(ProgramKernel::new(&exps(7), DType::F32, &[&[4]], &[4]).is_some());
+    assert!(ProgramKernel::new(&exps(8), DType::F32, &[&[4]], &[4]).is_none());
+    let malformed = ElementwiseProgram { inputs: 1, instrs: vec![Instr::Unary(UnaryFn::Neg, 5); 2] };
+    assert!(ProgramKernel::new(&malformed, DType::F32, &[&[3]], &[3]).is_none());
 }

@@ -31,7 +31,7 @@
 use std::sync::Arc;
 
 use smallvec::SmallVec;
-use tensor::ops::fused::{DirectKernel, ElementwiseProgram, Instr};
+use tensor::ops::fused::{DirectKernel, ElementwiseProgram, Instr, ProgramKernel, MAX_INPUTS};
 use tensor::ops::reduce::{ReduceKernel, Reduction};
 use tensor::{DType, Shape, Tensor};
 
@@ -55,6 +55,10 @@ enum Produce {
     /// A one-instruction program prepared for the node's shapes, written into the node's slot
     /// (the program: for a run where the kernel does not apply, see [`DirectKernel::run`]).
     Direct(Box<DirectKernel>, Arc<ElementwiseProgram>),
+    /// A program of several instructions prepared for the node's shapes, written into the
+    /// node's slot (the program: for a run where the kernel does not apply, see
+    /// [`ProgramKernel::run`]).
+    Program(Box<ProgramKernel>, Arc<ElementwiseProgram>),
     /// A product of two matrices, written into the node's slot: `op(a) @ op(b)` for the values
     /// of these nodes, `op` transposing where the flag is set (a transpose folded into the
     /// product).
@@ -248,6 +252,24 @@ impl Executor {
     fn produce(&mut self, f: &Function, j: usize, inputs: &[Tensor]) -> Result<()> {
         let node = &f.nodes[j];
         let s = self.slot_of[j];
+        if let Produce::Program(kernel, program) = &mut self.produce[j] {
+            // The operands in an array (a kernel is made for at most `MAX_INPUTS`).
+            let mut out = self.slots[s].take();
+            let value = |id: &NodeId| self.slots[self.slot_of[id.index()]].as_ref();
+            let Some(first) = node.inputs.first().and_then(value) else {
+                unreachable!("a program has inputs, computed before their consumers")
+            };
+            let mut args = [first; MAX_INPUTS];
+            for (arg, id) in args.iter_mut().zip(&node.inputs) {
+                *arg = value(id).expect("inputs are computed before their consumers");
+            }
+            let args = &args[..node.inputs.len()];
+            if !out.as_mut().is_some_and(|t| kernel.run(args, t)) {
+                out = Some(Tensor::try_fused(args, program)?);
+            }
+            self.slots[s] = out;
+            return Ok(());
+        }
         match &self.produce[j] {
             Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
             Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
@@ -269,6 +291,7 @@ impl Executor {
                 }
                 self.slots[s] = out;
             }
+            Produce::Program(..) => unreachable!("produced above"),
             Produce::Elementwise(program) => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
@@ -353,7 +376,14 @@ fn update_points(f: &Function, last: &[usize], first_grad: usize, params: &[Para
 impl Produce {
     /// Whether the node writes into a planned buffer.
     fn is_planned(&self) -> bool {
-        matches!(self, Produce::Elementwise(_) | Produce::Direct(..) | Produce::Reduce(_) | Produce::Matmul { .. })
+        matches!(
+            self,
+            Produce::Elementwise(_)
+                | Produce::Direct(..)
+                | Produce::Program(..)
+                | Produce::Reduce(_)
+                | Produce::Matmul { .. }
+        )
     }
 
     /// The nodes whose values producing `node` this way reads.
@@ -361,7 +391,9 @@ impl Produce {
         match self {
             Produce::Matmul { operands, .. } => operands,
             Produce::Arg(_) | Produce::Param | Produce::Const | Produce::Folded => &[],
-            Produce::Elementwise(_) | Produce::Direct(..) | Produce::Reduce(_) | Produce::Eval => &node.inputs,
+            Produce::Elementwise(_) | Produce::Direct(..) | Produce::Program(..) | Produce::Reduce(_) | Produce::Eval => {
+                &node.inputs
+            }
         }
     }
 }
@@ -387,8 +419,11 @@ fn prepare(f: &Function, j: usize, p: Produce) -> Produce {
     }
     let Produce::Elementwise(program) = p else { return p };
     let shapes: SmallVec<[&[usize]; 2]> = node.inputs.iter().map(|i| f.nodes[i.index()].shape.as_slice()).collect();
-    match DirectKernel::new(&program, node.dtype, &shapes, &node.shape) {
-        Some(kernel) => Produce::Direct(Box::new(kernel), program),
+    if let Some(kernel) = DirectKernel::new(&program, node.dtype, &shapes, &node.shape) {
+        return Produce::Direct(Box::new(kernel), program);
+    }
+    match ProgramKernel::new(&program, node.dtype, &shapes, &node.shape) {
+        Some(kernel) => Produce::Program(Box::new(kernel), program),
         None => Produce::Elementwise(program),
     }
 }

@@ -108,6 +108,8 @@ mod direct;
 use direct::{direct_into, direct_row, operands, single};
 mod prepared;
 pub use prepared::DirectKernel;
+mod program_kernel;
+pub use program_kernel::{ProgramKernel, MAX_INPUTS};
 
 impl UnaryFn {
     pub fn name(self) -> &'static str {
