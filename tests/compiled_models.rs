@@ -23,7 +23,7 @@ fn train<A: Algorithm>(
     let mut losses = Vec::new();
     if mode != Mode::Eager {
         let f = compile(|xs: &[Var]| loss_of(&xs[0], &xs[1]));
-        let f = if mode == Mode::Fused { f.with_fusion() } else { f };
+        let f = if mode == Mode::Fused { f } else { f.without_fusion() };
         let mut step = f.with_optimizer(&mut opt);
         for k in 0..100 {
             losses.push(bits(&step.run(&batches[k % batches.len()]).unwrap().outputs[0]));

@@ -51,7 +51,8 @@ fn exact_identities_are_removed_and_views_merged() {
         let y = xs[0].exp().mul_scalar(1.0).powf(1.0).add_scalar(-0.0).detach();
         let y = y.reshape(&[2, 6]).transpose(0, 1).transpose(-1, -2).permute(&[-2, -1]);
         Ok(y.tanh())
-    });
+    })
+    .without_fusion(); // exp and tanh would fuse: this test is about the identities
     let x = randn(&[2, 6], 3);
     let out = f.run(std::slice::from_ref(&x)).unwrap();
     let plan = f.plan(std::slice::from_ref(&x)).unwrap();
@@ -208,7 +209,7 @@ fn a_compiled_training_step_equals_the_eager_one_bit_for_bit() {
 fn training_equals_eager(fusion: bool) {
     let (eager_params, compiled_params) = (mlp_params(10), mlp_params(10));
     let step = compile(|xs: &[Var]| mlp_loss(&compiled_params, &xs[0], &xs[1])).with_grads();
-    let mut step = if fusion { step.with_fusion() } else { step };
+    let mut step = if fusion { step } else { step.without_fusion() };
     let lr = 0.05;
     for i in 0..100 {
         let x = randn(&[32, 2], 100 + i);
@@ -331,7 +332,7 @@ fn elementwise_chains_fuse_and_shared_values_stay() {
         let h = x.matmul(&tape.param(&w)).add(&tape.param(&b)).tanh();
         Ok((h.square().mul_scalar(0.5) + &h).sum_all())
     };
-    let mut f = compile(|xs: &[Var]| body(&xs[0])).with_grads().with_fusion();
+    let mut f = compile(|xs: &[Var]| body(&xs[0])).with_grads();
     let x = randn(&[5, 3], 42);
     let out = f.run(std::slice::from_ref(&x)).unwrap();
     let plan = f.plan(std::slice::from_ref(&x)).unwrap();
@@ -347,18 +348,28 @@ fn elementwise_chains_fuse_and_shared_values_stay() {
     assert_eq!(bits(out.grads.param(&b).unwrap()), bits(eager.param(&b).unwrap()));
 }
 
-/// The memory plan: a chain of same-shape elementwise ops needs two buffers, whatever its
-/// length (a node never writes over its own input, and a value's buffer is free once its
-/// reader has run).
+/// The memory plan: unfused, a chain of same-shape elementwise ops needs two buffers, whatever
+/// its length (a node never writes over its own input, and a value's buffer is free once its
+/// reader has run); fused, it is one node and one buffer.
 #[test]
 fn a_chain_of_elementwise_ops_lives_in_two_buffers() {
-    let mut f = compile(|xs: &[Var]| Ok(xs[0].exp().tanh().neg().sin().square().sigmoid()));
+    let chain = |xs: &[Var]| Ok(xs[0].exp().tanh().neg().sin().square().sigmoid());
     let x = randn(&[5, 3], 2);
+    let want = bits(&x.exp().tanh().neg().sin().square().sigmoid());
+    let mut f = compile(chain).without_fusion();
     let out = f.run(std::slice::from_ref(&x)).unwrap();
     let plan = f.plan(std::slice::from_ref(&x)).unwrap();
     assert_eq!(plan.planned_buffers(), (2, 6), "{plan}");
     assert_eq!(plan.planned_bytes(), 2 * 15 * 8);
-    assert_eq!(bits(&out.outputs[0]), bits(&x.exp().tanh().neg().sin().square().sigmoid()));
+    assert_eq!(bits(&out.outputs[0]), want);
+
+    let mut f = compile(chain);
+    for _ in 0..2 {
+        let out = f.run(std::slice::from_ref(&x)).unwrap();
+        assert_eq!(bits(&out.outputs[0]), want);
+    }
+    let plan = f.plan(std::slice::from_ref(&x)).unwrap();
+    assert_eq!((plan.planned_buffers(), plan.count("fused")), ((1, 1), 1), "{plan}");
 }
 
 /// The planned buffers are written in place only when nothing else holds them: outputs kept

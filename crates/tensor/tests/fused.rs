@@ -1,6 +1,8 @@
 //! Fused elementwise programs give the unfused ops' results bit for bit.
 
-use tensor::ops::fused::{BinaryFn, DirectKernel, ElementwiseProgram, Instr, ProgramKernel, ScalarFn, UnaryFn, MAX_INPUTS};
+use tensor::ops::fused::{
+    BinaryFn, DirectKernel, ElementwiseProgram, Instr, ProgramKernel, ScalarFn, UnaryFn, MAX_INPUTS,
+};
 use tensor::{DType, Rng, Tensor};
 
 fn bits(t: &Tensor) -> Vec<u64> {

@@ -391,9 +391,11 @@ impl Produce {
         match self {
             Produce::Matmul { operands, .. } => operands,
             Produce::Arg(_) | Produce::Param | Produce::Const | Produce::Folded => &[],
-            Produce::Elementwise(_) | Produce::Direct(..) | Produce::Program(..) | Produce::Reduce(_) | Produce::Eval => {
-                &node.inputs
-            }
+            Produce::Elementwise(_)
+            | Produce::Direct(..)
+            | Produce::Program(..)
+            | Produce::Reduce(_)
+            | Produce::Eval => &node.inputs,
         }
     }
 }

@@ -10,8 +10,8 @@
 //! 1. [`fold`]: constant folding of everything computable from constants alone;
 //! 2. [`simplify`]: algebraic identities that are exact bit for bit;
 //! 3. [`cse`]: common-subexpression elimination;
-//! 4. [`fuse`], opt-in ([`with_fusion`](Compiled::with_fusion)): elementwise fusion (chains and
-//!    trees of elementwise ops become one pass);
+//! 4. [`fuse`]: elementwise fusion (chains and trees of elementwise ops become one pass; off
+//!    with [`without_fusion`](Compiled::without_fusion));
 //! 5. dead-node elimination after each of them ([`rewrite::remove_dead`]).
 //!
 //! The plan is cached under the input signature (the guard): a call with other shapes (the
@@ -96,7 +96,7 @@ where
     F: Fn(&[Var]) -> Result<O>,
     O: Outputs,
 {
-    Compiled { f, grads: false, input_grads: false, fusion: false, plans: Vec::new() }
+    Compiled { f, grads: false, input_grads: false, fusion: true, plans: Vec::new() }
 }
 
 /// A compiled function: the closure, and one optimised plan per input signature seen.
@@ -177,10 +177,11 @@ where
         self
     }
 
-    /// Adds elementwise fusion to the passes (opt-in while the fused kernel is slower than the
-    /// separate ops it replaces; see BENCHMARKS.md). Results are the same bit for bit.
-    pub fn with_fusion(mut self) -> Self {
-        self.fusion = true;
+    /// Leaves out elementwise fusion (on by default), so that each elementwise op stays a node
+    /// of its own: to compare, or to read a plan op by op. Results are the same bit for bit
+    /// either way.
+    pub fn without_fusion(mut self) -> Self {
+        self.fusion = false;
         self.plans.clear();
         self
     }

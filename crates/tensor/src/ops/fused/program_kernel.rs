@@ -97,8 +97,14 @@ impl ProgramKernel {
     /// of the output's shape nor a row of its trailing axes repeated along it (repeated rows
     /// all of one length, single elements aside), or more registers alive at once than the
     /// kernel keeps on the stack.
-    pub fn new(program: &ElementwiseProgram, dtype: DType, inputs: &[&[usize]], out: &[usize]) -> Option<ProgramKernel> {
-        let usable = program.instrs.len() >= 2 && inputs.len() <= MAX_INPUTS && matches!(dtype, DType::F32 | DType::F64);
+    pub fn new(
+        program: &ElementwiseProgram,
+        dtype: DType,
+        inputs: &[&[usize]],
+        out: &[usize],
+    ) -> Option<ProgramKernel> {
+        let usable =
+            program.instrs.len() >= 2 && inputs.len() <= MAX_INPUTS && matches!(dtype, DType::F32 | DType::F64);
         if !usable || program.check(inputs.len()).is_err() {
             return None;
         }
@@ -229,18 +235,23 @@ impl Prepared {
             return chunk_plain(self, srcs, bank, 0, dst);
         }
         if !crate::parallel::should_parallelize(dst.len()) {
-            return widest_simd!(simd::chunk_avx512, simd::chunk_avx2, chunk_plain, (self, srcs, bank, 0, dst));
+            return self.chunk(srcs, bank, 0, dst);
         }
         let chunk = |start: usize, chunk: &mut [T]| {
             let mut bank = crate::pool::for_overwrite::<T>(self.bank_len());
-            let bank = &mut bank[..];
-            widest_simd!(simd::chunk_avx512, simd::chunk_avx2, chunk_plain, (self, srcs, bank, start, chunk))
+            self.chunk(srcs, &mut bank, start, chunk);
+            drop(Tensor::from_data(bank, &[self.bank_len()])); // back to the caches, as in `blocks`
         };
         if self.row == 0 {
             crate::parallel::fill_chunks(dst, chunk);
         } else {
             crate::parallel::fill_rows(dst, self.row, |first_row, rows| chunk(first_row * self.row, rows));
         }
+    }
+
+    /// [`chunk_plain`] compiled for the CPU's widest SIMD.
+    fn chunk<T: Float>(&self, srcs: &[&[T]], bank: &mut [T], start: usize, chunk: &mut [T]) {
+        widest_simd!(simd::chunk_avx512, simd::chunk_avx2, chunk_plain, (self, srcs, bank, start, chunk))
     }
 
     /// Elements of the register bank.
