@@ -252,25 +252,7 @@ impl Executor {
     fn produce(&mut self, f: &Function, j: usize, inputs: &[Tensor]) -> Result<()> {
         let node = &f.nodes[j];
         let s = self.slot_of[j];
-        if let Produce::Program(kernel, program) = &mut self.produce[j] {
-            // The operands in an array (a kernel is made for at most `MAX_INPUTS`).
-            let mut out = self.slots[s].take();
-            let value = |id: &NodeId| self.slots[self.slot_of[id.index()]].as_ref();
-            let Some(first) = node.inputs.first().and_then(value) else {
-                unreachable!("a program has inputs, computed before their consumers")
-            };
-            let mut args = [first; MAX_INPUTS];
-            for (arg, id) in args.iter_mut().zip(&node.inputs) {
-                *arg = value(id).expect("inputs are computed before their consumers");
-            }
-            let args = &args[..node.inputs.len()];
-            if !out.as_mut().is_some_and(|t| kernel.run(args, t)) {
-                out = Some(Tensor::try_fused(args, program)?);
-            }
-            self.slots[s] = out;
-            return Ok(());
-        }
-        match &self.produce[j] {
+        match &mut self.produce[j] {
             Produce::Arg(k) => self.slots[s] = Some(inputs[*k].clone()),
             Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
             Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
@@ -291,7 +273,23 @@ impl Executor {
                 }
                 self.slots[s] = out;
             }
-            Produce::Program(..) => unreachable!("produced above"),
+            Produce::Program(kernel, program) => {
+                // The operands in an array (a kernel is made for at most `MAX_INPUTS`).
+                let mut out = self.slots[s].take();
+                let value = |id: &NodeId| self.slots[self.slot_of[id.index()]].as_ref();
+                let Some(first) = node.inputs.first().and_then(value) else {
+                    unreachable!("a program has inputs, computed before their consumers")
+                };
+                let mut args = [first; MAX_INPUTS];
+                for (arg, id) in args.iter_mut().zip(&node.inputs) {
+                    *arg = value(id).expect("inputs are computed before their consumers");
+                }
+                let args = &args[..node.inputs.len()];
+                if !out.as_mut().is_some_and(|t| kernel.run(args, t)) {
+                    out = Some(Tensor::try_fused(args, program)?);
+                }
+                self.slots[s] = out;
+            }
             Produce::Elementwise(program) => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
@@ -299,7 +297,7 @@ impl Executor {
                 |args, out| Ok(Tensor::try_fused_into(args, program, out)?),
                 |args| Ok(Tensor::try_fused(args, program)?),
             )?,
-            &Produce::Matmul { operands, transposed: [ta, tb] } => write_planned(
+            &mut Produce::Matmul { operands, transposed: [ta, tb] } => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
                 &operands,

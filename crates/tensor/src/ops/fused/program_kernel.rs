@@ -55,7 +55,7 @@ enum Loc {
 /// use tensor::{DType, Tensor};
 /// // tanh(x + b), a bias of 3 repeated along 4 rows.
 /// let program = ElementwiseProgram { inputs: 2, instrs: vec![Instr::Binary(BinaryFn::Add, 0, 1), Instr::Unary(UnaryFn::Tanh, 2)] };
-/// let kernel = ProgramKernel::new(&program, DType::F32, &[&[4, 3], &[3]], &[4, 3]).unwrap();
+/// let mut kernel = ProgramKernel::new(&program, DType::F32, &[&[4, 3], &[3]], &[4, 3]).unwrap();
 /// let (x, b) = (Tensor::ones(&[4, 3], DType::F32), Tensor::ones(&[3], DType::F32));
 /// let mut out = Tensor::zeros(&[4, 3], DType::F32);
 /// assert!(kernel.run(&[&x, &b], &mut out));
