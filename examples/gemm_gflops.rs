@@ -2,7 +2,7 @@
 //! check of the GEMM on this machine (criterion's medians are in `cargo bench --bench tensor_ops`).
 //!
 //! `cargo run --release --example gemm_gflops -- N [t]` (`t`: `B` transposed, as `Linear` uses
-//! it); `BACKPROP_GEMM=matrixmultiply` runs the fallback GEMM instead of tensor's own kernels;
+//! it); `BACKPROP_GEMM=matrixmultiply` runs the fallback GEMM, `BACKPROP_GEMM=own` tensor's own kernels at every size;
 //! `RAYON_NUM_THREADS` sets the threads. `benches/scripts/gemm_ab.sh` interleaves the two.
 
 use backprop::prelude::*;

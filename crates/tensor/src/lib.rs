@@ -25,8 +25,10 @@
 //!   compiled for AVX-512/AVX2/SSE2 with run-time selection; f64 keeps libm for accuracy.
 //! - Threading thresholds live in [`parallel`]. matmul and convolution run on the crate's own
 //!   GEMM (packing and blocking around an AVX2+FMA register-tile micro-kernel, packing scratch
-//!   per thread, so no allocation per call) where the CPU has AVX2 and FMA; elsewhere, or with
-//!   `BACKPROP_GEMM=matrixmultiply`, on matrixmultiply; with the `gemm-crate` feature, on the
+//!   per thread, so no allocation per call) where the CPU has AVX2 and FMA, except products of
+//!   32k multiply-adds or more on a CPU with AVX-512F, where matrixmultiply's AVX-512 kernel is
+//!   faster; elsewhere, or with `BACKPROP_GEMM=matrixmultiply`, on matrixmultiply
+//!   (`BACKPROP_GEMM=own` keeps every product on ours); with the `gemm-crate` feature, on the
 //!   `gemm` crate. Large products are split over rayon's one pool.
 
 mod macros;

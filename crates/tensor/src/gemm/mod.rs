@@ -60,21 +60,62 @@ pub(crate) trait Kernel: Float {
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
 }
 
-/// Whether matmul runs on these kernels: the CPU has AVX2 and FMA, and the environment does not
-/// say `BACKPROP_GEMM=matrixmultiply` (for comparisons). Checked once.
+/// Whether these kernels can run: the CPU has AVX2 and FMA, and the environment does not say
+/// `BACKPROP_GEMM=matrixmultiply` (for comparisons). Checked once.
+#[cfg(test)]
 pub(crate) fn available() -> bool {
+    choice() != Choice::Fallback
+}
+
+/// Products of at least this many multiply-adds run on matrixmultiply where the CPU has
+/// AVX-512F: its AVX-512 kernel is faster than these AVX2 ones from about this size (on an Intel
+/// Xeon with AVX-512, 2026-11-29: 32 x 32 x 32 about even, 64 x 64 x 64 1.3x, W3's 128 x 784
+/// x 512 1.5x; 16 x 16 x 16 and W6's products 0.75-0.9x). BENCHMARKS.md has the figures.
+pub(crate) const WIDE_FALLBACK_MACS: usize = 1 << 15;
+
+/// Whether a product of `macs` multiply-adds runs on these kernels: [`available`], and on a
+/// CPU with AVX-512F only below [`WIDE_FALLBACK_MACS`] (`BACKPROP_GEMM=own` keeps every
+/// product here, for comparisons). The choice depends on the CPU and the size alone, so a
+/// product's bits do not depend on the thread count.
+pub(crate) fn takes(macs: usize) -> bool {
+    match choice() {
+        Choice::Own => true,
+        Choice::Fallback => false,
+        Choice::Small => macs < WIDE_FALLBACK_MACS,
+    }
+}
+
+/// Which kernels run products.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Choice {
+    /// Ours, every size.
+    Own,
+    /// matrixmultiply, every size (no AVX2 and FMA, or `BACKPROP_GEMM=matrixmultiply`).
+    Fallback,
+    /// Ours below [`WIDE_FALLBACK_MACS`], matrixmultiply's AVX-512 kernel above.
+    Small,
+}
+
+/// The CPU's and the environment's choice, checked once.
+fn choice() -> Choice {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         use std::sync::OnceLock;
-        static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| {
-            let fallback = std::env::var("BACKPROP_GEMM").is_ok_and(|v| v == "matrixmultiply");
-            !fallback && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        static CHOICE: OnceLock<Choice> = OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            let asked = std::env::var("BACKPROP_GEMM").unwrap_or_default();
+            let ours = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+            match asked.as_str() {
+                _ if !ours || asked == "matrixmultiply" => Choice::Fallback,
+                "own" => Choice::Own,
+                _ if std::arch::is_x86_feature_detected!("avx512f") => Choice::Small,
+                _ => Choice::Own,
+            }
         })
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     {
-        false
+        Choice::Fallback
     }
 }
 

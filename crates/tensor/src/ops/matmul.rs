@@ -104,7 +104,7 @@ macro_rules! gemm_impl {
                     let cptr = Shared(c.as_mut_ptr());
                     // Our GEMM shares a large product between threads itself (one packed panel
                     // of `B` for all); matrixmultiply's blocks are cut here.
-                    let own = crate::gemm::available();
+                    let own = crate::gemm::takes(cm.rows.saturating_mul(cm.cols).saturating_mul(am.cols));
                     for_blocks(am, bm, cm, !own, |am, bm, cm| {
                         // SAFETY: check_fit proved every element each matrix addresses lies
                         // inside its slice; `for_blocks` hands out sub-matrices of `cm` that are

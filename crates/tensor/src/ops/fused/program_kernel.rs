@@ -95,8 +95,8 @@ impl ProgramKernel {
     /// shape `out`. `None` when it does not apply: a program of one instruction (see
     /// [`DirectKernel`](super::DirectKernel)), a dtype other than f32 and f64, an input neither
     /// of the output's shape nor a row of its trailing axes repeated along it (repeated rows
-    /// all of one length, single elements aside), or more registers alive at once than the
-    /// kernel keeps on the stack.
+    /// all of one length, single elements aside), more than [`MAX_INPUTS`] inputs, or more
+    /// registers alive at once than the kernel keeps (eight, copied rows included).
     pub fn new(
         program: &ElementwiseProgram,
         dtype: DType,
