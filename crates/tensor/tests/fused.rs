@@ -203,6 +203,37 @@ fn writing_into_a_shared_or_misshaped_buffer_is_an_error() {
     assert!(Tensor::try_fused_into(&[&square], &exp, &mut strided).is_err());
 }
 
+/// A prepared kernel (`run`) made for operands like `planned` (the first of shape [4, 3], the
+/// output's) writes nothing and returns `false` at run time for a strided operand, one of
+/// another shape or dtype, the wrong number of operands, a shared or misshaped output; then it
+/// runs, and every element is `want`.
+fn declines_what_it_was_not_planned_for(
+    mut run: impl FnMut(&[&Tensor], &mut Tensor) -> bool,
+    [x, y]: [&Tensor; 2],
+    want: f32,
+) {
+    let mut out = Tensor::zeros(&[4, 3], DType::F32);
+    let strided = x.t().contiguous().t();
+    let wider: Vec<isize> = std::iter::once(1).chain(y.shape().iter().map(|&d| d as isize)).collect();
+    let (other_shape, other_dtype) = (y.reshape(&wider), y.to_dtype(DType::F64));
+    let declined: [(&[&Tensor], &str); 4] = [
+        (&[&strided, y], "strided"),
+        (&[x, &other_shape], "another shape"),
+        (&[x, &other_dtype], "another dtype"),
+        (&[x], "one operand"),
+    ];
+    for (inputs, what) in declined {
+        assert!(!run(inputs, &mut out), "{what}");
+        assert_eq!(out.to_vec::<f32>(), vec![0.0; 12], "{what}");
+    }
+    let holder = out.clone();
+    assert!(!run(&[x, y], &mut out), "shared output");
+    drop(holder);
+    assert!(!run(&[x, y], &mut Tensor::zeros(&[12], DType::F32)), "misshaped output");
+    assert!(run(&[x, y], &mut out));
+    assert_eq!(out.to_vec::<f32>(), vec![want; 12]);
+}
+
 #[test]
 fn a_prepared_kernel_equals_the_program_and_declines_what_it_was_not_made_for() {
     let one = |instr: Instr, inputs: usize| ElementwiseProgram { inputs, instrs: vec![instr] };
@@ -234,26 +265,8 @@ fn a_prepared_kernel_equals_the_program_and_declines_what_it_was_not_made_for() 
 
     let add = one(Instr::Binary(BinaryFn::Add, 0, 1), 2);
     let kernel = DirectKernel::new(&add, DType::F32, &[&[4, 3], &[4, 3]], &[4, 3]).unwrap();
-    let (x, mut out) = (Tensor::ones(&[4, 3], DType::F32), Tensor::zeros(&[4, 3], DType::F32));
-    // At run time: a strided operand, one of another shape or dtype, the wrong number of
-    // operands, a shared or misshaped output: nothing is written.
-    let strided = Tensor::ones(&[3, 4], DType::F32).t();
-    let declined: [(&[&Tensor], &str); 4] = [
-        (&[&x, &strided], "strided"),
-        (&[&x, &Tensor::ones(&[12], DType::F32)], "another shape"),
-        (&[&x, &Tensor::ones(&[4, 3], DType::F64)], "another dtype"),
-        (&[&x], "one operand"),
-    ];
-    for (inputs, what) in declined {
-        assert!(!kernel.run(inputs, &mut out), "{what}");
-        assert_eq!(out.to_vec::<f32>(), vec![0.0; 12], "{what}");
-    }
-    let holder = out.clone();
-    assert!(!kernel.run(&[&x, &x], &mut out), "shared output");
-    drop(holder);
-    assert!(!kernel.run(&[&x, &x], &mut Tensor::zeros(&[12], DType::F32)), "misshaped output");
-    assert!(kernel.run(&[&x, &x], &mut out));
-    assert_eq!(out.to_vec::<f32>(), vec![2.0; 12]);
+    let x = Tensor::ones(&[4, 3], DType::F32);
+    declines_what_it_was_not_planned_for(|inputs, out| kernel.run(inputs, out), [&x, &x], 2.0);
 
     // Not made: two instructions, integers, operands that are not rows of the output, none of
     // the output's shape, a malformed program.
@@ -354,26 +367,7 @@ fn a_prepared_program_declines_what_it_was_not_made_for() {
     };
     let mut kernel = ProgramKernel::new(&chain, DType::F32, &[&[4, 3], &[3]], &[4, 3]).unwrap();
     let (x, b) = (Tensor::ones(&[4, 3], DType::F32), Tensor::ones(&[3], DType::F32));
-    let mut out = Tensor::zeros(&[4, 3], DType::F32);
-    // At run time: a strided operand, one of another shape or dtype, the wrong number of
-    // operands, a shared or misshaped output: nothing is written.
-    let strided = Tensor::ones(&[3, 4], DType::F32).t();
-    let declined: [(&[&Tensor], &str); 4] = [
-        (&[&strided, &b], "strided"),
-        (&[&x, &Tensor::ones(&[1, 3], DType::F32)], "another shape"),
-        (&[&x, &Tensor::ones(&[3], DType::F64)], "another dtype"),
-        (&[&x], "one operand"),
-    ];
-    for (inputs, what) in declined {
-        assert!(!kernel.run(inputs, &mut out), "{what}");
-        assert_eq!(out.to_vec::<f32>(), vec![0.0; 12], "{what}");
-    }
-    let holder = out.clone();
-    assert!(!kernel.run(&[&x, &b], &mut out), "shared output");
-    drop(holder);
-    assert!(!kernel.run(&[&x, &b], &mut Tensor::zeros(&[12], DType::F32)), "misshaped output");
-    assert!(kernel.run(&[&x, &b], &mut out));
-    assert_eq!(out.to_vec::<f32>(), vec![2f32.exp(); 12]);
+    declines_what_it_was_not_planned_for(|inputs, out| kernel.run(inputs, out), [&x, &b], 2f32.exp());
 
     // Not made: one instruction (the direct kernel's), integers, an operand that is not a row
     // of the output, rows of two lengths, too many inputs, more registers alive at once than
