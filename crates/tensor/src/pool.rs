@@ -131,9 +131,11 @@ pub(crate) fn try_filled<T: Element>(op: &'static str, n: usize, value: T) -> Re
     Ok(v)
 }
 
-/// Hands a scratch buffer back to the cache (as if a tensor holding it were dropped).
+/// Hands a scratch buffer back as if a tensor holding it were dropped: to the arena in force, or
+/// this thread's spares, or (large) this cache, so the next kernel asking for its size takes it.
 pub(crate) fn recycle_vec<T: Element>(v: Vec<T>) {
-    drop(T::into_storage(v));
+    let n = v.len();
+    drop(crate::Tensor::from_data(v, &[n]));
 }
 
 /// Takes a dropped storage's buffer into the cache if it is large and there is room.

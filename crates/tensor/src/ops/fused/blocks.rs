@@ -54,9 +54,7 @@ pub(super) fn run<T: Float>(sources: &[Source<'_, T>], shape: &[usize], program:
     crate::parallel::fill_chunks(out, |chunk_start, chunk| {
         let mut bank = crate::pool::for_overwrite::<T>(regs * BLOCK);
         run_chunk(&job, &mut bank, chunk_start, chunk);
-        // Dropped as a tensor, so that the bank goes where any kernel's dropped output goes
-        // (the arena in force, or this thread's spares) and the next call takes it back.
-        drop(crate::Tensor::from_data(bank, &[regs * BLOCK]));
+        crate::pool::recycle_vec(bank);
     });
 }
 

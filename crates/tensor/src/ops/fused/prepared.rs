@@ -29,11 +29,35 @@ use crate::{DType, Tensor};
 #[derive(Clone, Debug)]
 pub struct DirectKernel {
     instr: Instr,
-    dtype: DType,
-    inputs: SmallVec<[Shape; 2]>,
-    out: Shape,
+    planned: Planned,
     /// The repeated operands' row length (0: none repeats).
     row: usize,
+}
+
+/// The operands a prepared kernel ([`DirectKernel`], [`super::ProgramKernel`]) was made for: what
+/// a run checks before it writes.
+#[derive(Clone, Debug)]
+pub(super) struct Planned {
+    pub dtype: DType,
+    inputs: SmallVec<[Shape; 2]>,
+    out: Shape,
+}
+
+impl Planned {
+    pub(super) fn new(dtype: DType, inputs: &[&[usize]], out: &[usize]) -> Planned {
+        Planned { dtype, inputs: inputs.iter().map(|&s| Shape::from_slice(s)).collect(), out: Shape::from_slice(out) }
+    }
+
+    /// Whether a run may write: every input is contiguous with its planned shape and dtype, and
+    /// `out` is [exclusive](Tensor::is_exclusive) with the output's.
+    #[inline]
+    pub(super) fn admits(&self, inputs: &[&Tensor], out: &Tensor) -> bool {
+        let planned = |t: &Tensor, shape: &Shape| t.dtype() == self.dtype && same_shape(t.shape(), shape);
+        inputs.len() == self.inputs.len()
+            && inputs.iter().zip(&self.inputs).all(|(t, s)| planned(t, s) && t.is_contiguous())
+            && planned(out, &self.out)
+            && out.is_exclusive()
+    }
 }
 
 impl DirectKernel {
@@ -57,13 +81,7 @@ impl DirectKernel {
                 row = repeated_row(shape, out, n, row)?;
             }
         }
-        whole.then(|| DirectKernel {
-            instr,
-            dtype,
-            inputs: inputs.iter().map(|&s| Shape::from_slice(s)).collect(),
-            out: Shape::from_slice(out),
-            row,
-        })
+        whole.then(|| DirectKernel { instr, planned: Planned::new(dtype, inputs, out), row })
     }
 
     /// Writes the result over `inputs` into `out` and returns `true` when every input is
@@ -71,15 +89,10 @@ impl DirectKernel {
     /// with the output's; otherwise writes nothing and returns `false`.
     #[inline]
     pub fn run(&self, inputs: &[&Tensor], out: &mut Tensor) -> bool {
-        let planned = |t: &Tensor, shape: &Shape| t.dtype() == self.dtype && same_shape(t.shape(), shape);
-        if inputs.len() != self.inputs.len()
-            || !inputs.iter().zip(&self.inputs).all(|(t, s)| planned(t, s) && t.is_contiguous())
-            || !planned(out, &self.out)
-            || !out.is_exclusive()
-        {
+        if !self.planned.admits(inputs, out) {
             return false;
         }
-        match self.dtype {
+        match self.planned.dtype {
             DType::F32 => self.write::<f32>(inputs, out),
             DType::F64 => self.write::<f64>(inputs, out),
             _ => return false,

@@ -11,16 +11,17 @@
 //! - the intermediates live in a few registers of a block's length, kept by the kernel from one
 //!   run to the next (no buffer per call), each reused once its value is dead.
 //!
-//! So a fused node costs about what one single-instruction node costs, plus one loop per
-//! instruction. Each instruction computes what [`super::instr_into`] computes for the general
+//! So the executor's work per node is paid once for the whole group, and the kernel's own
+//! set-up once, not once per op (BENCHMARKS.md has the instruction counts). Each instruction computes what [`super::instr_into`] computes for the general
 //! path and the ops, element by element in program order: the results are the same bit for bit.
 
 use smallvec::SmallVec;
 
 use super::direct::operand;
+use super::prepared::Planned;
 use super::{instr_into, ElementwiseProgram, Instr};
 use crate::dtype::Float;
-use crate::layout::{same_shape, Shape};
+use crate::layout::same_shape;
 use crate::macros::widest_simd;
 use crate::{DType, Tensor};
 
@@ -41,7 +42,7 @@ enum Loc {
     Whole(usize),
     /// Input `k`, a row repeated along the output and at least a block long, read in place.
     Row(usize),
-    /// Stack register `b` (an intermediate, or a copied row or element).
+    /// Register `b` of the bank (an intermediate, or a copied row or element).
     Reg(usize),
     /// The output (the last instruction's register).
     Out,
@@ -66,9 +67,7 @@ enum Loc {
 #[derive(Clone, Debug)]
 pub struct ProgramKernel {
     program: Prepared,
-    dtype: DType,
-    inputs: Box<[Shape]>,
-    out: Shape,
+    planned: Planned,
     /// The registers of a run on one thread (of the kernel's dtype; the other stays empty).
     bank32: Vec<f32>,
     bank64: Vec<f64>,
@@ -189,9 +188,7 @@ impl ProgramKernel {
             bank32: if dtype == DType::F32 { vec![0.0; bank] } else { Vec::new() },
             bank64: if dtype == DType::F64 { vec![0.0; bank] } else { Vec::new() },
             program,
-            dtype,
-            inputs: inputs.iter().map(|&s| Shape::from_slice(s)).collect(),
-            out: Shape::from_slice(out),
+            planned: Planned::new(dtype, inputs, out),
         })
     }
 
@@ -200,16 +197,11 @@ impl ProgramKernel {
     /// with the output's; otherwise writes nothing and returns `false`. (`&mut`: the kernel
     /// keeps its registers from one run to the next.)
     pub fn run(&mut self, inputs: &[&Tensor], out: &mut Tensor) -> bool {
-        let planned = |t: &Tensor, shape: &Shape| t.dtype() == self.dtype && same_shape(t.shape(), shape);
-        if inputs.len() != self.inputs.len()
-            || !inputs.iter().zip(&self.inputs[..]).all(|(t, s)| planned(t, s) && t.is_contiguous())
-            || !planned(out, &self.out)
-            || !out.is_exclusive()
-        {
+        if !self.planned.admits(inputs, out) {
             return false;
         }
         let program = &self.program;
-        match self.dtype {
+        match self.planned.dtype {
             DType::F32 => program.write::<f32>(inputs, out, &mut self.bank32),
             DType::F64 => program.write::<f64>(inputs, out, &mut self.bank64),
             _ => return false,
@@ -240,7 +232,7 @@ impl Prepared {
         let chunk = |start: usize, chunk: &mut [T]| {
             let mut bank = crate::pool::for_overwrite::<T>(self.bank_len());
             self.chunk(srcs, &mut bank, start, chunk);
-            drop(Tensor::from_data(bank, &[self.bank_len()])); // back to the caches, as in `blocks`
+            crate::pool::recycle_vec(bank);
         };
         if self.row == 0 {
             crate::parallel::fill_chunks(dst, chunk);
