@@ -257,39 +257,17 @@ impl Executor {
             Produce::Param => self.slots[s] = Some(crate::function::param_value(node)?),
             Produce::Const => self.slots[s] = Some(crate::function::const_value(node)?),
             Produce::Direct(kernel, program) => {
-                // One or two operands, gathered into an array (a collected vector costs more
-                // than the kernel at a compiled program's sizes).
-                let mut out = self.slots[s].take();
-                let value = |id: &NodeId| self.slots[self.slot_of[id.index()]].as_ref();
-                let (Some(first), Some(last)) =
-                    (node.inputs.first().and_then(value), node.inputs.last().and_then(value))
-                else {
-                    unreachable!("inputs are computed before their consumers")
-                };
-                let args = [first, last];
-                let args = &args[..node.inputs.len()];
-                if !out.as_mut().is_some_and(|t| kernel.run(args, t)) {
-                    out = Some(Tensor::try_fused(args, program)?);
-                }
-                self.slots[s] = out;
+                write_prepared::<2>((&mut self.slots, &self.slot_of), j, &node.inputs, program, |args, out| {
+                    kernel.run(args, out)
+                })?
             }
-            Produce::Program(kernel, program) => {
-                // The operands in an array (a kernel is made for at most `MAX_INPUTS`).
-                let mut out = self.slots[s].take();
-                let value = |id: &NodeId| self.slots[self.slot_of[id.index()]].as_ref();
-                let Some(first) = node.inputs.first().and_then(value) else {
-                    unreachable!("a program has inputs, computed before their consumers")
-                };
-                let mut args = [first; MAX_INPUTS];
-                for (arg, id) in args.iter_mut().zip(&node.inputs) {
-                    *arg = value(id).expect("inputs are computed before their consumers");
-                }
-                let args = &args[..node.inputs.len()];
-                if !out.as_mut().is_some_and(|t| kernel.run(args, t)) {
-                    out = Some(Tensor::try_fused(args, program)?);
-                }
-                self.slots[s] = out;
-            }
+            Produce::Program(kernel, program) => write_prepared::<MAX_INPUTS>(
+                (&mut self.slots, &self.slot_of),
+                j,
+                &node.inputs,
+                program,
+                |args, out| kernel.run(args, out),
+            )?,
             Produce::Elementwise(program) => write_planned(
                 (&mut self.slots, &self.slot_of),
                 j,
@@ -479,6 +457,33 @@ fn write_planned(
         _ => out = Some(fresh(&args)?),
     }
     drop(args);
+    slots[s] = out;
+    Ok(())
+}
+
+/// Computes elementwise node `j` from the values of `inputs` into its slot with a kernel
+/// prepared for its shapes: `run` writes into last run's buffer and says whether it could (the
+/// operands are as planned and nothing else holds the buffer); if not, the general path
+/// computes `program` into a fresh buffer, which becomes the slot's. The operands go in an
+/// array of `N`, at least the kernel's most operands: a collected vector cost more than the
+/// kernel at a compiled program's sizes.
+#[inline(always)]
+fn write_prepared<const N: usize>(
+    (slots, slot_of): (&mut [Option<Tensor>], &[usize]),
+    j: usize,
+    inputs: &[NodeId],
+    program: &ElementwiseProgram,
+    run: impl FnOnce(&[&Tensor], &mut Tensor) -> bool,
+) -> Result<()> {
+    let s = slot_of[j];
+    let mut out = slots[s].take();
+    let value = |id: &NodeId| slots[slot_of[id.index()]].as_ref().expect("inputs are computed before their consumers");
+    let Some(first) = inputs.first().map(value) else { unreachable!("an elementwise node has inputs") };
+    let args: [&Tensor; N] = std::array::from_fn(|k| inputs.get(k).map_or(first, value));
+    let args = &args[..inputs.len()];
+    if !out.as_mut().is_some_and(|t| run(args, t)) {
+        out = Some(Tensor::try_fused(args, program)?);
+    }
     slots[s] = out;
     Ok(())
 }
