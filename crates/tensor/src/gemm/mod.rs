@@ -70,7 +70,7 @@ pub(crate) fn available() -> bool {
 /// Products of at least this many multiply-adds run on matrixmultiply where the CPU has
 /// AVX-512F: its AVX-512 kernel is faster than these AVX2 ones from about this size (on an Intel
 /// Xeon with AVX-512, 2026-11-29: 32 x 32 x 32 about even, 64 x 64 x 64 1.3x, W3's 128 x 784
-/// x 512 1.5x; 16 x 16 x 16 and W6's products 0.75-0.9x). BENCHMARKS.md has the figures.
+/// x 512 1.5x; 16 x 16 x 16 0.76x, W6's products 0.44-1.07x, most below 0.9x). BENCHMARKS.md has the figures.
 pub(crate) const WIDE_FALLBACK_MACS: usize = 1 << 15;
 
 /// Whether a product of `macs` multiply-adds runs on these kernels: [`available`], and on a
@@ -105,11 +105,12 @@ fn choice() -> Choice {
         *CHOICE.get_or_init(|| {
             let asked = std::env::var("BACKPROP_GEMM").unwrap_or_default();
             let ours = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-            match asked.as_str() {
-                _ if !ours || asked == "matrixmultiply" => Choice::Fallback,
-                "own" => Choice::Own,
-                _ if std::arch::is_x86_feature_detected!("avx512f") => Choice::Small,
-                _ => Choice::Own,
+            if !ours || asked == "matrixmultiply" {
+                Choice::Fallback
+            } else if asked != "own" && std::arch::is_x86_feature_detected!("avx512f") {
+                Choice::Small
+            } else {
+                Choice::Own
             }
         })
     }
